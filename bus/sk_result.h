@@ -104,6 +104,11 @@ int32_t *sk_table_add_static_i32(sk_table *t, const char *name, const char *unit
 /* String column: values copied; NULL entries become "". */
 int sk_table_add_str(sk_table *t, const char *name, bool is_static, const char *const *vals);
 sk_column *sk_table_column(const sk_table *t, const char *name);
+/* Generic form of the adders above (for decoders). */
+sk_column *sk_table_add_column(sk_table *t, const char *name, const char *unit,
+                               sk_dtype dtype, bool is_static);
+/* nelem * max(1, nperiods): the length of a per-period column. */
+size_t sk_table_rows(const sk_table *t);
 /* Value of a numeric column at row as double (static columns index by element). */
 double sk_column_get_f64(const sk_column *c, size_t row);
 
