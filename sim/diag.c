@@ -1,0 +1,98 @@
+/* diag.c - the diagnostic services diag.echo and diag.sleep. */
+#include "diag.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "sk_num.h"
+
+#define DIAG_VERSION "1.0.0"
+
+int sk_diag_echo(const sk_job_ctx *ctx, sk_result **out, sk_error *err)
+{
+    sk_result *r = sk_result_new("diag.echo", DIAG_VERSION);
+    size_t np = ctx->params != NULL ? ctx->params->n : 0;
+    if (r == NULL)
+        return sk_fail(err, SK_ENOMEM, "out of memory");
+    sk_table *t = sk_result_add_table(r, "params", "param", "key", np);
+    const char **keys = calloc(np + 1, sizeof *keys);
+    char **vals = calloc(np + 1, sizeof *vals);
+    int rc = (t == NULL || keys == NULL || vals == NULL) ? SK_ENOMEM : 0;
+    for (size_t i = 0; rc == 0 && i < np; i++) {
+        const sk_param *p = &ctx->params->items[i];
+        char tmp[64];
+        keys[i] = p->key;
+        switch (p->type) {
+        case SK_PARAM_STR: vals[i] = strdup(p->s); break;
+        case SK_PARAM_INT: snprintf(tmp, sizeof tmp, "%lld", (long long)p->i); vals[i] = strdup(tmp); break;
+        case SK_PARAM_F64: sk_fmt_f64(tmp, sizeof tmp, p->d); vals[i] = strdup(tmp); break;
+        case SK_PARAM_BOOL: vals[i] = strdup(p->i ? "true" : "false"); break;
+        }
+        if (vals[i] == NULL)
+            rc = SK_ENOMEM;
+    }
+    if (rc == 0)
+        rc = sk_table_set_ids_str(t, keys);
+    if (rc == 0)
+        rc = sk_table_add_str(t, "value", false, (const char *const *)vals);
+    sk_table *in = rc == 0 ? sk_result_add_table(r, "inputs", "input", "name", ctx->ninputs) : NULL;
+    if (rc == 0 && in == NULL)
+        rc = SK_ENOMEM;
+    if (rc == 0) {
+        const char **names = calloc(ctx->ninputs + 1, sizeof *names);
+        int64_t *bytes = sk_table_add_i64(in, "bytes", "B");
+        if (names == NULL || bytes == NULL) {
+            rc = SK_ENOMEM;
+        } else {
+            for (size_t i = 0; i < ctx->ninputs; i++) {
+                names[i] = ctx->inputs[i].name;
+                bytes[i] = (int64_t)ctx->inputs[i].len;
+            }
+            rc = sk_table_set_ids_str(in, names);
+        }
+        free(names);
+    }
+    for (size_t i = 0; i < np; i++)
+        free(vals[i]);
+    free(vals);
+    free(keys);
+    if (rc < 0) {
+        sk_result_free(r);
+        return sk_fail(err, SK_ENOMEM, "out of memory");
+    }
+    r->converged = true;
+    *out = r;
+    return 0;
+}
+
+int sk_diag_sleep(const sk_job_ctx *ctx, sk_result **out, sk_error *err)
+{
+    int64_t ms;
+    bool fail;
+    if (sk_params_get_int(ctx->params, "ms", 100, 0, 24LL * 3600 * 1000, &ms, err) < 0 ||
+        sk_params_get_bool(ctx->params, "fail", false, &fail, err) < 0)
+        return err ? err->code : SK_EINVAL;
+    const int64_t step = 10;
+    for (int64_t done = 0; done < ms; done += step) {
+        if (sk_job_cancelled(ctx))
+            return sk_fail(err, SK_ECANCELED, "cancelled after %lld of %lld ms", (long long)done,
+                           (long long)ms);
+        int64_t chunk = ms - done < step ? ms - done : step;
+        struct timespec ts = {(time_t)(chunk / 1000), (long)(chunk % 1000) * 1000000L};
+        nanosleep(&ts, NULL);
+        sk_job_progress(ctx, (double)(done + chunk) / (double)ms, "slept %lld of %lld ms",
+                        (long long)(done + chunk), (long long)ms);
+    }
+    if (fail)
+        return sk_fail(err, SK_EINVAL, "diag.sleep: failing as asked (param fail=true)");
+    sk_result *r = sk_result_new("diag.sleep", DIAG_VERSION);
+    if (r == NULL || sk_result_meta_int(r, "slept_ms", ms) < 0) {
+        sk_result_free(r);
+        return sk_fail(err, SK_ENOMEM, "out of memory");
+    }
+    r->converged = true;
+    *out = r;
+    return 0;
+}
