@@ -1,0 +1,171 @@
+/* water_ldl.c - up-looking sparse LDL' with an AMD ordering.
+ *
+ * Why not CHOLMOD: the head system of a water network is small, very
+ * sparse and tree-like; a plain up-looking LDL' (the algorithm of Davis's
+ * LDL package) with a fill-reducing AMD ordering does the symbolic work
+ * once and the numeric work with no supernodes, no BLAS and no threads, so
+ * there is nothing to oversubscribe and nothing to tune.  The matrix is
+ * stored as a full symmetric CSC pattern of the permuted matrix; each
+ * entry remembers where its value comes from (a diagonal or a link
+ * coefficient), so refactoring is a gather plus the numeric sweep. */
+#include <stdlib.h>
+#include <string.h>
+
+#include <amd.h>
+
+#include "water_ldl.h"
+
+struct w_ldl {
+    int n;
+    int *P, *Pinv;         /* permutation: new k <- old P[k] */
+    int *Ap, *Ai, *src;    /* permuted upper pattern by column; src >= 0 coefficient, < 0 -(row+1) diagonal */
+    int *Lp, *Li, *Parent, *Lnz, *Flag, *Pattern;
+    double *Ax, *Lx, *D, *Y, *X;
+};
+
+void w_ldl_free(w_ldl *f)
+{
+    if (!f) return;
+    free(f->P); free(f->Pinv); free(f->Ap); free(f->Ai); free(f->src);
+    free(f->Lp); free(f->Li); free(f->Parent); free(f->Lnz); free(f->Flag); free(f->Pattern);
+    free(f->Ax); free(f->Lx); free(f->D); free(f->Y); free(f->X);
+    free(f);
+}
+
+long w_ldl_nnz(const w_ldl *f) { return f->Lp[f->n]; }
+
+w_ldl *w_ldl_new(int n, int ncoef, const int *ci, const int *cj)
+{
+    w_ldl *f = calloc(1, sizeof *f);
+    if (!f) return NULL;
+    size_t N = (size_t)n + 1;
+    f->n = n;
+    int *cnt = calloc(N, sizeof *cnt), *ap = calloc(N, sizeof *ap);
+    int *ai = malloc(((size_t)2 * (size_t)ncoef + 1) * sizeof *ai);
+    f->P = malloc(N * sizeof *f->P);
+    f->Pinv = malloc(N * sizeof *f->Pinv);
+    if (!cnt || !ap || !ai || !f->P || !f->Pinv) goto fail;
+    /* full symmetric pattern without diagonal, for AMD */
+    for (int c = 0; c < ncoef; c++) { cnt[ci[c]]++; cnt[cj[c]]++; }
+    ap[0] = 0;
+    for (int i = 0; i < n; i++) ap[i + 1] = ap[i] + cnt[i];
+    memcpy(cnt, ap, (size_t)n * sizeof *cnt);
+    for (int c = 0; c < ncoef; c++) { ai[cnt[ci[c]]++] = cj[c]; ai[cnt[cj[c]]++] = ci[c]; }
+    double control[AMD_CONTROL], info[AMD_INFO];
+    amd_defaults(control);
+    /* amd_order wants sorted, duplicate-free columns: amd_order handles
+     * unsorted input (it calls amd_preprocess) and returns AMD_OK_BUT_JUMBLED */
+    int st = n > 0 ? amd_order(n, ap, ai, f->P, control, info) : AMD_OK;
+    if (st != AMD_OK && st != AMD_OK_BUT_JUMBLED) goto fail;
+    for (int k = 0; k < n; k++) f->Pinv[f->P[k]] = k;
+    /* permuted upper-triangular pattern (row < col) plus diagonal, by column */
+    f->Ap = calloc(N, sizeof *f->Ap);
+    f->Ai = malloc(((size_t)ncoef + N) * sizeof *f->Ai);
+    f->src = malloc(((size_t)ncoef + N) * sizeof *f->src);
+    if (!f->Ap || !f->Ai || !f->src) goto fail;
+    memset(cnt, 0, N * sizeof *cnt);
+    for (int c = 0; c < ncoef; c++) {
+        int a = f->Pinv[ci[c]], b = f->Pinv[cj[c]];
+        cnt[a > b ? a : b]++;
+    }
+    for (int k = 0; k < n; k++) cnt[k]++; /* diagonal */
+    f->Ap[0] = 0;
+    for (int k = 0; k < n; k++) f->Ap[k + 1] = f->Ap[k] + cnt[k];
+    memcpy(cnt, f->Ap, (size_t)n * sizeof *cnt);
+    for (int c = 0; c < ncoef; c++) {
+        int a = f->Pinv[ci[c]], b = f->Pinv[cj[c]];
+        int col = a > b ? a : b, row = a > b ? b : a;
+        f->Ai[cnt[col]] = row;
+        f->src[cnt[col]++] = c;
+    }
+    for (int k = 0; k < n; k++) { f->Ai[cnt[k]] = k; f->src[cnt[k]++] = -(f->P[k] + 1); }
+    /* symbolic: elimination tree and column counts (LDL's ldl_symbolic) */
+    f->Lp = malloc(N * sizeof *f->Lp);
+    f->Parent = malloc(N * sizeof *f->Parent);
+    f->Lnz = malloc(N * sizeof *f->Lnz);
+    f->Flag = malloc(N * sizeof *f->Flag);
+    f->Pattern = malloc(N * sizeof *f->Pattern);
+    f->D = malloc(N * sizeof *f->D);
+    f->Y = calloc(N, sizeof *f->Y);
+    f->X = malloc(N * sizeof *f->X);
+    f->Ax = malloc(((size_t)ncoef + N) * sizeof *f->Ax);
+    if (!f->Lp || !f->Parent || !f->Lnz || !f->Flag || !f->Pattern || !f->D || !f->Y || !f->X || !f->Ax) goto fail;
+    for (int k = 0; k < n; k++) {
+        f->Parent[k] = -1;
+        f->Flag[k] = k;
+        f->Lnz[k] = 0;
+        for (int p = f->Ap[k]; p < f->Ap[k + 1]; p++) {
+            int i = f->Ai[p];
+            for (; i < k && f->Flag[i] != k; i = f->Parent[i]) {
+                if (f->Parent[i] == -1) f->Parent[i] = k;
+                f->Lnz[i]++;
+                f->Flag[i] = k;
+            }
+        }
+    }
+    f->Lp[0] = 0;
+    for (int k = 0; k < n; k++) f->Lp[k + 1] = f->Lp[k] + f->Lnz[k];
+    f->Li = malloc(((size_t)f->Lp[n] + 1) * sizeof *f->Li);
+    f->Lx = malloc(((size_t)f->Lp[n] + 1) * sizeof *f->Lx);
+    if (!f->Li || !f->Lx) goto fail;
+    free(cnt); free(ap); free(ai);
+    return f;
+fail:
+    free(cnt); free(ap); free(ai);
+    w_ldl_free(f);
+    return NULL;
+}
+
+int w_ldl_factor_solve(w_ldl *f, const double *aii, const double *aij, double *b)
+{
+    int n = f->n;
+    const int *Ap = f->Ap, *Ai = f->Ai, *Lp = f->Lp, *Parent = f->Parent;
+    int *Lnz = f->Lnz, *Flag = f->Flag, *Pattern = f->Pattern, *Li = f->Li;
+    double *Ax = f->Ax, *Lx = f->Lx, *D = f->D, *Y = f->Y;
+    int nz = Ap[n];
+    for (int p = 0; p < nz; p++) {
+        int s = f->src[p];
+        Ax[p] = s >= 0 ? aij[s] : aii[-s - 1];
+    }
+    for (int k = 0; k < n; k++) {
+        Y[k] = 0.0;
+        int top = n;
+        Flag[k] = k;
+        Lnz[k] = 0;
+        for (int p = Ap[k]; p < Ap[k + 1]; p++) {
+            int i = Ai[p];
+            Y[i] += Ax[p];
+            int len = 0;
+            for (; Flag[i] != k; i = Parent[i]) {
+                Pattern[len++] = i;
+                Flag[i] = k;
+            }
+            while (len > 0) Pattern[--top] = Pattern[--len];
+        }
+        double dk = Y[k];
+        Y[k] = 0.0;
+        for (; top < n; top++) {
+            int i = Pattern[top];
+            double yi = Y[i];
+            Y[i] = 0.0;
+            int p2 = Lp[i] + Lnz[i];
+            for (int p = Lp[i]; p < p2; p++) Y[Li[p]] -= Lx[p] * yi;
+            double lki = yi / D[i];
+            dk -= lki * yi;
+            Li[p2] = k;
+            Lx[p2] = lki;
+            Lnz[i]++;
+        }
+        if (!(dk > 0.0)) return f->P[k];
+        D[k] = dk;
+    }
+    double *x = f->X;
+    for (int k = 0; k < n; k++) x[k] = b[f->P[k]];
+    for (int j = 0; j < n; j++)
+        for (int p = Lp[j]; p < Lp[j + 1]; p++) x[Li[p]] -= Lx[p] * x[j];
+    for (int j = 0; j < n; j++) x[j] /= D[j];
+    for (int j = n - 1; j >= 0; j--)
+        for (int p = Lp[j]; p < Lp[j + 1]; p++) x[j] -= Lx[p] * x[Li[p]];
+    for (int k = 0; k < n; k++) b[f->P[k]] = x[k];
+    return -1;
+}

@@ -1,0 +1,178 @@
+/* test_water_ref.c - compare the water kernel with EPANET 2.3.5 reference results.
+ *
+ * usage: test_water_ref DIR MODE    (MODE: t0 | tight | all)
+ * DIR holds network.inp and ref_{nodes,links}_{t0,t0_tight,all}.csv.  A
+ * relative DIR under "shared:" is looked up in $SAMSKAP_SHARED_DATA/water/
+ * and the test skips (77) when that tree is absent.  Tolerances are the
+ * README's: head/pressure 0.02 (1e-3 tight), flow 1e-4*max|Q|+0.01
+ * (1e-5*max|Q|+1e-3 tight), velocity 1e-3, headloss as head, status equal. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "sk_water.h"
+#include "water_test_util.h"
+
+typedef struct ref_row {
+    long t;
+    char id[64], type[16];
+    double v[4];
+    int status;
+} ref_row;
+
+static int failures;
+
+static ref_row *read_ref(const char *path, int has_time, int is_link, size_t *n)
+{
+    char *buf = wt_read_file(path, NULL);
+    if (!buf) return NULL;
+    size_t cap = 1024, cnt = 0;
+    ref_row *rows = malloc(cap * sizeof *rows);
+    char *save = NULL, *line = strtok_r(buf, "\n", &save);
+    line = strtok_r(NULL, "\n", &save); /* header */
+    for (; line && rows; line = strtok_r(NULL, "\n", &save)) {
+        if (cnt == cap) {
+            ref_row *nr = realloc(rows, cap * 2 * sizeof *rows);
+            if (!nr) { free(rows); rows = NULL; break; }
+            rows = nr;
+            cap *= 2;
+        }
+        ref_row *r = &rows[cnt];
+        memset(r, 0, sizeof *r);
+        char *f[12];
+        int nf = 0;
+        char *s2 = NULL;
+        for (char *tok = strtok_r(line, ",", &s2); tok && nf < 12; tok = strtok_r(NULL, ",", &s2)) f[nf++] = tok;
+        int o = has_time ? 1 : 0;
+        if (nf < o + (is_link ? 6 : 5)) continue;
+        if (has_time) r->t = atol(f[0]);
+        snprintf(r->id, sizeof r->id, "%s", f[o]);
+        snprintf(r->type, sizeof r->type, "%s", f[o + 1]);
+        for (int k = 0; k < (is_link ? 3 : 3); k++) r->v[k] = strtod(f[o + 2 + k], NULL);
+        if (is_link) r->status = atoi(f[o + 5]);
+        cnt++;
+    }
+    free(buf);
+    *n = cnt;
+    return rows;
+}
+
+typedef struct cmp_ctx {
+    const ref_row *nodes, *links;
+    size_t nn, nl, pn, pl;  /* rows per period */
+    int tight;
+    int periods_seen;
+    double worst_h, worst_q;
+} cmp_ctx;
+
+static int compare(void *ud, const sk_water_sim *sim, long t)
+{
+    cmp_ctx *c = ud;
+    const sk_water_net *net = NULL;
+    (void)net;
+    size_t per = (size_t)c->periods_seen;
+    if ((per + 1) * c->pn > c->nn) { WT_CHECK(0, "more periods than the reference (t=%ld)", t); return 0; }
+    const ref_row *nr = c->nodes + per * c->pn, *lr = c->links + per * c->pl;
+    if (nr[0].t != t) WT_CHECK(0, "period %zu: time %ld, reference %ld", per, t, nr[0].t);
+    size_t nn = c->pn, nl = c->pl;
+    double *h = malloc(nn * sizeof *h), *p = malloc(nn * sizeof *p), *d = malloc(nn * sizeof *d);
+    double *q = malloc(nl * sizeof *q), *v = malloc(nl * sizeof *v), *hl = malloc(nl * sizeof *hl), *st = malloc(nl * sizeof *st);
+    if (!h || !p || !d || !q || !v || !hl || !st) { WT_CHECK(0, "oom"); goto out; }
+    sk_water_node_values(sim, SK_WATER_HEAD, h);
+    sk_water_node_values(sim, SK_WATER_PRESSURE, p);
+    sk_water_node_values(sim, SK_WATER_DEMAND, d);
+    sk_water_link_values(sim, SK_WATER_FLOW, q);
+    sk_water_link_values(sim, SK_WATER_VELOCITY, v);
+    sk_water_link_values(sim, SK_WATER_HEADLOSS, hl);
+    sk_water_link_values(sim, SK_WATER_STATUS, st);
+    double htol = c->tight ? 1e-3 : 0.02, qmax = 0;
+    for (size_t k = 0; k < nl; k++) if (fabs(lr[k].v[0]) > qmax) qmax = fabs(lr[k].v[0]);
+    double qtol = c->tight ? 1e-5 * qmax + 1e-3 : 1e-4 * qmax + 0.01;
+    int shown = 0;
+    for (size_t i = 0; i < nn; i++) {
+        double dh = fabs(h[i] - nr[i].v[0]), dp = fabs(p[i] - nr[i].v[1]), dd = fabs(d[i] - nr[i].v[2]);
+        if (dh > c->worst_h) c->worst_h = dh;
+        if ((dh > htol || dp > htol || dd > qtol) && shown++ < 10)
+            WT_CHECK(0, "t=%ld node %s: head %.6f/%.6f pressure %.6f/%.6f demand %.6f/%.6f", t, nr[i].id,
+                     h[i], nr[i].v[0], p[i], nr[i].v[1], d[i], nr[i].v[2]);
+    }
+    for (size_t k = 0; k < nl; k++) {
+        double dq = fabs(q[k] - lr[k].v[0]), dv = fabs(v[k] - lr[k].v[1]), dhl = fabs(hl[k] - lr[k].v[2]);
+        if (dq > c->worst_q) c->worst_q = dq;
+        int bad = dq > qtol || dhl > htol || (int)st[k] != lr[k].status || (!c->tight && dv > 1e-3);
+        if (bad && shown++ < 20)
+            WT_CHECK(0, "t=%ld link %s: flow %.6f/%.6f vel %.6f/%.6f hl %.6f/%.6f status %d/%d", t, lr[k].id,
+                     q[k], lr[k].v[0], v[k], lr[k].v[1], hl[k], lr[k].v[2], (int)st[k], lr[k].status);
+    }
+out:
+    free(h); free(p); free(d); free(q); free(v); free(hl); free(st);
+    c->periods_seen++;
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 3) { fprintf(stderr, "usage: %s DIR t0|tight|all\n", argv[0]); return 2; }
+    char dir[1024];
+    if (strncmp(argv[1], "shared:", 7) == 0) {
+        const char *sd = getenv("SAMSKAP_SHARED_DATA");
+        snprintf(dir, sizeof dir, "%s/water/%s", sd ? sd : "../shared/data", argv[1] + 7);
+        struct stat stt;
+        if (stat(dir, &stt) != 0) { printf("SKIP: %s absent (set SAMSKAP_SHARED_DATA)\n", dir); return 77; }
+    } else snprintf(dir, sizeof dir, "%s", argv[1]);
+    const char *mode = argv[2];
+    int tight = strcmp(mode, "tight") == 0, all = strcmp(mode, "all") == 0;
+    char path[1200];
+    snprintf(path, sizeof path, "%s/network.inp", dir);
+    size_t len;
+    char *inp = wt_read_file(path, &len);
+    if (!inp) { fprintf(stderr, "cannot read %s\n", path); return 1; }
+    const char *suf = tight ? "t0_tight" : all ? "all" : "t0";
+    size_t nn, nl;
+    snprintf(path, sizeof path, "%s/ref_nodes_%s.csv", dir, suf);
+    ref_row *nodes = read_ref(path, all, 0, &nn);
+    snprintf(path, sizeof path, "%s/ref_links_%s.csv", dir, suf);
+    ref_row *links = read_ref(path, all, 1, &nl);
+    if (!nodes || !links) { fprintf(stderr, "cannot read references in %s\n", dir); return 1; }
+    sk_water_error err = {0, {0}};
+    sk_water_net *net = NULL;
+    int rc = sk_water_parse(inp, len, "network.inp", &net, &err);
+    WT_CHECK(rc == 0, "parse: %s", err.msg);
+    if (rc == 0) {
+        if (tight) sk_water_set_accuracy(net, 1e-6, 5000);
+        size_t pn = (size_t)sk_water_nnodes(net), pl = (size_t)sk_water_nlinks(net);
+        WT_CHECK(nn % pn == 0 && nl % pl == 0, "reference row counts %zu/%zu vs %zu nodes, %zu links", nn, nl, pn, pl);
+        for (size_t i = 0; i < pn && i < nn; i++)
+            WT_CHECK(strcmp(nodes[i].id, sk_water_node_id(net, (int)i)) == 0 &&
+                     strcmp(nodes[i].type, sk_water_node_type_name(sk_water_node_kind(net, (int)i))) == 0,
+                     "node %zu: %s %s vs %s", i, nodes[i].id, nodes[i].type, sk_water_node_id(net, (int)i));
+        for (size_t k = 0; k < pl && k < nl; k++)
+            WT_CHECK(strcmp(links[k].id, sk_water_link_id(net, (int)k)) == 0 &&
+                     strcmp(links[k].type, sk_water_link_type_name(sk_water_link_kind(net, (int)k))) == 0,
+                     "link %zu: %s %s vs %s", k, links[k].id, links[k].type, sk_water_link_id(net, (int)k));
+        sk_water_sim *sim = NULL;
+        rc = sk_water_sim_new(net, &sim, &err);
+        WT_CHECK(rc == 0, "sim_new: %s", err.msg);
+        if (rc == 0) {
+            cmp_ctx c = {nodes, links, nn, nl, pn, pl, tight, 0, 0, 0};
+            sk_water_run_opts o = {.first_only = !all, .report = compare, .ud = &c};
+            rc = sk_water_run(sim, &o, &err);
+            WT_CHECK(rc == 0, "run: %s", err.msg);
+            WT_CHECK((size_t)c.periods_seen * pn == nn, "periods %d, reference %zu", c.periods_seen, nn / pn);
+            printf("%s %s: %d period(s), iterations(last) %d, max |dH| %.3g, max |dQ| %.3g\n", dir, mode,
+                   c.periods_seen, sk_water_iterations(sim), c.worst_h, c.worst_q);
+            const char *w = sk_water_sim_warnings(sim);
+            if (*w) printf("warnings:\n%s", w);
+            sk_water_sim_free(sim);
+        }
+        sk_water_net_free(net);
+    }
+    free(nodes);
+    free(links);
+    free(inp);
+    if (failures) { printf("%d failure(s)\n", failures); return 1; }
+    printf("OK\n");
+    return 0;
+}
