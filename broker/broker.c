@@ -1,0 +1,1223 @@
+/* broker.c - the broker's state machine: jobs, nodes, queues, heartbeats.
+ * See docs/protocol.md for the messages and the rules enforced here. */
+#include "broker.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <uv.h>
+#include <zmq.h>
+
+#include "sk_buf.h"
+#include "sk_log.h"
+#include "sk_map.h"
+#include "sk_proto.h"
+#include "sk_uvzmq.h"
+
+#define MAX_WAITERS 8
+#define ROUTE_MAX 256
+
+enum job_state { JOB_QUEUED, JOB_RUNNING, JOB_DONE, JOB_FAILED };
+static const char *const state_names[] = {"queued", "running", "done", "failed"};
+
+typedef struct route {
+    unsigned char id[ROUTE_MAX];
+    size_t len;
+} route;
+
+typedef struct node node;
+typedef struct job job;
+typedef struct svc_queue svc_queue;
+
+struct job {
+    char id[SK_ID_MAX];
+    char service[SK_ID_MAX];
+    char tenant[SK_ID_MAX];
+    char idem[128];
+    route client;
+    int64_t req;
+    bool no_ack;
+    int64_t attempt;
+    enum job_state state;
+    uint64_t submitted_ms, deadline_abs_ms, finished_ms;
+    sk_params *params;
+    size_t nbodies;
+    char body_names[SK_MAX_BODIES][SK_ID_MAX];
+    zmq_msg_t bodies[SK_MAX_BODIES];
+    size_t body_bytes;
+    bool inputs_lost;           /* adopted after a broker restart: cannot be retried */
+    node *node;                 /* running on (or still held by, after a cancel) */
+    svc_queue *queue;
+    job *qprev, *qnext;
+    int64_t code;
+    char reason[512];
+    bool has_result;
+    zmq_msg_t result;
+    size_t nwaiters;
+    route waiters[MAX_WAITERS];
+};
+
+struct node {
+    route id;
+    char name[SK_ID_MAX];
+    size_t nservices, ntenants;
+    char (*services)[SK_ID_MAX];
+    char (*tenants)[SK_ID_MAX];
+    int64_t capacity, load;
+    uint64_t expiry_ms, next_heartbeat_ms;
+};
+
+struct svc_queue {
+    char name[SK_ID_MAX];
+    job *head, *tail;
+    size_t len;
+    int64_t running;
+    svc_queue *next;
+};
+
+typedef struct counters {
+    uint64_t submitted, completed, failed, requeued, cancelled, malformed, late_results,
+        unroutable, refused;
+} counters;
+
+typedef struct broker {
+    sk_broker_config cfg;
+    uv_loop_t loop;
+    void *ctx, *front, *back;
+    sk_uvzmq zfront, zback;
+    uv_timer_t tick;
+    uv_signal_t sigint, sigterm;
+    sk_map jobs, nodes, idem;
+    svc_queue *queues;
+    int64_t queued_bytes;
+    uint64_t boot_id, next_job;
+    counters n;
+    bool stopping;
+} broker;
+
+void sk_broker_config_defaults(sk_broker_config *c)
+{
+    c->frontend = SK_DEFAULT_FRONTEND;
+    c->backend = SK_DEFAULT_BACKEND;
+    c->heartbeat_ms = 1000;
+    c->liveness = 5;
+    c->max_attempts = 3;
+    c->max_queue = 100000;
+    c->max_queued_bytes = (int64_t)1 << 30;
+    c->max_frame = SK_MAX_FRAME;
+    c->no_service_wait_ms = 10000;
+    c->result_ttl_s = 600;
+    c->log_level = SK_LOG_INFO;
+}
+
+static uint64_t now_ms(broker *b)
+{
+    return uv_now(&b->loop);
+}
+
+/* ---- sending ---- */
+
+static int send_to(broker *b, void *sock, const route *r, const sk_header *h, zmq_msg_t *bodies, size_t nb)
+{
+    int rc = sk_wire_send(sock, r->id, r->len, h, bodies, nb, ZMQ_DONTWAIT);
+    if (rc < 0) {
+        /* Gone (EHOSTUNREACH) or not reading (EAGAIN): never block the
+         * loop; the caller keeps what it needs (results stay for `wait`). */
+        b->n.unroutable++;
+        sk_debug("msg=\"send failed\" type=%s error=\"%s\"", sk_msg_type_name(h->type), zmq_strerror(errno));
+        for (size_t i = 0; i < nb; i++)
+            zmq_msg_close(&bodies[i]);
+    }
+    sk_uvzmq_kick(sock == b->front ? &b->zfront : &b->zback);
+    return rc;
+}
+
+static void send_client_failure(broker *b, const route *r, int64_t req, const char *jobid, int64_t code,
+                                const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+
+static void send_client_failure(broker *b, const route *r, int64_t req, const char *jobid, int64_t code,
+                                const char *fmt, ...)
+{
+    sk_header h;
+    va_list ap;
+    sk_header_init(&h, SK_MSG_FAILED);
+    h.req = req;
+    h.code = code;
+    if (jobid != NULL)
+        snprintf(h.job, sizeof h.job, "%s", jobid);
+    va_start(ap, fmt);
+    vsnprintf(h.reason, sizeof h.reason, fmt, ap);
+    va_end(ap);
+    send_to(b, b->front, r, &h, NULL, 0);
+}
+
+/* Deliver a finished job's outcome to one client route. */
+static void send_outcome(broker *b, job *j, const route *r)
+{
+    sk_header h;
+    sk_header_init(&h, j->state == JOB_DONE ? SK_MSG_RESULT : SK_MSG_FAILED);
+    snprintf(h.job, sizeof h.job, "%s", j->id);
+    snprintf(h.service, sizeof h.service, "%s", j->service);
+    snprintf(h.tenant, sizeof h.tenant, "%s", j->tenant);
+    h.req = j->req;
+    h.attempt = j->attempt;
+    if (j->state == JOB_DONE && j->has_result) {
+        zmq_msg_t copy;
+        zmq_msg_init(&copy);
+        zmq_msg_copy(&copy, &j->result);   /* shares the buffer, no copy */
+        h.nbodies = 1;
+        snprintf(h.body_names[0], SK_ID_MAX, "result");
+        send_to(b, b->front, r, &h, &copy, 1);
+    } else {
+        h.code = j->code;
+        snprintf(h.reason, sizeof h.reason, "%s", j->reason);
+        send_to(b, b->front, r, &h, NULL, 0);
+    }
+}
+
+static void notify_outcome(broker *b, job *j)
+{
+    if (j->client.len > 0)
+        send_outcome(b, j, &j->client);
+    for (size_t i = 0; i < j->nwaiters; i++)
+        send_outcome(b, j, &j->waiters[i]);
+    j->nwaiters = 0;
+}
+
+/* ---- queues ---- */
+
+static svc_queue *queue_for(broker *b, const char *service, bool create)
+{
+    for (svc_queue *q = b->queues; q != NULL; q = q->next)
+        if (strcmp(q->name, service) == 0)
+            return q;
+    if (!create)
+        return NULL;
+    svc_queue *q = calloc(1, sizeof *q);
+    if (q == NULL)
+        return NULL;
+    snprintf(q->name, sizeof q->name, "%s", service);
+    q->next = b->queues;
+    b->queues = q;
+    return q;
+}
+
+static void queue_push(svc_queue *q, job *j, bool front)
+{
+    j->queue = q;
+    j->qprev = j->qnext = NULL;
+    if (q->head == NULL) {
+        q->head = q->tail = j;
+    } else if (front) {
+        j->qnext = q->head;
+        q->head->qprev = j;
+        q->head = j;
+    } else {
+        j->qprev = q->tail;
+        q->tail->qnext = j;
+        q->tail = j;
+    }
+    q->len++;
+}
+
+static void queue_remove(job *j)
+{
+    svc_queue *q = j->queue;
+    if (q == NULL)
+        return;
+    if (j->qprev) j->qprev->qnext = j->qnext; else q->head = j->qnext;
+    if (j->qnext) j->qnext->qprev = j->qprev; else q->tail = j->qprev;
+    j->qprev = j->qnext = NULL;
+    j->queue = NULL;
+    q->len--;
+}
+
+static void release_bodies(broker *b, job *j)
+{
+    for (size_t i = 0; i < j->nbodies; i++)
+        zmq_msg_close(&j->bodies[i]);
+    b->queued_bytes -= (int64_t)j->body_bytes;
+    j->nbodies = 0;
+    j->body_bytes = 0;
+}
+
+static void finish_job(broker *b, job *j, enum job_state st, int64_t code, const char *reason)
+{
+    if (j->queue != NULL)
+        queue_remove(j);
+    svc_queue *q = queue_for(b, j->service, false);
+    if (j->state == JOB_RUNNING && q != NULL)
+        q->running--;
+    j->state = st;
+    j->code = code;
+    snprintf(j->reason, sizeof j->reason, "%s", reason ? reason : "");
+    j->finished_ms = now_ms(b);
+    release_bodies(b, j);
+    sk_params_free(j->params);
+    j->params = NULL;
+    if (st == JOB_DONE)
+        b->n.completed++;
+    else
+        b->n.failed++;
+    if (st == JOB_FAILED)
+        sk_info("msg=\"job failed\" job=%s service=%s tenant=%s attempt=%" PRId64 " reason=\"%s\"", j->id,
+                j->service, j->tenant, j->attempt, j->reason);
+    notify_outcome(b, j);
+}
+
+static void job_free(broker *b, job *j)
+{
+    if (j->queue)
+        queue_remove(j);
+    release_bodies(b, j);
+    sk_params_free(j->params);
+    if (j->has_result)
+        zmq_msg_close(&j->result);
+    free(j);
+}
+
+/* ---- nodes ---- */
+
+static bool node_offers(const node *n, const char *service, const char *tenant)
+{
+    bool svc = false, ten = n->ntenants == 0;
+    for (size_t i = 0; i < n->nservices && !svc; i++)
+        svc = strcmp(n->services[i], service) == 0;
+    for (size_t i = 0; i < n->ntenants && !ten; i++)
+        ten = strcmp(n->tenants[i], "*") == 0 || strcmp(n->tenants[i], tenant) == 0;
+    return svc && ten;
+}
+
+static bool any_node_offers(broker *b, const char *service)
+{
+    const char *k;
+    size_t kl;
+    void *v;
+    for (size_t it = 0; (it = sk_map_next(&b->nodes, it, &k, &kl, &v)) != 0;) {
+        node *n = v;
+        for (size_t i = 0; i < n->nservices; i++)
+            if (strcmp(n->services[i], service) == 0)
+                return true;
+    }
+    return false;
+}
+
+/* Least-loaded live node with room that offers the service and tenant. */
+static node *pick_node(broker *b, const char *service, const char *tenant)
+{
+    node *best = NULL;
+    const char *k;
+    size_t kl;
+    void *v;
+    for (size_t it = 0; (it = sk_map_next(&b->nodes, it, &k, &kl, &v)) != 0;) {
+        node *n = v;
+        if (n->load >= n->capacity || !node_offers(n, service, tenant))
+            continue;
+        /* Compare load/capacity without division. */
+        if (best == NULL || n->load * best->capacity < best->load * n->capacity)
+            best = n;
+    }
+    return best;
+}
+
+static void dispatch_job(broker *b, job *j, node *n)
+{
+    sk_header h;
+    zmq_msg_t copies[SK_MAX_BODIES];
+    sk_header_init(&h, SK_MSG_JOB);
+    snprintf(h.job, sizeof h.job, "%s", j->id);
+    snprintf(h.service, sizeof h.service, "%s", j->service);
+    snprintf(h.tenant, sizeof h.tenant, "%s", j->tenant);
+    snprintf(h.client, sizeof h.client, "%.*s", (int)(j->client.len < SK_ID_MAX - 1 ? j->client.len : SK_ID_MAX - 1),
+             (const char *)j->client.id);
+    h.req = j->req;
+    h.attempt = ++j->attempt;
+    h.params = j->params;
+    if (j->deadline_abs_ms > 0) {
+        int64_t left = (int64_t)j->deadline_abs_ms - (int64_t)now_ms(b);
+        h.deadline_ms = left > 1 ? left : 1;
+    }
+    h.nbodies = j->nbodies;
+    for (size_t i = 0; i < j->nbodies; i++) {
+        memcpy(h.body_names[i], j->body_names[i], SK_ID_MAX);
+        zmq_msg_init(&copies[i]);
+        zmq_msg_copy(&copies[i], &j->bodies[i]);
+    }
+    queue_remove(j);
+    j->state = JOB_RUNNING;
+    j->node = n;
+    n->load++;
+    svc_queue *q = queue_for(b, j->service, false);
+    if (q)
+        q->running++;
+    int rc = send_to(b, b->back, &n->id, &h, copies, j->nbodies);
+    h.params = NULL; /* borrowed */
+    sk_debug("msg=\"dispatched\" job=%s node=%s attempt=%" PRId64, j->id, n->name, j->attempt);
+    if (rc < 0)
+        sk_warn("msg=\"dispatch send failed; node will be dropped at its heartbeat deadline\" job=%s node=%s",
+                j->id, n->name);
+}
+
+static void dispatch(broker *b, svc_queue *q)
+{
+    if (q == NULL)
+        return;
+    for (job *j = q->head, *next; j != NULL; j = next) {
+        next = j->qnext;
+        node *n = pick_node(b, q->name, j->tenant);
+        if (n == NULL) {
+            /* Stop when no node has room for this service at all; keep
+             * scanning only if a later job's tenant might fit. */
+            if (pick_node(b, q->name, "*") == NULL) {
+                bool any_room = false;
+                const char *k;
+                size_t kl;
+                void *v;
+                for (size_t it = 0; (it = sk_map_next(&b->nodes, it, &k, &kl, &v)) != 0;) {
+                    node *nn = v;
+                    if (nn->load < nn->capacity) {
+                        for (size_t s = 0; s < nn->nservices; s++)
+                            if (strcmp(nn->services[s], q->name) == 0)
+                                any_room = true;
+                    }
+                }
+                if (!any_room)
+                    return;
+            }
+            continue;
+        }
+        dispatch_job(b, j, n);
+    }
+}
+
+static void dispatch_all(broker *b)
+{
+    for (svc_queue *q = b->queues; q != NULL; q = q->next)
+        dispatch(b, q);
+}
+
+/* Jobs that were on a node that is gone go back to the queue (at the
+ * front: they were accepted first), with a new attempt number. */
+static void requeue_or_fail(broker *b, job *j, const char *why)
+{
+    svc_queue *q = queue_for(b, j->service, false);
+    if (q != NULL)
+        q->running--;
+    j->node = NULL;
+    if (j->inputs_lost) {
+        j->state = JOB_QUEUED; /* so finish_job does not count it running twice */
+        finish_job(b, j, JOB_FAILED, SK_EIO, "its node was lost after a broker restart; resubmit the job");
+        return;
+    }
+    if (j->attempt >= b->cfg.max_attempts) {
+        char reason[300];
+        snprintf(reason, sizeof reason, "gave up after %" PRId64 " attempts: %s", j->attempt, why);
+        j->state = JOB_QUEUED;
+        finish_job(b, j, JOB_FAILED, SK_EIO, reason);
+        return;
+    }
+    b->n.requeued++;
+    j->state = JOB_QUEUED;
+    q = queue_for(b, j->service, true);
+    if (q != NULL)
+        queue_push(q, j, true);
+    sk_info("msg=\"job requeued\" job=%s attempt=%" PRId64 " reason=\"%s\"", j->id, j->attempt, why);
+}
+
+static void node_drop(broker *b, node *n, const char *why)
+{
+    const char *k;
+    size_t kl;
+    void *v;
+    sk_info("msg=\"node removed\" node=%s reason=\"%s\" jobs=%" PRId64, n->name, why, n->load);
+    for (size_t it = 0; (it = sk_map_next(&b->jobs, it, &k, &kl, &v)) != 0;) {
+        job *j = v;
+        if (j->node != n)
+            continue;
+        if (j->state == JOB_RUNNING)
+            requeue_or_fail(b, j, why);
+        else
+            j->node = NULL; /* a cancelled job the node still held */
+    }
+    sk_map_del(&b->nodes, n->id.id, n->id.len);
+    free(n->services);
+    free(n->tenants);
+    free(n);
+    dispatch_all(b);
+}
+
+/* ---- client messages ---- */
+
+static void make_job_id(broker *b, char *out, size_t n)
+{
+    snprintf(out, n, "j-%08" PRIx64 "-%" PRIu64, b->boot_id, ++b->next_job);
+}
+
+static void on_submit(broker *b, sk_wire_msg *m, const route *from)
+{
+    sk_header *h = &m->hdr;
+    if (h->service[0] == '\0' || h->tenant[0] == '\0') {
+        b->n.refused++;
+        send_client_failure(b, from, h->req, NULL, SK_EINVAL, "submit needs a service and a tenant");
+        return;
+    }
+    if (h->idem[0] != '\0') {
+        char key[256];
+        int kl = snprintf(key, sizeof key, "%s%c%s", h->tenant, 0, h->idem);
+        job *old = sk_map_get(&b->idem, key, (size_t)kl);
+        if (old != NULL) {
+            /* Same tenant, same key: the same job.  The retrying client
+             * becomes the job's client, since the old one may be gone. */
+            sk_header a;
+            sk_header_init(&a, SK_MSG_ACCEPTED);
+            snprintf(a.job, sizeof a.job, "%s", old->id);
+            a.req = h->req;
+            snprintf(a.text, sizeof a.text, "duplicate");
+            old->client = *from;
+            old->req = h->req;
+            if (!h->no_ack)
+                send_to(b, b->front, from, &a, NULL, 0);
+            if (old->state == JOB_DONE || old->state == JOB_FAILED)
+                send_outcome(b, old, from);
+            return;
+        }
+    }
+    size_t bytes = 0;
+    for (size_t i = 0; i < m->nbodies; i++) {
+        if ((int64_t)zmq_msg_size(&m->bodies[i]) > b->cfg.max_frame) {
+            b->n.refused++;
+            send_client_failure(b, from, h->req, NULL, SK_ETOOBIG, "input '%s' is %zu bytes; the frame limit is %" PRId64,
+                                h->body_names[i], zmq_msg_size(&m->bodies[i]), b->cfg.max_frame);
+            return;
+        }
+        bytes += zmq_msg_size(&m->bodies[i]);
+    }
+    svc_queue *q = queue_for(b, h->service, true);
+    if (q == NULL) {
+        send_client_failure(b, from, h->req, NULL, SK_ENOMEM, "broker out of memory");
+        return;
+    }
+    if ((int64_t)q->len >= b->cfg.max_queue) {
+        b->n.refused++;
+        send_client_failure(b, from, h->req, NULL, SK_EREFUSED,
+                            "queue for service '%s' is full (%zu jobs); retry later", h->service, q->len);
+        return;
+    }
+    if (b->queued_bytes + (int64_t)bytes > b->cfg.max_queued_bytes) {
+        b->n.refused++;
+        send_client_failure(b, from, h->req, NULL, SK_EREFUSED,
+                            "broker holds %" PRId64 " bytes of queued inputs, limit %" PRId64 "; retry later",
+                            b->queued_bytes, b->cfg.max_queued_bytes);
+        return;
+    }
+    job *j = calloc(1, sizeof *j);
+    if (j == NULL) {
+        send_client_failure(b, from, h->req, NULL, SK_ENOMEM, "broker out of memory");
+        return;
+    }
+    make_job_id(b, j->id, sizeof j->id);
+    memcpy(j->service, h->service, sizeof j->service);
+    memcpy(j->tenant, h->tenant, sizeof j->tenant);
+    memcpy(j->idem, h->idem, sizeof j->idem);
+    j->client = *from;
+    j->req = h->req;
+    j->no_ack = h->no_ack;
+    j->submitted_ms = now_ms(b);
+    if (h->deadline_ms > 0)
+        j->deadline_abs_ms = j->submitted_ms + (uint64_t)h->deadline_ms;
+    j->params = h->params;
+    h->params = NULL;
+    j->nbodies = m->nbodies;
+    for (size_t i = 0; i < m->nbodies; i++) {
+        memcpy(j->body_names[i], h->body_names[i], SK_ID_MAX);
+        zmq_msg_init(&j->bodies[i]);
+        zmq_msg_move(&j->bodies[i], &m->bodies[i]);
+    }
+    j->body_bytes = bytes;
+    b->queued_bytes += (int64_t)bytes;
+    if (sk_map_put(&b->jobs, j->id, strlen(j->id), j) < 0) {
+        job_free(b, j);
+        send_client_failure(b, from, h->req, NULL, SK_ENOMEM, "broker out of memory");
+        return;
+    }
+    if (j->idem[0] != '\0') {
+        char key[256];
+        int kl = snprintf(key, sizeof key, "%s%c%s", j->tenant, 0, j->idem);
+        sk_map_put(&b->idem, key, (size_t)kl, j);
+    }
+    b->n.submitted++;
+    queue_push(q, j, false);
+    if (!j->no_ack) {
+        sk_header a;
+        sk_header_init(&a, SK_MSG_ACCEPTED);
+        snprintf(a.job, sizeof a.job, "%s", j->id);
+        a.req = j->req;
+        send_to(b, b->front, from, &a, NULL, 0);
+    }
+    sk_debug("msg=\"job accepted\" job=%s service=%s tenant=%s", j->id, j->service, j->tenant);
+    dispatch(b, q);
+}
+
+static job *find_job_for(broker *b, const sk_header *h)
+{
+    job *j = sk_map_get(&b->jobs, h->job, strlen(h->job));
+    /* A tenant-scoped request never learns of another tenant's job. */
+    if (j != NULL && h->tenant[0] != '\0' && strcmp(h->tenant, j->tenant) != 0)
+        return NULL;
+    return j;
+}
+
+static void on_cancel(broker *b, sk_wire_msg *m, const route *from)
+{
+    job *j = find_job_for(b, &m->hdr);
+    if (j == NULL) {
+        send_client_failure(b, from, m->hdr.req, m->hdr.job, SK_ENOTFOUND, "no such job: %s", m->hdr.job);
+        return;
+    }
+    if (j->state == JOB_DONE || j->state == JOB_FAILED) {
+        send_outcome(b, j, from);
+        return;
+    }
+    b->n.cancelled++;
+    if (j->state == JOB_RUNNING && j->node != NULL) {
+        sk_header c;
+        sk_header_init(&c, SK_MSG_CANCEL);
+        snprintf(c.job, sizeof c.job, "%s", j->id);
+        c.attempt = j->attempt;
+        send_to(b, b->back, &j->node->id, &c, NULL, 0);
+    }
+    /* The canceller hears "cancelled" even if it is not the submitter. */
+    if (j->client.len != from->len || memcmp(j->client.id, from->id, from->len) != 0) {
+        if (j->nwaiters < MAX_WAITERS)
+            j->waiters[j->nwaiters++] = *from;
+    }
+    node *held = j->node;
+    finish_job(b, j, JOB_FAILED, SK_ECANCELED, "cancelled");
+    j->node = held; /* the node's slot frees when it reports back */
+    sk_info("msg=\"job cancelled\" job=%s", j->id);
+}
+
+static void on_wait(broker *b, sk_wire_msg *m, const route *from)
+{
+    job *j = find_job_for(b, &m->hdr);
+    if (j == NULL) {
+        send_client_failure(b, from, m->hdr.req, m->hdr.job, SK_ENOTFOUND,
+                            "no such job: %s (unknown, or finished more than %" PRId64 " s ago)", m->hdr.job,
+                            b->cfg.result_ttl_s);
+        return;
+    }
+    if (j->state == JOB_DONE || j->state == JOB_FAILED) {
+        send_outcome(b, j, from);
+        return;
+    }
+    if (j->nwaiters < MAX_WAITERS)
+        j->waiters[j->nwaiters++] = *from;
+    sk_header a;
+    sk_header_init(&a, SK_MSG_ACCEPTED);
+    snprintf(a.job, sizeof a.job, "%s", j->id);
+    a.req = m->hdr.req;
+    snprintf(a.text, sizeof a.text, "%s", state_names[j->state]);
+    send_to(b, b->front, from, &a, NULL, 0);
+}
+
+static void reply_json(broker *b, const route *to, int64_t req, sk_buf *json)
+{
+    sk_header h;
+    zmq_msg_t body;
+    sk_header_init(&h, SK_MSG_REPLY);
+    h.req = req;
+    h.nbodies = 1;
+    snprintf(h.body_names[0], SK_ID_MAX, "json");
+    if (json->oom || zmq_msg_init_size(&body, json->len) < 0) {
+        send_client_failure(b, to, req, NULL, SK_ENOMEM, "broker out of memory");
+        return;
+    }
+    memcpy(zmq_msg_data(&body), json->data, json->len);
+    send_to(b, b->front, to, &h, &body, 1);
+}
+
+static void on_status(broker *b, sk_wire_msg *m, const route *from)
+{
+    sk_buf j = SK_BUF_INIT;
+    const char *k;
+    size_t kl;
+    void *v;
+    bool first = true;
+    sk_buf_puts(&j, "{\"nodes\":[");
+    for (size_t it = 0; (it = sk_map_next(&b->nodes, it, &k, &kl, &v)) != 0;) {
+        node *n = v;
+        sk_buf_puts(&j, first ? "{" : ",{");
+        first = false;
+        sk_json_key(&j, "name", true);
+        sk_json_str(&j, n->name);
+        sk_json_key(&j, "capacity", false);
+        sk_json_i64(&j, n->capacity);
+        sk_json_key(&j, "load", false);
+        sk_json_i64(&j, n->load);
+        sk_json_key(&j, "services", false);
+        sk_buf_puts(&j, "[");
+        for (size_t i = 0; i < n->nservices; i++) {
+            if (i)
+                sk_buf_puts(&j, ",");
+            sk_json_str(&j, n->services[i]);
+        }
+        sk_buf_puts(&j, "]");
+        sk_json_key(&j, "tenants", false);
+        sk_buf_puts(&j, "[");
+        for (size_t i = 0; i < n->ntenants; i++) {
+            if (i)
+                sk_buf_puts(&j, ",");
+            sk_json_str(&j, n->tenants[i]);
+        }
+        sk_buf_puts(&j, "]}");
+    }
+    sk_buf_puts(&j, "],\"services\":[");
+    first = true;
+    for (svc_queue *q = b->queues; q != NULL; q = q->next) {
+        sk_buf_puts(&j, first ? "{" : ",{");
+        first = false;
+        sk_json_key(&j, "name", true);
+        sk_json_str(&j, q->name);
+        sk_json_key(&j, "queued", false);
+        sk_json_i64(&j, (int64_t)q->len);
+        sk_json_key(&j, "running", false);
+        sk_json_i64(&j, q->running);
+        sk_buf_puts(&j, "}");
+    }
+    sk_buf_printf(&j, "],\"counters\":{\"submitted\":%" PRIu64 ",\"completed\":%" PRIu64 ",\"failed\":%" PRIu64
+                  ",\"requeued\":%" PRIu64 ",\"cancelled\":%" PRIu64 ",\"malformed\":%" PRIu64
+                  ",\"late_results\":%" PRIu64 ",\"unroutable\":%" PRIu64 ",\"refused\":%" PRIu64
+                  "},\"queued_bytes\":%" PRId64 ",\"jobs_known\":%zu}",
+                  b->n.submitted, b->n.completed, b->n.failed, b->n.requeued, b->n.cancelled, b->n.malformed,
+                  b->n.late_results, b->n.unroutable, b->n.refused, b->queued_bytes, b->jobs.len);
+    reply_json(b, from, m->hdr.req, &j);
+    sk_buf_free(&j);
+}
+
+static void on_jobs(broker *b, sk_wire_msg *m, const route *from)
+{
+    sk_buf j = SK_BUF_INIT;
+    const char *k;
+    size_t kl;
+    void *v;
+    size_t count = 0;
+    uint64_t now = now_ms(b);
+    sk_buf_puts(&j, "{\"jobs\":[");
+    for (size_t it = 0; (it = sk_map_next(&b->jobs, it, &k, &kl, &v)) != 0 && count < 10000;) {
+        job *jb = v;
+        if (jb->state != JOB_QUEUED && jb->state != JOB_RUNNING)
+            continue;
+        if (m->hdr.tenant[0] != '\0' && strcmp(m->hdr.tenant, jb->tenant) != 0)
+            continue;
+        sk_buf_puts(&j, count++ ? ",{" : "{");
+        sk_json_key(&j, "job", true);
+        sk_json_str(&j, jb->id);
+        sk_json_key(&j, "service", false);
+        sk_json_str(&j, jb->service);
+        sk_json_key(&j, "tenant", false);
+        sk_json_str(&j, jb->tenant);
+        sk_json_key(&j, "state", false);
+        sk_json_str(&j, state_names[jb->state]);
+        sk_json_key(&j, "attempt", false);
+        sk_json_i64(&j, jb->attempt);
+        sk_json_key(&j, "node", false);
+        sk_json_str(&j, jb->node && jb->state == JOB_RUNNING ? jb->node->name : "");
+        sk_json_key(&j, "age_s", false);
+        sk_json_f64(&j, (double)(now - jb->submitted_ms) / 1000.0);
+        sk_buf_puts(&j, "}");
+    }
+    sk_buf_puts(&j, "]}");
+    reply_json(b, from, m->hdr.req, &j);
+    sk_buf_free(&j);
+}
+
+static void on_frontend(sk_uvzmq *z)
+{
+    broker *b = z->data;
+    sk_wire_msg m;
+    sk_error err = SK_ERROR_INIT;
+    int rc = sk_wire_recv(b->front, true, &m, ZMQ_DONTWAIT, &err);
+    route from = {{0}, 0};
+    if (m.has_route) {
+        from.len = zmq_msg_size(&m.route) < ROUTE_MAX ? zmq_msg_size(&m.route) : ROUTE_MAX;
+        memcpy(from.id, zmq_msg_data(&m.route), from.len);
+    }
+    if (rc == 0) {
+        sk_wire_msg_close(&m);
+        return;
+    }
+    if (rc < 0) {
+        b->n.malformed++;
+        sk_warn("msg=\"malformed client message\" error=\"%s\"", err.msg);
+        if (m.has_route && rc != SK_EIO) {
+            sk_header e;
+            sk_header_init(&e, SK_MSG_ERROR);
+            e.code = rc;
+            snprintf(e.reason, sizeof e.reason, "%s", err.msg);
+            send_to(b, b->front, &from, &e, NULL, 0);
+        }
+        sk_wire_msg_close(&m);
+        return;
+    }
+    if (b->stopping) {
+        send_client_failure(b, &from, m.hdr.req, NULL, SK_EREFUSED, "broker is shutting down");
+        sk_wire_msg_close(&m);
+        return;
+    }
+    switch (m.hdr.type) {
+    case SK_MSG_SUBMIT: on_submit(b, &m, &from); break;
+    case SK_MSG_CANCEL: on_cancel(b, &m, &from); break;
+    case SK_MSG_WAIT: on_wait(b, &m, &from); break;
+    case SK_MSG_STATUS: on_status(b, &m, &from); break;
+    case SK_MSG_JOBS: on_jobs(b, &m, &from); break;
+    case SK_MSG_HEARTBEAT: break;
+    default: {
+        b->n.malformed++;
+        sk_header e;
+        sk_header_init(&e, SK_MSG_ERROR);
+        e.code = SK_EPROTO;
+        e.req = m.hdr.req;
+        snprintf(e.reason, sizeof e.reason, "message type '%s' is not for the client endpoint",
+                 sk_msg_type_name(m.hdr.type));
+        send_to(b, b->front, &from, &e, NULL, 0);
+    }
+    }
+    sk_wire_msg_close(&m);
+}
+
+/* ---- node messages ---- */
+
+static void send_node(broker *b, const route *to, int type)
+{
+    sk_header h;
+    sk_header_init(&h, type);
+    send_to(b, b->back, to, &h, NULL, 0);
+}
+
+static void on_ready(broker *b, sk_wire_msg *m, const route *from)
+{
+    sk_header *h = &m->hdr;
+    node *n = sk_map_get(&b->nodes, from->id, from->len);
+    bool fresh = n == NULL;
+    if (h->nservices == 0 || h->capacity < 1 || h->capacity > 4096) {
+        sk_header e;
+        sk_header_init(&e, SK_MSG_ERROR);
+        e.code = SK_EINVAL;
+        snprintf(e.reason, sizeof e.reason, "ready needs at least one service and a capacity in [1, 4096]");
+        send_to(b, b->back, from, &e, NULL, 0);
+        return;
+    }
+    if (fresh) {
+        n = calloc(1, sizeof *n);
+        if (n == NULL || sk_map_put(&b->nodes, from->id, from->len, n) < 0) {
+            free(n);
+            return;
+        }
+        n->id = *from;
+    }
+    free(n->services);
+    free(n->tenants);
+    n->services = h->services;
+    n->nservices = h->nservices;
+    n->tenants = h->tenants;
+    n->ntenants = h->ntenants;
+    h->services = NULL;
+    h->tenants = NULL;
+    h->nservices = h->ntenants = 0;
+    n->capacity = h->capacity;
+    snprintf(n->name, sizeof n->name, "%s", h->node_name[0] ? h->node_name : "node");
+    n->expiry_ms = now_ms(b) + (uint64_t)(b->cfg.heartbeat_ms * b->cfg.liveness);
+    /* Jobs the node still holds (it outlived a broker restart, or a network
+     * cut): adopt the unknown ones, and stop the ones that were given to
+     * another node meanwhile so no job runs twice to completion. */
+    int64_t load = 0;
+    for (size_t i = 0; i < h->nheld; i++) {
+        sk_held_job *hj = &h->held[i];
+        job *j = sk_map_get(&b->jobs, hj->job, strlen(hj->job));
+        if (j == NULL) {
+            j = calloc(1, sizeof *j);
+            if (j == NULL)
+                continue;
+            snprintf(j->id, sizeof j->id, "%s", hj->job);
+            snprintf(j->service, sizeof j->service, "%s", hj->service);
+            snprintf(j->tenant, sizeof j->tenant, "%s", hj->tenant);
+            j->client.len = strlen(hj->client);
+            memcpy(j->client.id, hj->client, j->client.len);
+            j->req = hj->req;
+            j->attempt = hj->attempt;
+            j->state = JOB_RUNNING;
+            j->node = n;
+            j->inputs_lost = true;
+            j->submitted_ms = now_ms(b);
+            if (sk_map_put(&b->jobs, j->id, strlen(j->id), j) < 0) {
+                free(j);
+                continue;
+            }
+            svc_queue *q = queue_for(b, j->service, true);
+            if (q)
+                q->running++;
+            load++;
+            sk_info("msg=\"adopted job after restart\" job=%s node=%s attempt=%" PRId64, j->id, n->name, j->attempt);
+        } else if (j->node == n && j->attempt == hj->attempt) {
+            load++;
+        } else {
+            sk_header c;
+            sk_header_init(&c, SK_MSG_CANCEL);
+            snprintf(c.job, sizeof c.job, "%s", hj->job);
+            c.attempt = hj->attempt;
+            snprintf(c.reason, sizeof c.reason, "stale attempt");
+            send_to(b, b->back, from, &c, NULL, 0);
+        }
+    }
+    if (fresh || h->nheld > 0)
+        n->load = load;
+    sk_info("msg=\"node %s\" node=%s services=%zu capacity=%" PRId64 " held=%zu", fresh ? "joined" : "re-announced",
+            n->name, n->nservices, n->capacity, h->nheld);
+    dispatch_all(b);
+}
+
+static void on_node_outcome(broker *b, sk_wire_msg *m, node *n)
+{
+    sk_header *h = &m->hdr;
+    job *j = sk_map_get(&b->jobs, h->job, strlen(h->job));
+    bool current = j != NULL && j->node == n && j->attempt == h->attempt;
+    if (current || (j != NULL && j->node == n)) {
+        if (n->load > 0)
+            n->load--;
+        j->node = NULL;
+    }
+    if (j == NULL && h->client[0] != '\0' && h->type == SK_MSG_RESULT && m->nbodies == 1) {
+        /* The broker restarted while this job ran and the node's result
+         * arrived before its re-announcement: adopt and deliver it. */
+        j = calloc(1, sizeof *j);
+        if (j != NULL) {
+            snprintf(j->id, sizeof j->id, "%s", h->job);
+            snprintf(j->service, sizeof j->service, "%s", h->service);
+            snprintf(j->tenant, sizeof j->tenant, "%s", h->tenant);
+            j->client.len = strlen(h->client);
+            memcpy(j->client.id, h->client, j->client.len);
+            j->req = h->req;
+            j->attempt = h->attempt;
+            j->state = JOB_RUNNING;
+            j->submitted_ms = now_ms(b);
+            if (sk_map_put(&b->jobs, j->id, strlen(j->id), j) < 0) {
+                free(j);
+                j = NULL;
+            } else {
+                current = true;
+                svc_queue *q = queue_for(b, j->service, true);
+                if (q)
+                    q->running++;
+            }
+        }
+    }
+    if (!current || j->state != JOB_RUNNING) {
+        b->n.late_results++;
+        sk_debug("msg=\"dropped late %s\" job=%s attempt=%" PRId64, sk_msg_type_name(h->type), h->job, h->attempt);
+        dispatch_all(b);
+        return;
+    }
+    if (h->type == SK_MSG_RESULT) {
+        if (m->nbodies != 1) {
+            finish_job(b, j, JOB_FAILED, SK_EPROTO, "node sent a result without exactly one body");
+        } else {
+            zmq_msg_init(&j->result);
+            zmq_msg_move(&j->result, &m->bodies[0]);
+            j->has_result = true;
+            finish_job(b, j, JOB_DONE, 0, "");
+        }
+    } else {
+        finish_job(b, j, JOB_FAILED, h->code ? h->code : SK_EIO, h->reason[0] ? h->reason : "node reported failure");
+    }
+    svc_queue *q = queue_for(b, j->service, false);
+    dispatch(b, q);
+    dispatch_all(b);
+}
+
+static void on_node_progress(broker *b, sk_wire_msg *m, node *n)
+{
+    job *j = sk_map_get(&b->jobs, m->hdr.job, strlen(m->hdr.job));
+    if (j == NULL || j->node != n || j->attempt != m->hdr.attempt || j->state != JOB_RUNNING)
+        return;
+    sk_header p;
+    sk_header_init(&p, SK_MSG_PROGRESS);
+    snprintf(p.job, sizeof p.job, "%s", j->id);
+    p.req = j->req;
+    p.attempt = j->attempt;
+    p.progress = m->hdr.progress;
+    memcpy(p.text, m->hdr.text, sizeof p.text);
+    if (j->client.len > 0)
+        send_to(b, b->front, &j->client, &p, NULL, 0);
+    for (size_t i = 0; i < j->nwaiters; i++)
+        send_to(b, b->front, &j->waiters[i], &p, NULL, 0);
+}
+
+static void on_backend(sk_uvzmq *z)
+{
+    broker *b = z->data;
+    sk_wire_msg m;
+    sk_error err = SK_ERROR_INIT;
+    int rc = sk_wire_recv(b->back, true, &m, ZMQ_DONTWAIT, &err);
+    route from = {{0}, 0};
+    if (m.has_route) {
+        from.len = zmq_msg_size(&m.route) < ROUTE_MAX ? zmq_msg_size(&m.route) : ROUTE_MAX;
+        memcpy(from.id, zmq_msg_data(&m.route), from.len);
+    }
+    if (rc <= 0) {
+        if (rc < 0) {
+            b->n.malformed++;
+            sk_warn("msg=\"malformed node message\" error=\"%s\"", err.msg);
+            if (m.has_route && rc != SK_EIO) {
+                sk_header e;
+                sk_header_init(&e, SK_MSG_ERROR);
+                e.code = rc;
+                snprintf(e.reason, sizeof e.reason, "%s", err.msg);
+                send_to(b, b->back, &from, &e, NULL, 0);
+            }
+        }
+        sk_wire_msg_close(&m);
+        return;
+    }
+    node *n = sk_map_get(&b->nodes, from.id, from.len);
+    if (n != NULL)
+        n->expiry_ms = now_ms(b) + (uint64_t)(b->cfg.heartbeat_ms * b->cfg.liveness);
+    switch (m.hdr.type) {
+    case SK_MSG_READY:
+        on_ready(b, &m, &from);
+        break;
+    case SK_MSG_HEARTBEAT:
+        if (n == NULL)
+            send_node(b, &from, SK_MSG_DISCONNECT); /* "I do not know you: announce yourself" */
+        break;
+    case SK_MSG_RESULT:
+    case SK_MSG_FAILED:
+        if (n == NULL) {
+            /* Unknown node (broker restarted): still deliver, then ask it
+             * to announce itself. */
+            node tmp;
+            memset(&tmp, 0, sizeof tmp);
+            on_node_outcome(b, &m, &tmp);
+            send_node(b, &from, SK_MSG_DISCONNECT);
+        } else {
+            on_node_outcome(b, &m, n);
+        }
+        break;
+    case SK_MSG_PROGRESS:
+        if (n != NULL)
+            on_node_progress(b, &m, n);
+        break;
+    case SK_MSG_DISCONNECT:
+        if (n != NULL)
+            node_drop(b, n, "node disconnected");
+        break;
+    default:
+        b->n.malformed++;
+        sk_header e;
+        sk_header_init(&e, SK_MSG_ERROR);
+        e.code = SK_EPROTO;
+        snprintf(e.reason, sizeof e.reason, "message type '%s' is not for the node endpoint",
+                 sk_msg_type_name(m.hdr.type));
+        send_to(b, b->back, &from, &e, NULL, 0);
+    }
+    sk_wire_msg_close(&m);
+}
+
+/* ---- timers ---- */
+
+static void on_tick(uv_timer_t *t)
+{
+    broker *b = t->data;
+    uint64_t now = now_ms(b);
+    const char *k;
+    size_t kl;
+    void *v;
+    /* Nodes: heartbeats out, dead ones out. Collect first: dropping edits the map. */
+    node *dead[64];
+    size_t ndead = 0;
+    for (size_t it = 0; (it = sk_map_next(&b->nodes, it, &k, &kl, &v)) != 0;) {
+        node *n = v;
+        if (now >= n->expiry_ms) {
+            if (ndead < 64)
+                dead[ndead++] = n;
+            continue;
+        }
+        if (now >= n->next_heartbeat_ms) {
+            send_node(b, &n->id, SK_MSG_HEARTBEAT);
+            n->next_heartbeat_ms = now + (uint64_t)b->cfg.heartbeat_ms;
+        }
+    }
+    for (size_t i = 0; i < ndead; i++)
+        node_drop(b, dead[i], "missed heartbeats");
+    /* Jobs: deadlines, services nobody offers, retention. */
+    job *expired[256];
+    size_t nexp = 0;
+    for (size_t it = 0; (it = sk_map_next(&b->jobs, it, &k, &kl, &v)) != 0 && nexp < 256;) {
+        job *j = v;
+        if (j->state == JOB_DONE || j->state == JOB_FAILED) {
+            if (now - j->finished_ms > (uint64_t)b->cfg.result_ttl_s * 1000 && j->node == NULL)
+                expired[nexp++] = j;
+            continue;
+        }
+        /* The node enforces the deadline itself; the broker gives it a
+         * grace period to report before failing the job on its own. */
+        uint64_t grace = j->state == JOB_RUNNING ? 2000 : 0;
+        if (j->deadline_abs_ms > 0 && now > j->deadline_abs_ms + grace) {
+            if (j->state == JOB_RUNNING && j->node != NULL) {
+                sk_header c;
+                sk_header_init(&c, SK_MSG_CANCEL);
+                snprintf(c.job, sizeof c.job, "%s", j->id);
+                c.attempt = j->attempt;
+                send_to(b, b->back, &j->node->id, &c, NULL, 0);
+            }
+            node *held = j->node;
+            finish_job(b, j, JOB_FAILED, SK_ETIMEDOUT, "deadline passed");
+            j->node = held;
+            continue;
+        }
+        if (j->state == JOB_QUEUED && now - j->submitted_ms > (uint64_t)b->cfg.no_service_wait_ms &&
+            !any_node_offers(b, j->service)) {
+            char reason[200];
+            snprintf(reason, sizeof reason, "no node offers service '%s' (waited %" PRId64 " ms)", j->service,
+                     b->cfg.no_service_wait_ms);
+            finish_job(b, j, JOB_FAILED, SK_ENOTFOUND, reason);
+        }
+    }
+    for (size_t i = 0; i < nexp; i++) {
+        job *j = expired[i];
+        sk_map_del(&b->jobs, j->id, strlen(j->id));
+        if (j->idem[0] != '\0') {
+            char key[256];
+            int len = snprintf(key, sizeof key, "%s%c%s", j->tenant, 0, j->idem);
+            if (sk_map_get(&b->idem, key, (size_t)len) == j)
+                sk_map_del(&b->idem, key, (size_t)len);
+        }
+        job_free(b, j);
+    }
+}
+
+static void on_signal(uv_signal_t *s, int signum)
+{
+    broker *b = s->data;
+    sk_info("msg=\"shutting down\" signal=%d", signum);
+    b->stopping = true;
+    uv_stop(&b->loop);
+}
+
+/* ---- setup ---- */
+
+static void *make_router(broker *b, const char *endpoint, sk_error *err)
+{
+    void *s = zmq_socket(b->ctx, ZMQ_ROUTER);
+    int one = 1, zero = 0;
+    int64_t maxmsg = b->cfg.max_frame + 65536;
+    int hwm = 100000;
+    if (s == NULL) {
+        sk_fail(err, SK_EIO, "zmq_socket: %s", zmq_strerror(errno));
+        return NULL;
+    }
+    if (zmq_setsockopt(s, ZMQ_ROUTER_MANDATORY, &one, sizeof one) < 0 ||
+        zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof zero) < 0 ||
+        zmq_setsockopt(s, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg) < 0 ||
+        zmq_setsockopt(s, ZMQ_SNDHWM, &hwm, sizeof hwm) < 0 ||
+        zmq_setsockopt(s, ZMQ_RCVHWM, &hwm, sizeof hwm) < 0) {
+        sk_fail(err, SK_EIO, "zmq_setsockopt: %s", zmq_strerror(errno));
+        zmq_close(s);
+        return NULL;
+    }
+    if (zmq_bind(s, endpoint) < 0) {
+        sk_fail(err, SK_EIO, "cannot bind %s: %s", endpoint, zmq_strerror(errno));
+        zmq_close(s);
+        return NULL;
+    }
+    return s;
+}
+
+static void close_walk(uv_handle_t *h, void *arg)
+{
+    (void)arg;
+    if (!uv_is_closing(h))
+        uv_close(h, NULL);
+}
+
+int sk_broker_run(const sk_broker_config *cfg)
+{
+    broker *b = calloc(1, sizeof *b);
+    sk_error err = SK_ERROR_INIT;
+    int exit_code = 0;
+    if (b == NULL)
+        return 1;
+    b->cfg = *cfg;
+    sk_map_init(&b->jobs);
+    sk_map_init(&b->nodes);
+    sk_map_init(&b->idem);
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    b->boot_id = ((uint64_t)ts.tv_sec << 20 ^ (uint64_t)ts.tv_nsec ^ (uint64_t)getpid() << 7) & 0xffffffffu;
+    if (uv_loop_init(&b->loop) < 0) {
+        free(b);
+        return 1;
+    }
+    b->ctx = zmq_ctx_new();
+    if (b->ctx == NULL || (b->front = make_router(b, cfg->frontend, &err)) == NULL ||
+        (b->back = make_router(b, cfg->backend, &err)) == NULL) {
+        sk_error_log("msg=\"startup failed\" error=\"%s\"", err.msg[0] ? err.msg : "zmq_ctx_new failed");
+        exit_code = 1;
+        goto out;
+    }
+    if (sk_uvzmq_start(&b->loop, &b->zfront, b->front, on_frontend, b) < 0 ||
+        sk_uvzmq_start(&b->loop, &b->zback, b->back, on_backend, b) < 0) {
+        sk_error_log("msg=\"cannot poll the sockets\"");
+        exit_code = 1;
+        goto out;
+    }
+    uv_timer_init(&b->loop, &b->tick);
+    b->tick.data = b;
+    uint64_t tick_ms = (uint64_t)(cfg->heartbeat_ms / 4 > 10 ? cfg->heartbeat_ms / 4 : 10);
+    uv_timer_start(&b->tick, on_tick, tick_ms, tick_ms);
+    uv_signal_init(&b->loop, &b->sigint);
+    uv_signal_init(&b->loop, &b->sigterm);
+    b->sigint.data = b->sigterm.data = b;
+    uv_signal_start(&b->sigint, on_signal, SIGINT);
+    uv_signal_start(&b->sigterm, on_signal, SIGTERM);
+    signal(SIGPIPE, SIG_IGN);
+    sk_info("msg=\"broker ready\" frontend=%s backend=%s heartbeat_ms=%" PRId64 " liveness=%" PRId64,
+            cfg->frontend, cfg->backend, cfg->heartbeat_ms, cfg->liveness);
+    uv_run(&b->loop, UV_RUN_DEFAULT);
+out:
+    uv_walk(&b->loop, close_walk, NULL);
+    uv_run(&b->loop, UV_RUN_DEFAULT);
+    uv_loop_close(&b->loop);
+    {
+        const char *k;
+        size_t kl;
+        void *v;
+        for (size_t it = 0; (it = sk_map_next(&b->jobs, it, &k, &kl, &v)) != 0;)
+            job_free(b, v);
+        for (size_t it = 0; (it = sk_map_next(&b->nodes, it, &k, &kl, &v)) != 0;) {
+            node *n = v;
+            free(n->services);
+            free(n->tenants);
+            free(n);
+        }
+    }
+    for (svc_queue *q = b->queues, *next; q != NULL; q = next) {
+        next = q->next;
+        free(q);
+    }
+    sk_map_free(&b->jobs);
+    sk_map_free(&b->nodes);
+    sk_map_free(&b->idem);
+    if (b->front)
+        zmq_close(b->front);
+    if (b->back)
+        zmq_close(b->back);
+    if (b->ctx)
+        zmq_ctx_term(b->ctx);
+    free(b);
+    sk_info("msg=\"broker stopped\"");
+    return exit_code;
+}

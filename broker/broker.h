@@ -1,0 +1,31 @@
+/* broker.h - the samskap broker: routes jobs from clients to worker nodes.
+ *
+ * One libuv loop in one thread owns everything: two ROUTER sockets
+ * (frontend for clients, backend for nodes), per-service queues, the job
+ * table and the node table.  It decodes headers only; bodies are moved
+ * between sockets as zmq_msg_t. */
+#ifndef SK_BROKER_H
+#define SK_BROKER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+typedef struct sk_broker_config {
+    const char *frontend;
+    const char *backend;
+    int64_t heartbeat_ms;        /* interval both ways */
+    int64_t liveness;            /* missed intervals before a node is dead */
+    int64_t max_attempts;        /* dispatches per job before it fails */
+    int64_t max_queue;           /* queued jobs per service */
+    int64_t max_queued_bytes;    /* bodies held for queued jobs, all services */
+    int64_t max_frame;           /* ZMQ_MAXMSGSIZE and per-body limit */
+    int64_t no_service_wait_ms;  /* how long a job waits for a node offering its service */
+    int64_t result_ttl_s;        /* finished jobs kept for `samskap wait` */
+    int log_level;
+} sk_broker_config;
+
+void sk_broker_config_defaults(sk_broker_config *c);
+/* Runs until SIGINT/SIGTERM; returns the process exit code. */
+int sk_broker_run(const sk_broker_config *c);
+
+#endif

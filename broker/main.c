@@ -1,0 +1,42 @@
+/* main.c - samskap-broker: command line. */
+#include <stdio.h>
+#include <string.h>
+
+#include "broker.h"
+#include "sk_log.h"
+#include "sk_opts.h"
+
+int main(int argc, char **argv)
+{
+    sk_broker_config cfg;
+    int verbose = 0, quiet = 0, version = 0;
+    sk_broker_config_defaults(&cfg);
+    const sk_opt opts[] = {
+        {"frontend", SK_OPT_STR, &cfg.frontend, 0, 0, "endpoint for clients (tcp://HOST:PORT or ipc://PATH)"},
+        {"backend", SK_OPT_STR, &cfg.backend, 0, 0, "endpoint for worker nodes"},
+        {"heartbeat-ms", SK_OPT_INT, &cfg.heartbeat_ms, 10, 600000, "heartbeat interval to nodes"},
+        {"liveness", SK_OPT_INT, &cfg.liveness, 2, 1000, "missed heartbeat intervals before a node is dead"},
+        {"max-attempts", SK_OPT_INT, &cfg.max_attempts, 1, 100, "dispatches per job before it fails"},
+        {"max-queue", SK_OPT_INT, &cfg.max_queue, 1, 100000000, "queued jobs per service before submits are refused"},
+        {"max-queued-bytes", SK_OPT_INT, &cfg.max_queued_bytes, 1024, (int64_t)1 << 40,
+         "bytes of queued job inputs before submits are refused"},
+        {"max-frame", SK_OPT_INT, &cfg.max_frame, 1024, (int64_t)1 << 31, "largest body frame in bytes"},
+        {"no-service-wait-ms", SK_OPT_INT, &cfg.no_service_wait_ms, 0, 86400000,
+         "how long a job waits for a node that offers its service before it fails"},
+        {"result-ttl", SK_OPT_INT, &cfg.result_ttl_s, 1, 30 * 86400, "seconds a finished job is kept for `samskap wait`"},
+        {"verbose", SK_OPT_FLAG, &verbose, 0, 0, "log every job event"},
+        {"quiet", SK_OPT_FLAG, &quiet, 0, 0, "log warnings and errors only"},
+        {"version", SK_OPT_FLAG, &version, 0, 0, "print the version and exit"},
+        {NULL, 0, NULL, 0, 0, NULL},
+    };
+    int rc = sk_opts_parse(opts, argc, argv, "samskap-broker [options]",
+                           "Routes samskap jobs from clients to worker nodes over ZeroMQ.");
+    if (rc != 0)
+        return rc > 0 ? 0 : 2;
+    if (version) {
+        printf("samskap-broker %s\n", SAMSKAP_VERSION);
+        return 0;
+    }
+    sk_log_init("broker", verbose ? SK_LOG_DEBUG : quiet ? SK_LOG_WARN : SK_LOG_INFO);
+    return sk_broker_run(&cfg);
+}

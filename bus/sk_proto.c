@@ -1,0 +1,469 @@
+/* sk_proto.c - encoding, decoding, sending and receiving wire messages
+ * (see sk_proto.h and docs/protocol.md). */
+#include "sk_proto.h"
+
+#include <errno.h>
+#include <msgpack.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sk_mp.h"
+
+static const char *const type_names[] = {
+    "?", "submit", "accepted", "job", "progress", "result", "failed", "cancel",
+    "ready", "heartbeat", "disconnect", "status", "jobs", "reply", "wait", "error",
+};
+
+const char *sk_msg_type_name(int type)
+{
+    if (type < 1 || type > SK_MSG_TYPE_MAX)
+        return "?";
+    return type_names[type];
+}
+
+void sk_header_init(sk_header *h, int type)
+{
+    memset(h, 0, sizeof *h);
+    h->type = type;
+    h->progress = -1;
+}
+
+void sk_header_clear(sk_header *h)
+{
+    sk_params_free(h->params);
+    free(h->services);
+    free(h->tenants);
+    free(h->held);
+    h->params = NULL;
+    h->services = NULL;
+    h->tenants = NULL;
+    h->held = NULL;
+    h->nservices = h->ntenants = h->nheld = 0;
+}
+
+/* ---- encoding ---- */
+
+static int pack_params(msgpack_packer *pk, const sk_params *p)
+{
+    int rc = msgpack_pack_map(pk, p->n);
+    for (size_t i = 0; i < p->n; i++) {
+        const sk_param *it = &p->items[i];
+        rc |= sk_mp_pack_cstr(pk, it->key);
+        switch (it->type) {
+        case SK_PARAM_STR: rc |= sk_mp_pack_cstr(pk, it->s); break;
+        case SK_PARAM_INT: rc |= msgpack_pack_int64(pk, it->i); break;
+        case SK_PARAM_F64: rc |= msgpack_pack_double(pk, it->d); break;
+        case SK_PARAM_BOOL: rc |= it->i ? msgpack_pack_true(pk) : msgpack_pack_false(pk); break;
+        }
+    }
+    return rc;
+}
+
+int sk_header_encode(const sk_header *h, char **out, size_t *len, sk_error *err)
+{
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+    int rc = 0;
+    size_t n = 1;
+    /* Count first: msgpack maps carry their size up front. */
+    n += h->job[0] != 0;
+    n += h->service[0] != 0;
+    n += h->tenant[0] != 0;
+    n += h->idem[0] != 0;
+    n += h->client[0] != 0;
+    n += h->req != 0;
+    n += h->attempt != 0;
+    n += h->deadline_ms != 0;
+    n += h->no_ack;
+    n += h->code != 0;
+    n += h->reason[0] != 0;
+    n += h->progress >= 0;
+    n += h->text[0] != 0;
+    n += h->params != NULL;
+    n += h->nbodies > 0;
+    n += h->capacity != 0;
+    n += h->nservices > 0;
+    n += h->ntenants > 0;
+    n += h->nheld > 0;
+    n += h->node_name[0] != 0;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    rc |= msgpack_pack_map(&pk, n);
+    rc |= sk_mp_pack_ki64(&pk, "t", h->type);
+    if (h->job[0]) rc |= sk_mp_pack_kstr(&pk, "job", h->job);
+    if (h->service[0]) rc |= sk_mp_pack_kstr(&pk, "svc", h->service);
+    if (h->tenant[0]) rc |= sk_mp_pack_kstr(&pk, "tenant", h->tenant);
+    if (h->idem[0]) rc |= sk_mp_pack_kstr(&pk, "idem", h->idem);
+    if (h->client[0]) rc |= sk_mp_pack_kstr(&pk, "client", h->client);
+    if (h->req != 0) rc |= sk_mp_pack_ki64(&pk, "req", h->req);
+    if (h->attempt != 0) rc |= sk_mp_pack_ki64(&pk, "attempt", h->attempt);
+    if (h->deadline_ms != 0) rc |= sk_mp_pack_ki64(&pk, "deadline_ms", h->deadline_ms);
+    if (h->no_ack) rc |= sk_mp_pack_kbool(&pk, "no_ack", true);
+    if (h->code != 0) rc |= sk_mp_pack_ki64(&pk, "code", h->code);
+    if (h->reason[0]) rc |= sk_mp_pack_kstr(&pk, "reason", h->reason);
+    if (h->progress >= 0) rc |= sk_mp_pack_kf64(&pk, "progress", h->progress);
+    if (h->text[0]) rc |= sk_mp_pack_kstr(&pk, "text", h->text);
+    if (h->params != NULL) {
+        rc |= sk_mp_pack_cstr(&pk, "params");
+        rc |= pack_params(&pk, h->params);
+    }
+    if (h->nbodies > 0) {
+        rc |= sk_mp_pack_cstr(&pk, "bodies");
+        rc |= msgpack_pack_array(&pk, h->nbodies);
+        for (size_t i = 0; i < h->nbodies; i++)
+            rc |= sk_mp_pack_cstr(&pk, h->body_names[i]);
+    }
+    if (h->capacity != 0) rc |= sk_mp_pack_ki64(&pk, "capacity", h->capacity);
+    if (h->nservices > 0) {
+        rc |= sk_mp_pack_cstr(&pk, "services");
+        rc |= msgpack_pack_array(&pk, h->nservices);
+        for (size_t i = 0; i < h->nservices; i++)
+            rc |= sk_mp_pack_cstr(&pk, h->services[i]);
+    }
+    if (h->ntenants > 0) {
+        rc |= sk_mp_pack_cstr(&pk, "tenants");
+        rc |= msgpack_pack_array(&pk, h->ntenants);
+        for (size_t i = 0; i < h->ntenants; i++)
+            rc |= sk_mp_pack_cstr(&pk, h->tenants[i]);
+    }
+    if (h->nheld > 0) {
+        rc |= sk_mp_pack_cstr(&pk, "held");
+        rc |= msgpack_pack_array(&pk, h->nheld);
+        for (size_t i = 0; i < h->nheld; i++) {
+            const sk_held_job *j = &h->held[i];
+            rc |= msgpack_pack_map(&pk, 6);
+            rc |= sk_mp_pack_kstr(&pk, "job", j->job);
+            rc |= sk_mp_pack_ki64(&pk, "attempt", j->attempt);
+            rc |= sk_mp_pack_kstr(&pk, "client", j->client);
+            rc |= sk_mp_pack_ki64(&pk, "req", j->req);
+            rc |= sk_mp_pack_kstr(&pk, "svc", j->service);
+            rc |= sk_mp_pack_kstr(&pk, "tenant", j->tenant);
+        }
+    }
+    if (h->node_name[0]) rc |= sk_mp_pack_kstr(&pk, "node", h->node_name);
+    if (rc != 0) {
+        msgpack_sbuffer_destroy(&sb);
+        return sk_fail(err, SK_ENOMEM, "header: out of memory");
+    }
+    *out = sb.data;
+    *len = sb.size;
+    return 0;
+}
+
+/* ---- decoding ---- */
+
+static int get_str(const msgpack_object *root, const char *key, char *buf, size_t n, sk_error *err)
+{
+    const msgpack_object *o = sk_mp_get(root, key);
+    if (o == NULL)
+        return 0;
+    if (sk_mp_strcpy(o, buf, n) < 0)
+        return sk_fail(err, SK_EPROTO, "header: field '%s' must be a string shorter than %zu bytes", key, n);
+    return 0;
+}
+
+static int get_i64(const msgpack_object *root, const char *key, int64_t *out, sk_error *err)
+{
+    const msgpack_object *o = sk_mp_get(root, key);
+    if (o == NULL)
+        return 0;
+    if (sk_mp_i64(o, out) < 0)
+        return sk_fail(err, SK_EPROTO, "header: field '%s' must be an integer", key);
+    return 0;
+}
+
+static int decode_params(const msgpack_object *o, sk_header *h, sk_error *err)
+{
+    if (o == NULL)
+        return 0;
+    if (o->type != MSGPACK_OBJECT_MAP)
+        return sk_fail(err, SK_EPROTO, "header: 'params' must be a map");
+    h->params = sk_params_new();
+    if (h->params == NULL)
+        return sk_fail(err, SK_ENOMEM, "out of memory");
+    for (uint32_t i = 0; i < o->via.map.size; i++) {
+        const msgpack_object *k = &o->via.map.ptr[i].key, *v = &o->via.map.ptr[i].val;
+        char key[129];
+        int64_t iv;
+        double dv;
+        bool bv;
+        int rc;
+        if (sk_mp_strcpy(k, key, sizeof key) < 0 || key[0] == '\0')
+            return sk_fail(err, SK_EPROTO, "header: param key %u must be a non-empty string under 129 bytes", i);
+        if (v->type == MSGPACK_OBJECT_STR) {
+            char *s = sk_mp_strdup(v);
+            if (s == NULL)
+                return sk_fail(err, SK_EPROTO, "header: param '%s' has a NUL byte", key);
+            rc = sk_params_set_str(h->params, key, s);
+            free(s);
+        } else if (sk_mp_bool(v, &bv) == 0) {
+            rc = sk_params_set_bool(h->params, key, bv);
+        } else if (sk_mp_i64(v, &iv) == 0) {
+            rc = sk_params_set_int(h->params, key, iv);
+        } else if (sk_mp_f64(v, &dv) == 0) {
+            rc = sk_params_set_f64(h->params, key, dv);
+        } else {
+            return sk_fail(err, SK_EPROTO, "header: param '%s' must be a string, number or boolean", key);
+        }
+        if (rc < 0)
+            return sk_fail(err, SK_ENOMEM, "out of memory");
+    }
+    return 0;
+}
+
+static int decode_names(const msgpack_object *o, const char *key, char (**out)[SK_ID_MAX], size_t *n,
+                        size_t max, sk_error *err)
+{
+    if (o == NULL)
+        return 0;
+    if (o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size > max)
+        return sk_fail(err, SK_EPROTO, "header: '%s' must be an array of at most %zu strings", key, max);
+    *out = calloc(o->via.array.size ? o->via.array.size : 1, SK_ID_MAX);
+    if (*out == NULL)
+        return sk_fail(err, SK_ENOMEM, "out of memory");
+    for (uint32_t i = 0; i < o->via.array.size; i++)
+        if (sk_mp_strcpy(&o->via.array.ptr[i], (*out)[i], SK_ID_MAX) < 0)
+            return sk_fail(err, SK_EPROTO, "header: '%s'[%u] must be a string under %d bytes", key, i, SK_ID_MAX);
+    *n = o->via.array.size;
+    return 0;
+}
+
+static int decode_held(const msgpack_object *o, sk_header *h, sk_error *err)
+{
+    if (o == NULL)
+        return 0;
+    if (o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size > 65536)
+        return sk_fail(err, SK_EPROTO, "header: 'held' must be an array of at most 65536 jobs");
+    h->held = calloc(o->via.array.size ? o->via.array.size : 1, sizeof *h->held);
+    if (h->held == NULL)
+        return sk_fail(err, SK_ENOMEM, "out of memory");
+    for (uint32_t i = 0; i < o->via.array.size; i++) {
+        const msgpack_object *j = &o->via.array.ptr[i];
+        sk_held_job *hj = &h->held[i];
+        if (j->type != MSGPACK_OBJECT_MAP || get_str(j, "job", hj->job, sizeof hj->job, err) < 0 ||
+            get_i64(j, "attempt", &hj->attempt, err) < 0 ||
+            get_str(j, "client", hj->client, sizeof hj->client, err) < 0 ||
+            get_i64(j, "req", &hj->req, err) < 0 ||
+            get_str(j, "svc", hj->service, sizeof hj->service, err) < 0 ||
+            get_str(j, "tenant", hj->tenant, sizeof hj->tenant, err) < 0 || hj->job[0] == '\0')
+            return sk_fail(err, SK_EPROTO, "header: 'held'[%u] must be a map with job, attempt, client, req, svc, tenant", i);
+    }
+    h->nheld = o->via.array.size;
+    return 0;
+}
+
+int sk_header_decode(const void *data, size_t len, sk_header *h, sk_error *err)
+{
+    msgpack_unpacked u;
+    int64_t type = 0;
+    int rc = -1;
+    sk_header_init(h, 0);
+    msgpack_unpacked_init(&u);
+    if (len > sk_mp_header_limits.max_str) {
+        sk_fail(err, SK_ETOOBIG, "header: %zu bytes, the limit is %zu", len, sk_mp_header_limits.max_str);
+        goto out;
+    }
+    if (sk_mp_unpack(data, len, &sk_mp_header_limits, &u, err) < 0)
+        goto out;
+    const msgpack_object *root = &u.data;
+    if (root->type != MSGPACK_OBJECT_MAP) {
+        sk_fail(err, SK_EPROTO, "header: not a msgpack map");
+        goto out;
+    }
+    if (sk_mp_i64(sk_mp_get(root, "t"), &type) < 0 || type < 1 || type > SK_MSG_TYPE_MAX) {
+        sk_fail(err, SK_EPROTO, "header: missing or unknown message type 't'");
+        goto out;
+    }
+    h->type = (int)type;
+    const msgpack_object *o;
+    if (get_str(root, "job", h->job, sizeof h->job, err) < 0 ||
+        get_str(root, "svc", h->service, sizeof h->service, err) < 0 ||
+        get_str(root, "tenant", h->tenant, sizeof h->tenant, err) < 0 ||
+        get_str(root, "idem", h->idem, sizeof h->idem, err) < 0 ||
+        get_str(root, "client", h->client, sizeof h->client, err) < 0 ||
+        get_i64(root, "req", &h->req, err) < 0 || get_i64(root, "attempt", &h->attempt, err) < 0 ||
+        get_i64(root, "deadline_ms", &h->deadline_ms, err) < 0 || get_i64(root, "code", &h->code, err) < 0 ||
+        get_str(root, "reason", h->reason, sizeof h->reason, err) < 0 ||
+        get_str(root, "text", h->text, sizeof h->text, err) < 0 ||
+        get_i64(root, "capacity", &h->capacity, err) < 0 ||
+        get_str(root, "node", h->node_name, sizeof h->node_name, err) < 0)
+        goto out;
+    if ((o = sk_mp_get(root, "no_ack")) != NULL && sk_mp_bool(o, &h->no_ack) < 0) {
+        sk_fail(err, SK_EPROTO, "header: 'no_ack' must be a boolean");
+        goto out;
+    }
+    if ((o = sk_mp_get(root, "progress")) != NULL && sk_mp_f64(o, &h->progress) < 0) {
+        sk_fail(err, SK_EPROTO, "header: 'progress' must be a number");
+        goto out;
+    }
+    if (decode_params(sk_mp_get(root, "params"), h, err) < 0)
+        goto out;
+    if ((o = sk_mp_get(root, "bodies")) != NULL) {
+        if (o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size > SK_MAX_BODIES) {
+            sk_fail(err, SK_EPROTO, "header: 'bodies' must be an array of at most %d names", SK_MAX_BODIES);
+            goto out;
+        }
+        for (uint32_t i = 0; i < o->via.array.size; i++) {
+            if (sk_mp_strcpy(&o->via.array.ptr[i], h->body_names[i], SK_ID_MAX) < 0) {
+                sk_fail(err, SK_EPROTO, "header: body name %u must be a string under %d bytes", i, SK_ID_MAX);
+                goto out;
+            }
+        }
+        h->nbodies = o->via.array.size;
+    }
+    if (decode_names(sk_mp_get(root, "services"), "services", &h->services, &h->nservices, 1024, err) < 0 ||
+        decode_names(sk_mp_get(root, "tenants"), "tenants", &h->tenants, &h->ntenants, 4096, err) < 0 ||
+        decode_held(sk_mp_get(root, "held"), h, err) < 0)
+        goto out;
+    rc = 0;
+out:
+    msgpack_unpacked_destroy(&u);
+    if (rc < 0) {
+        sk_header_clear(h);
+        if (err != NULL && err->code == 0)
+            err->code = SK_EPROTO;
+        return err != NULL ? err->code : SK_EPROTO;
+    }
+    return 0;
+}
+
+int sk_sig_check(const void *data, size_t len, sk_error *err)
+{
+    const unsigned char *p = data;
+    if (len != 4 || p[0] != 'S' || p[1] != 'K')
+        return sk_fail(err, SK_EPROTO, "not a samskap message (bad signature frame)");
+    if (p[2] != SK_PROTO_MAJOR)
+        return sk_fail(err, SK_EUNSUPPORTED, "protocol version %d.%d, this side speaks %d.x", p[2], p[3],
+                       SK_PROTO_MAJOR);
+    return 0;
+}
+
+/* ---- sockets ---- */
+
+void sk_wire_msg_close(sk_wire_msg *m)
+{
+    if (m->has_route)
+        zmq_msg_close(&m->route);
+    m->has_route = false;
+    for (size_t i = 0; i < m->nbodies; i++)
+        zmq_msg_close(&m->bodies[i]);
+    m->nbodies = 0;
+    sk_header_clear(&m->hdr);
+}
+
+static int more(void *sock)
+{
+    int more = 0;
+    size_t sz = sizeof more;
+    if (zmq_getsockopt(sock, ZMQ_RCVMORE, &more, &sz) < 0)
+        return 0;
+    return more;
+}
+
+static void drain(void *sock)
+{
+    zmq_msg_t f;
+    while (more(sock)) {
+        zmq_msg_init(&f);
+        if (zmq_msg_recv(&f, sock, 0) < 0) {
+            zmq_msg_close(&f);
+            break;
+        }
+        zmq_msg_close(&f);
+    }
+}
+
+int sk_wire_recv(void *sock, bool router, sk_wire_msg *m, int flags, sk_error *err)
+{
+    zmq_msg_t f;
+    memset(m, 0, sizeof *m);
+    sk_header_init(&m->hdr, 0);
+    if (router) {
+        zmq_msg_init(&m->route);
+        if (zmq_msg_recv(&m->route, sock, flags) < 0) {
+            zmq_msg_close(&m->route);
+            return errno == EAGAIN ? 0 : sk_fail(err, SK_EIO, "recv: %s", zmq_strerror(errno));
+        }
+        m->has_route = true;
+        if (!more(sock))
+            return sk_fail(err, SK_EPROTO, "message has no frames after the routing id");
+        flags &= ~ZMQ_DONTWAIT; /* the rest of a multipart message is already here */
+    }
+    zmq_msg_init(&f);
+    if (zmq_msg_recv(&f, sock, flags) < 0) {
+        zmq_msg_close(&f);
+        return errno == EAGAIN ? 0 : sk_fail(err, SK_EIO, "recv: %s", zmq_strerror(errno));
+    }
+    int rc = sk_sig_check(zmq_msg_data(&f), zmq_msg_size(&f), err);
+    zmq_msg_close(&f);
+    if (rc < 0) {
+        drain(sock);
+        return rc;
+    }
+    if (!more(sock))
+        return sk_fail(err, SK_EPROTO, "message ends after the signature frame (no header)");
+    zmq_msg_init(&f);
+    if (zmq_msg_recv(&f, sock, 0) < 0) {
+        zmq_msg_close(&f);
+        return sk_fail(err, SK_EIO, "recv: %s", zmq_strerror(errno));
+    }
+    rc = sk_header_decode(zmq_msg_data(&f), zmq_msg_size(&f), &m->hdr, err);
+    zmq_msg_close(&f);
+    if (rc < 0) {
+        drain(sock);
+        return rc;
+    }
+    while (more(sock)) {
+        if (m->nbodies == SK_MAX_BODIES) {
+            drain(sock);
+            sk_header_clear(&m->hdr);
+            for (size_t i = 0; i < m->nbodies; i++)
+                zmq_msg_close(&m->bodies[i]);
+            m->nbodies = 0;
+            return sk_fail(err, SK_ETOOBIG, "more than %d body frames", SK_MAX_BODIES);
+        }
+        zmq_msg_init(&m->bodies[m->nbodies]);
+        if (zmq_msg_recv(&m->bodies[m->nbodies], sock, 0) < 0) {
+            zmq_msg_close(&m->bodies[m->nbodies]);
+            break;
+        }
+        m->nbodies++;
+    }
+    if (m->hdr.nbodies != 0 && m->hdr.nbodies != m->nbodies) {
+        size_t announced = m->hdr.nbodies;
+        sk_header_clear(&m->hdr);
+        for (size_t i = 0; i < m->nbodies; i++)
+            zmq_msg_close(&m->bodies[i]);
+        size_t got = m->nbodies;
+        m->nbodies = 0;
+        return sk_fail(err, SK_EPROTO, "header names %zu bodies, %zu body frames arrived", announced, got);
+    }
+    return 1;
+}
+
+int sk_wire_send(void *sock, const void *route, size_t route_len, const sk_header *h,
+                 zmq_msg_t *bodies, size_t nbodies, int flags)
+{
+    static const unsigned char sig[4] = {'S', 'K', SK_PROTO_MAJOR, SK_PROTO_MINOR};
+    char *hdr;
+    size_t hlen;
+    if (sk_header_encode(h, &hdr, &hlen, NULL) < 0) {
+        errno = ENOMEM;
+        return -1;
+    }
+    int rc = 0;
+    if (route != NULL && zmq_send(sock, route, route_len, flags | ZMQ_SNDMORE) < 0)
+        rc = -1;
+    /* After the first frame is queued, the rest of the message goes too. */
+    if (rc == 0 && zmq_send(sock, sig, sizeof sig, flags | ZMQ_SNDMORE) < 0)
+        rc = -1;
+    if (rc == 0 && zmq_send(sock, hdr, hlen, flags | (nbodies > 0 ? ZMQ_SNDMORE : 0)) < 0)
+        rc = -1;
+    for (size_t i = 0; rc == 0 && i < nbodies; i++)
+        if (zmq_msg_send(&bodies[i], sock, flags | (i + 1 < nbodies ? ZMQ_SNDMORE : 0)) < 0)
+            rc = -1;
+    int saved = errno;
+    free(hdr);
+    errno = saved;
+    return rc;
+}

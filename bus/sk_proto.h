@@ -1,0 +1,128 @@
+/* sk_proto.h - the samskap wire protocol (docs/protocol.md).
+ *
+ * A message is a multipart ZeroMQ message:
+ *
+ *   [routing id]   added/removed by ROUTER sockets only
+ *   frame 0        signature: "SK" + major + minor (4 bytes)
+ *   frame 1        header: a msgpack map (type, job, service, tenant, ...)
+ *   frame 2..      bodies: input files, results; opaque to the broker
+ *
+ * The broker decodes frame 0 and 1 only; bodies are moved or reference-
+ * counted (zmq_msg_copy), never copied or decoded. */
+#ifndef SK_PROTO_H
+#define SK_PROTO_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <zmq.h>
+
+#include "sk_error.h"
+#include "sk_params.h"
+
+#define SK_PROTO_MAJOR 1
+#define SK_PROTO_MINOR 0
+
+/* Defaults documented in docs/protocol.md. */
+#define SK_DEFAULT_FRONTEND "tcp://127.0.0.1:5570"
+#define SK_DEFAULT_BACKEND "tcp://127.0.0.1:5571"
+#define SK_MAX_FRAME ((int64_t)64 << 20)     /* largest body frame */
+#define SK_MAX_BODIES 16
+#define SK_ID_MAX 64                         /* job ids, tenants, services */
+
+typedef enum sk_msg_type {
+    SK_MSG_SUBMIT = 1,      /* client -> broker: run a job */
+    SK_MSG_ACCEPTED = 2,    /* broker -> client: job queued, here is its id */
+    SK_MSG_JOB = 3,         /* broker -> node: run this attempt */
+    SK_MSG_PROGRESS = 4,    /* node -> broker -> client */
+    SK_MSG_RESULT = 5,      /* node -> broker -> client; body 0 is the result */
+    SK_MSG_FAILED = 6,      /* node/broker -> client: code + reason */
+    SK_MSG_CANCEL = 7,      /* client -> broker, broker -> node */
+    SK_MSG_READY = 8,       /* node -> broker: services, tenants, capacity, held jobs */
+    SK_MSG_HEARTBEAT = 9,   /* both ways */
+    SK_MSG_DISCONNECT = 10, /* both ways: forget me / re-announce yourself */
+    SK_MSG_STATUS = 11,     /* client -> broker: nodes and services */
+    SK_MSG_JOBS = 12,       /* client -> broker: queued and running jobs */
+    SK_MSG_REPLY = 13,      /* broker -> client: body 0 is JSON */
+    SK_MSG_WAIT = 14,       /* client -> broker: send me job's outcome */
+    SK_MSG_ERROR = 15,      /* broker -> peer: your message was refused */
+    SK_MSG_TYPE_MAX = 15
+} sk_msg_type;
+
+const char *sk_msg_type_name(int type);
+
+typedef struct sk_held_job {
+    char job[SK_ID_MAX];
+    int64_t attempt;
+    char client[SK_ID_MAX];   /* routing id of the submitting client */
+    int64_t req;
+    char service[SK_ID_MAX];
+    char tenant[SK_ID_MAX];
+} sk_held_job;
+
+/* A decoded header.  Strings are NUL-terminated and bounded; absent fields
+ * are empty / zero. */
+typedef struct sk_header {
+    int type;
+    char job[SK_ID_MAX];
+    char service[SK_ID_MAX];
+    char tenant[SK_ID_MAX];
+    char idem[128];          /* idempotency key (submit) */
+    char client[SK_ID_MAX];  /* submitting client's routing id (job, ready) */
+    int64_t req;             /* client's request number, echoed back */
+    int64_t attempt;
+    int64_t deadline_ms;     /* submit: timeout; job: time left */
+    bool no_ack;             /* submit: do not send ACCEPTED */
+    int64_t code;            /* failed/error: sk_errcode */
+    char reason[512];
+    double progress;         /* [0,1] or -1 */
+    char text[256];          /* progress line, or a query's filter */
+    sk_params *params;       /* submit/job; owned */
+    size_t nbodies;          /* names of body frames */
+    char body_names[SK_MAX_BODIES][SK_ID_MAX];
+    /* ready */
+    int64_t capacity;
+    size_t nservices, ntenants, nheld;
+    char (*services)[SK_ID_MAX];
+    char (*tenants)[SK_ID_MAX];
+    sk_held_job *held;
+    char node_name[SK_ID_MAX];
+} sk_header;
+
+void sk_header_init(sk_header *h, int type);
+void sk_header_clear(sk_header *h);   /* frees params, services, held */
+
+/* Header frame <-> msgpack.  encode: *out malloc'ed. decode: bounded and
+ * type-checked; unknown keys are ignored (forward compatibility). */
+int sk_header_encode(const sk_header *h, char **out, size_t *len, sk_error *err);
+int sk_header_decode(const void *data, size_t len, sk_header *h, sk_error *err);
+
+/* Signature frame check: 0 ok; SK_EPROTO for a non-samskap frame;
+ * SK_EUNSUPPORTED for another major version (message says which). */
+int sk_sig_check(const void *data, size_t len, sk_error *err);
+
+/* A whole received message: optional routing id, header, body frames.
+ * Body frames stay zmq_msg_t, so forwarding them costs no copy. */
+typedef struct sk_wire_msg {
+    zmq_msg_t route;
+    bool has_route;
+    sk_header hdr;
+    size_t nbodies;
+    zmq_msg_t bodies[SK_MAX_BODIES];
+} sk_wire_msg;
+
+void sk_wire_msg_close(sk_wire_msg *m);
+
+/* Receive one multipart message (non-blocking when flags has ZMQ_DONTWAIT).
+ * Returns 1 with *m filled; 0 when nothing is waiting (EAGAIN); <0 when the
+ * message was malformed (it has been fully drained, err says why, and
+ * m->route holds the sender when has_route, so the caller can answer). */
+int sk_wire_recv(void *sock, bool router, sk_wire_msg *m, int flags, sk_error *err);
+
+/* Send: [route] sig header bodies...  Bodies are sent with zmq_msg_send,
+ * which empties them; pass copies (zmq_msg_copy) to keep the originals.
+ * Returns 0, or -1 with errno (EAGAIN, EHOSTUNREACH) for the caller. */
+int sk_wire_send(void *sock, const void *route, size_t route_len, const sk_header *h,
+                 zmq_msg_t *bodies, size_t nbodies, int flags);
+
+#endif
