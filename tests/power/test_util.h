@@ -8,9 +8,11 @@
 #include <string.h>
 
 static int t_failures;
+static int t_checks;
 
 #define CHECK(cond, ...)                                                   \
     do {                                                                   \
+        t_checks++;                                                        \
         if (!(cond)) {                                                     \
             t_failures++;                                                  \
             fprintf(stderr, "%s:%d: check failed: %s: ", __FILE__, __LINE__, #cond); \
