@@ -430,6 +430,9 @@ static int cv_status(int st, double dh, double q)
 static int pump_status(const sk_water_sim *s, int k, double dh)
 {
     const w_link *lk = &s->net->link[k];
+    /* a constant-power pump with (almost) no flow would need infinite head:
+     * EPANET 2.3 closes it temporarily */
+    if (lk->ptype == W_PUMP_CONST_HP && s->Q[k] < W_TINY) return W_TEMPCLOSED;
     double hmax = lk->ptype == W_PUMP_CONST_HP ? 1e10 : s->K[k] * s->K[k] * lk->hmax;
     if (dh > hmax + W_HTOL) return W_XHEAD;
     return W_OPEN;
@@ -486,6 +489,8 @@ static int fcv_status(const sk_water_sim *s, int k, int st, double h1, double h2
     if (h1 - h2 < -W_HTOL) return W_XFCV;
     if (s->Q[k] < -W_QTOL) return W_XFCV;
     if (st == W_XFCV && s->Q[k] >= s->K[k]) return W_ACTIVE;
+    /* an active valve cannot lose less head than when fully open */
+    if (st == W_ACTIVE && s->Q[k] != 0.0 && (h1 - h2) / (s->Q[k] * s->Q[k]) < s->net->link[k].km) return W_XFCV;
     return st;
 }
 
@@ -508,30 +513,14 @@ static int valve_status(sk_water_sim *s)
     return change;
 }
 
-static void tank_link_status(sk_water_sim *s, int k, int n1, int n2)
+/* EPANET 2.3: no flow into a full tank or out of an empty one for this
+ * period (q is the link's flow out of tank n). */
+static void tank_status(sk_water_sim *s, int k, int n, double q)
 {
-    const sk_water_net *net = s->net;
-    const w_link *lk = &net->link[k];
-    int nj = net->njuncs;
-    if (s->S[k] <= W_CLOSED) return;
-    if (n1 >= nj && n2 >= nj) {
-        /* a link between two tanks: block flow into a full one or out of an
-         * empty one by the same rules applied from each end */
-        return;
-    }
-    double q = s->Q[k];
-    if (n1 < nj) { int t = n1; n1 = n2; n2 = t; q = -q; }
-    const w_node *tank = &net->node[n1];
-    if (tank->type != SK_WATER_TANK) return;
-    double h = s->H[n1] - s->H[n2];
-    if (s->H[n1] >= tank->hmax - W_HTOL) {
-        if (lk->type == SK_WATER_PUMP) { if (lk->n2 == n1) s->S[k] = W_TEMPCLOSED; }
-        else if (cv_status(W_OPEN, h, q) == W_CLOSED) s->S[k] = W_TEMPCLOSED;
-    }
-    if (s->H[n1] <= tank->hmin + W_HTOL) {
-        if (lk->type == SK_WATER_PUMP) { if (lk->n1 == n1) s->S[k] = W_TEMPCLOSED; }
-        else if (cv_status(W_OPEN, -h, -q) == W_CLOSED) s->S[k] = W_TEMPCLOSED;
-    }
+    const w_node *tank = &s->net->node[n];
+    if (s->S[k] <= W_CLOSED || tank->type != SK_WATER_TANK) return;
+    if (s->V[n] >= tank->vmax && q < 0.0) s->S[k] = W_TEMPCLOSED;
+    else if (s->V[n] <= tank->vmin && q > 0.0) s->S[k] = W_TEMPCLOSED;
 }
 
 static int link_status(sk_water_sim *s)
@@ -549,7 +538,8 @@ static int link_status(sk_water_sim *s)
             s->S[k] = pump_status(s, k, -dh);
         if (lk->type == SK_WATER_FCV && s->K[k] != W_MISSING)
             s->S[k] = fcv_status(s, k, st, s->H[n1], s->H[n2]);
-        if (n1 >= nj || n2 >= nj) tank_link_status(s, k, n1, n2);
+        if (n1 >= nj) tank_status(s, k, n1, s->Q[k]);
+        if (n2 >= nj) tank_status(s, k, n2, -s->Q[k]);
         if (st != s->S[k]) change = 1;
     }
     return change;
