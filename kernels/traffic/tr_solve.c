@@ -19,7 +19,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <stdio.h>
 
 #include "tr_internal.h"
 
@@ -53,7 +52,6 @@ struct sk_traffic_solver {
     sk_traffic_stats st;
     double shift_eps;
     struct timespec t0;
-    int tlimit_hit;
 };
 
 void sk_traffic_options_init(sk_traffic_options *o)
@@ -283,11 +281,12 @@ static int bush_update(sk_traffic_solver *s, int32_t r)
                 continue;
             int inj = s->tpos[j] < nt && topo[s->tpos[j]] == j;
             double uj = inj ? s->U[j] : INFINITY;
-            /* Max-label shortcut (Dial), or a min-label shortcut that goes
-             * forward in the current topological order (cannot close a
-             * cycle either). */
+            /* Max-label shortcut (Dial), or a min-label shortcut between
+             * nodes with increasing max labels.  Every kept link has
+             * U_i + c <= U_j and every added one U_i < U_j strictly, so no
+             * cycle can close. */
             if (ui + s->cost[a] < uj ||
-                (inj && s->tpos[i] < s->tpos[j] && s->L[i] + s->cost[a] < s->L[j])) {
+                (inj && ui < uj && s->L[i] + s->cost[a] < s->L[j])) {
                 ib[a] = 1;
                 added++;
             }
@@ -622,11 +621,10 @@ int sk_traffic_solver_run(sk_traffic_solver *s, sk_error *err)
          * current average excess cost: early iterations stay cheap, late
          * ones go down to rounding level. */
         double avgcost = s->st.total_demand > 0 ? s->st.sptt / s->st.total_demand : 1.0;
-        s->shift_eps = fmax((getenv("TREPS") ? atof(getenv("TREPS")) : 0.01) * s->st.aec, 1e-14 * avgcost);
+        s->shift_eps = fmax(0.01 * s->st.aec, 1e-14 * avgcost);
         for (int32_t r = 0; r < s->norig && !why; r++) {
-            int nadd = bush_update(s, r);
-            double md = bush_shift(s, r);
-            if (getenv("TRDBG")) fprintf(stderr, "r %d added %d maxdiff %g eps %g nt %d\n", r, nadd, md, s->shift_eps, s->ntopo[r]);
+            bush_update(s, r);
+            bush_shift(s, r);
             if ((r & 15) == 15)
                 why = should_stop(s, tstart);
         }
@@ -637,27 +635,6 @@ int sk_traffic_solver_run(sk_traffic_solver *s, sk_error *err)
                     why = should_stop(s, tstart);
             }
         measure(s);
-        if (getenv("TRDBG")) {
-            int bad = 0; double worst = 0; int nb = 0;
-            for (int32_t r = 0; r < s->norig; r++) {
-                bush_labels(s, r, 1);
-                tr_sp_run(&s->sp[0], &s->g, s->cost, s->orig_node[r]);
-                const int32_t *topo = s->topo + (size_t)r * s->n;
-                for (int32_t t = 0; t < s->ntopo[r]; t++) {
-                    int32_t j = topo[t];
-                    double d = s->L[j] - s->sp[0].dist[j];
-                    if (d > 1e-9 * s->L[j]) { bad++; if (d > worst) worst = d;
-                        int32_t a = s->sp[0].pred[j]; int32_t i = s->g.from[a];
-                        if (s->L[i] - s->sp[0].dist[i] <= 1e-9 * s->L[i] && bad < 4)
-                            fprintf(stderr, " r=%d link %d (%d->%d) inbush %d Li %g Lj %g c %g Ui %g Uj %g tpi %d tpj %d dist_j %g ftn0 %d\n", r, a, i, j,
-                              s->inbush[(size_t)r*s->m+a], s->L[i], s->L[j], s->cost[a], s->U[i], s->U[j], s->tpos[i], s->tpos[j], s->sp[0].dist[j], s->g.ftn0);
-                    }
-                    if (s->Upred[j] >= 0 && s->U[j] - s->L[j] > worst) {}
-                }
-                nb += s->ntopo[r];
-            }
-            fprintf(stderr, "iter %d: nodes with L > dist: %d of %d, worst %g\n", s->st.iterations, bad, nb, worst);
-        }
         s->st.iterations++;
         if (push_gap(s, s->st.rel_gap) < 0) {
             rc = tr_fail(err, SK_ENOMEM, "traffic solver: out of memory");
