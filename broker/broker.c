@@ -1074,7 +1074,13 @@ static void on_tick(uv_timer_t *t)
                 send_to(b, b->back, &j->node->id, &c, NULL, 0);
             }
             node *held = j->node;
-            finish_job(b, j, JOB_FAILED, SK_ETIMEDOUT, "deadline passed");
+            char reason[200];
+            if (j->state == JOB_QUEUED && !any_node_offers(b, j->service))
+                snprintf(reason, sizeof reason, "deadline passed while waiting for a node that offers service '%s'",
+                         j->service);
+            else
+                snprintf(reason, sizeof reason, "deadline passed (%s)", state_names[j->state]);
+            finish_job(b, j, JOB_FAILED, SK_ETIMEDOUT, reason);
             j->node = held;
             continue;
         }

@@ -135,5 +135,10 @@ int sk_result_write_dir(const sk_result *r, const char *dir, sk_error *err);
 sk_result *sk_result_read_dir(const char *dir, sk_error *err);
 /* summary.json alone, as text (malloc'ed). */
 char *sk_result_summary_json(const sk_result *r);
+/* The whole result as JSON (malloc'ed): the summary fields plus
+ * "data": {table: {"ids": [...], "periods": [...], "columns": {name: [...]}}}.
+ * Tables with more than max_rows rows are left out of "data" (and named in
+ * "data_omitted") so a pipeline never chokes by surprise; 0 = no limit. */
+char *sk_result_to_json(const sk_result *r, size_t max_rows);
 
 #endif

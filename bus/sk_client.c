@@ -1,0 +1,190 @@
+/* sk_client.c - blocking bus client (see sk_client.h). */
+#include "sk_client.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static void random_hex(char *out, size_t nbytes)
+{
+    unsigned char buf[16];
+    int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+    ssize_t got = fd >= 0 ? read(fd, buf, nbytes) : -1;
+    if (fd >= 0)
+        close(fd);
+    if (got != (ssize_t)nbytes) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        uint64_t x = (uint64_t)ts.tv_nsec ^ ((uint64_t)getpid() << 32) ^ (uint64_t)ts.tv_sec;
+        for (size_t i = 0; i < nbytes; i++) {
+            x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+            buf[i] = (unsigned char)(x >> 56);
+        }
+    }
+    for (size_t i = 0; i < nbytes; i++)
+        sprintf(out + 2 * i, "%02x", buf[i]);
+}
+
+sk_client *sk_client_new(const char *endpoint, sk_error *err)
+{
+    sk_client *c = calloc(1, sizeof *c);
+    int zero = 0, hwm = 100000;
+    if (c == NULL) {
+        sk_fail(err, SK_ENOMEM, "out of memory");
+        return NULL;
+    }
+    snprintf(c->endpoint, sizeof c->endpoint, "%s", endpoint);
+    c->max_frame = SK_MAX_FRAME;
+    sk_map_init(&c->seen);
+    /* A fixed routing id lets the broker reach this client again after
+     * either side reconnects. */
+    memcpy(c->id, "c-", 2);
+    random_hex(c->id + 2, 12);
+    c->ctx = zmq_ctx_new();
+    if (c->ctx == NULL || (c->sock = zmq_socket(c->ctx, ZMQ_DEALER)) == NULL) {
+        sk_fail(err, SK_EIO, "zmq: %s", zmq_strerror(errno));
+        sk_client_free(c);
+        return NULL;
+    }
+    if (zmq_setsockopt(c->sock, ZMQ_ROUTING_ID, c->id, strlen(c->id)) < 0 ||
+        zmq_setsockopt(c->sock, ZMQ_LINGER, &zero, sizeof zero) < 0 ||
+        zmq_setsockopt(c->sock, ZMQ_SNDHWM, &hwm, sizeof hwm) < 0 ||
+        zmq_setsockopt(c->sock, ZMQ_RCVHWM, &hwm, sizeof hwm) < 0 ||
+        zmq_connect(c->sock, endpoint) < 0) {
+        sk_fail(err, SK_EIO, "cannot connect to %s: %s", endpoint, zmq_strerror(errno));
+        sk_client_free(c);
+        return NULL;
+    }
+    return c;
+}
+
+void sk_client_free(sk_client *c)
+{
+    if (c == NULL)
+        return;
+    if (c->sock)
+        zmq_close(c->sock);
+    if (c->ctx)
+        zmq_ctx_term(c->ctx);
+    sk_map_free(&c->seen);
+    free(c);
+}
+
+static int send_blocking(sk_client *c, const sk_header *h, zmq_msg_t *bodies, size_t n, sk_error *err)
+{
+    /* Blocking send: a client may wait for the broker; bounded by HWM. */
+    if (sk_wire_send(c->sock, NULL, 0, h, bodies, n, 0) < 0)
+        return sk_fail(err, SK_EIO, "send to %s: %s", c->endpoint, zmq_strerror(errno));
+    return 0;
+}
+
+int64_t sk_client_submit(sk_client *c, const sk_submit *s, sk_error *err)
+{
+    sk_header h;
+    zmq_msg_t bodies[SK_MAX_BODIES];
+    if (s->ninputs > SK_MAX_BODIES)
+        return sk_fail(err, SK_ETOOBIG, "at most %d inputs per job", SK_MAX_BODIES);
+    for (size_t i = 0; i < s->ninputs; i++)
+        if ((int64_t)s->input_len[i] > c->max_frame)
+            return sk_fail(err, SK_ETOOBIG,
+                           "input '%s' is %zu bytes; the bus carries at most %lld bytes per frame",
+                           s->input_names[i] ? s->input_names[i] : "", s->input_len[i], (long long)c->max_frame);
+    if (s->service == NULL || strlen(s->service) >= SK_ID_MAX || s->tenant == NULL || strlen(s->tenant) >= SK_ID_MAX)
+        return sk_fail(err, SK_EINVAL, "service and tenant must be set and shorter than %d bytes", SK_ID_MAX);
+    sk_header_init(&h, SK_MSG_SUBMIT);
+    snprintf(h.service, sizeof h.service, "%s", s->service);
+    snprintf(h.tenant, sizeof h.tenant, "%s", s->tenant);
+    if (s->idem != NULL) {
+        if (strlen(s->idem) >= sizeof h.idem)
+            return sk_fail(err, SK_EINVAL, "idempotency key longer than %zu bytes", sizeof h.idem - 1);
+        snprintf(h.idem, sizeof h.idem, "%s", s->idem);
+    }
+    h.req = ++c->next_req;
+    h.deadline_ms = s->timeout_ms;
+    h.no_ack = s->no_ack;
+    h.params = (sk_params *)s->params;
+    h.nbodies = s->ninputs;
+    for (size_t i = 0; i < s->ninputs; i++) {
+        const char *name = s->input_names[i] ? s->input_names[i] : "";
+        if (strlen(name) >= SK_ID_MAX) {
+            for (size_t j = 0; j < i; j++)
+                zmq_msg_close(&bodies[j]);
+            return sk_fail(err, SK_EINVAL, "input name '%s' is too long", name);
+        }
+        snprintf(h.body_names[i], SK_ID_MAX, "%s", name);
+        if (zmq_msg_init_size(&bodies[i], s->input_len[i]) < 0) {
+            for (size_t j = 0; j < i; j++)
+                zmq_msg_close(&bodies[j]);
+            return sk_fail(err, SK_ENOMEM, "out of memory");
+        }
+        if (s->input_len[i] > 0)
+            memcpy(zmq_msg_data(&bodies[i]), s->input_data[i], s->input_len[i]);
+    }
+    int rc = send_blocking(c, &h, bodies, s->ninputs, err);
+    if (rc < 0) {
+        for (size_t i = 0; i < s->ninputs; i++)
+            zmq_msg_close(&bodies[i]);
+        return rc;
+    }
+    return h.req;
+}
+
+int64_t sk_client_request(sk_client *c, int type, const char *job, const char *tenant, sk_error *err)
+{
+    sk_header h;
+    sk_header_init(&h, type);
+    if (job != NULL)
+        snprintf(h.job, sizeof h.job, "%s", job);
+    if (tenant != NULL)
+        snprintf(h.tenant, sizeof h.tenant, "%s", tenant);
+    h.req = ++c->next_req;
+    int rc = send_blocking(c, &h, NULL, 0, err);
+    return rc < 0 ? rc : h.req;
+}
+
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int sk_client_recv(sk_client *c, int timeout_ms, sk_wire_msg *m, sk_error *err)
+{
+    int64_t end = timeout_ms < 0 ? -1 : mono_ms() + timeout_ms;
+    for (;;) {
+        int left = -1;
+        if (end >= 0) {
+            int64_t l = end - mono_ms();
+            if (l <= 0)
+                return 0;
+            left = (int)l;
+        }
+        zmq_pollitem_t item = {c->sock, 0, ZMQ_POLLIN, 0};
+        int n = zmq_poll(&item, 1, left);
+        if (n < 0) {
+            if (errno == EINTR)
+                return sk_fail(err, SK_ECANCELED, "interrupted");
+            return sk_fail(err, SK_EIO, "poll: %s", zmq_strerror(errno));
+        }
+        if (n == 0)
+            continue;
+        int rc = sk_wire_recv(c->sock, false, m, ZMQ_DONTWAIT, err);
+        if (rc <= 0)
+            return rc;
+        int t = m->hdr.type;
+        if ((t == SK_MSG_RESULT || t == SK_MSG_FAILED) && m->hdr.job[0] != '\0') {
+            size_t kl = strlen(m->hdr.job);
+            if (sk_map_get(&c->seen, m->hdr.job, kl) != NULL) {
+                sk_wire_msg_close(m);
+                continue;
+            }
+            sk_map_put(&c->seen, m->hdr.job, kl, (void *)1);
+        }
+        return 1;
+    }
+}

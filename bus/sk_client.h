@@ -1,0 +1,53 @@
+/* sk_client.h - the client side of the bus, for the CLI, pipelines and
+ * benchmarks.  Blocking, single-threaded, one DEALER socket.
+ *
+ * Results and failures are de-duplicated by job id: a job's outcome is
+ * handed to the caller once, even if the broker sends it again (after a
+ * retry, a `wait`, or a broker restart). */
+#ifndef SK_CLIENT_H
+#define SK_CLIENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sk_error.h"
+#include "sk_map.h"
+#include "sk_params.h"
+#include "sk_proto.h"
+
+typedef struct sk_client {
+    void *ctx, *sock;
+    char endpoint[256];
+    char id[SK_ID_MAX];
+    int64_t next_req;
+    int64_t max_frame;
+    sk_map seen;           /* job ids whose outcome was delivered */
+} sk_client;
+
+typedef struct sk_submit {
+    const char *service;
+    const char *tenant;
+    const char *idem;      /* may be NULL */
+    const sk_params *params;
+    int64_t timeout_ms;    /* deadline for the job; 0 = none */
+    bool no_ack;
+    size_t ninputs;
+    const char *input_names[SK_MAX_BODIES];
+    const void *input_data[SK_MAX_BODIES];
+    size_t input_len[SK_MAX_BODIES];
+} sk_submit;
+
+sk_client *sk_client_new(const char *endpoint, sk_error *err);
+void sk_client_free(sk_client *c);
+/* Returns the request number (> 0) echoed in ACCEPTED/RESULT/FAILED. */
+int64_t sk_client_submit(sk_client *c, const sk_submit *s, sk_error *err);
+/* Send a request for an existing job (CANCEL, WAIT) or a query (STATUS,
+ * JOBS); returns the request number. */
+int64_t sk_client_request(sk_client *c, int type, const char *job, const char *tenant, sk_error *err);
+/* Next message within timeout_ms (-1: forever).  1: *m filled (close with
+ * sk_wire_msg_close); 0: timeout; <0: error.  Duplicate outcomes are
+ * skipped. */
+int sk_client_recv(sk_client *c, int timeout_ms, sk_wire_msg *m, sk_error *err);
+
+#endif

@@ -1,0 +1,34 @@
+/* cli.h - pieces shared by the `samskap` subcommands. */
+#ifndef SK_CLI_H
+#define SK_CLI_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "sk_result.h"
+
+/* Exit codes (docs/cli.md): scripts tell failures apart by these. */
+enum {
+    SK_EXIT_OK = 0,
+    SK_EXIT_ERROR = 1,        /* anything else: bad input file, I/O */
+    SK_EXIT_USAGE = 2,
+    SK_EXIT_UNREACHABLE = 3,  /* no answer from the broker */
+    SK_EXIT_TIMEOUT = 4,
+    SK_EXIT_FAILED = 5,       /* the job ran and failed (or was cancelled) */
+};
+
+const char *sk_cli_default_broker(void);
+/* Human-readable result: summary lines and the first rows of each table. */
+void sk_cli_print_result(FILE *out, const sk_result *r, size_t max_rows);
+/* Progress line on stderr when it is a terminal. */
+void sk_cli_progress(const char *what, double fraction, const char *text);
+void sk_cli_progress_done(void);
+
+int sk_cli_submit(int argc, char **argv);
+int sk_cli_wait(int argc, char **argv);
+int sk_cli_cancel(int argc, char **argv);
+int sk_cli_services(int argc, char **argv);
+int sk_cli_jobs(int argc, char **argv);
+int sk_cli_sim(int argc, char **argv);
+
+#endif

@@ -1,0 +1,515 @@
+/* cmd_bus.c - the subcommands that talk to a broker: submit, wait, cancel,
+ * services, jobs. */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "sk_buf.h"
+#include "sk_client.h"
+#include "sk_csv.h"
+#include "sk_num.h"
+#include "sk_result.h"
+
+typedef struct common_opts {
+    const char *broker;
+    const char *tenant;
+    double timeout_s;          /* 0: none */
+    double connect_timeout_s;
+    bool json;
+    const char *out_dir;
+} common_opts;
+
+static void common_defaults(common_opts *o)
+{
+    o->broker = sk_cli_default_broker();
+    o->tenant = getenv("SAMSKAP_TENANT") && *getenv("SAMSKAP_TENANT") ? getenv("SAMSKAP_TENANT") : "default";
+    o->timeout_s = 0;
+    o->connect_timeout_s = 10;
+    o->json = false;
+    o->out_dir = NULL;
+}
+
+/* Options every bus command shares; returns 1 if consumed (advancing *i),
+ * 0 if not ours, -1 on error. */
+static int common_arg(common_opts *o, int argc, char **argv, int *i)
+{
+    const char *a = argv[*i];
+    const char *needs[] = {"--broker", "--tenant", "--timeout", "--connect-timeout", "--out", NULL};
+    for (const char **n = needs; *n; n++) {
+        if (strcmp(a, *n) == 0) {
+            if (*i + 1 >= argc) {
+                fprintf(stderr, "samskap: %s needs a value\n", a);
+                return -1;
+            }
+            const char *v = argv[++*i];
+            double d;
+            if (strcmp(a, "--broker") == 0) {
+                o->broker = v;
+            } else if (strcmp(a, "--tenant") == 0) {
+                o->tenant = v;
+            } else if (strcmp(a, "--out") == 0) {
+                o->out_dir = v;
+            } else {
+                if (sk_parse_f64(v, &d) < 0 || d < 0 || d > 1e7) {
+                    fprintf(stderr, "samskap: %s: '%s' is not a number of seconds\n", a, v);
+                    return -1;
+                }
+                if (strcmp(a, "--timeout") == 0)
+                    o->timeout_s = d;
+                else
+                    o->connect_timeout_s = d;
+            }
+            return 1;
+        }
+    }
+    if (strcmp(a, "--json") == 0) {
+        o->json = true;
+        return 1;
+    }
+    return 0;
+}
+
+static const char common_help[] =
+    "  --broker ENDPOINT       broker frontend (default $SAMSKAP_BROKER or tcp://127.0.0.1:5570)\n"
+    "  --tenant NAME           tenant the job belongs to (default $SAMSKAP_TENANT or 'default')\n"
+    "  --timeout SECONDS       give up (and set the job's deadline) after this long\n"
+    "  --connect-timeout S     how long to wait for the broker to answer (default 10)\n"
+    "  --json                  print one JSON object on stdout\n"
+    "  --help                  show this help\n";
+
+static int exit_for_code(int64_t code)
+{
+    return code == SK_ETIMEDOUT ? SK_EXIT_TIMEOUT : SK_EXIT_FAILED;
+}
+
+/* Wait for the outcome of job (known id, or the first accepted for req).
+ * Prints it; returns an exit code. */
+static int await_outcome(sk_client *c, const common_opts *o, int64_t req, char *job, size_t joblen,
+                         bool have_ack)
+{
+    sk_error err = SK_ERROR_INIT;
+    int64_t budget_ms = o->timeout_s > 0 ? (int64_t)(o->timeout_s * 1000) + 5000 : -1;
+    int64_t connect_ms = (int64_t)(o->connect_timeout_s * 1000);
+    for (;;) {
+        sk_wire_msg m;
+        int wait = have_ack ? (int)(budget_ms < 0 ? -1 : budget_ms) : (int)connect_ms;
+        int rc = sk_client_recv(c, wait, &m, &err);
+        if (rc < 0) {
+            sk_cli_progress_done();
+            if (err.code == SK_ECANCELED && job[0])
+                fprintf(stderr, "samskap: interrupted; job %s continues: samskap wait %s\n", job, job);
+            else
+                fprintf(stderr, "samskap: %s\n", err.msg);
+            return SK_EXIT_ERROR;
+        }
+        if (rc == 0) {
+            sk_cli_progress_done();
+            if (!have_ack) {
+                fprintf(stderr, "samskap: no answer from the broker at %s within %.0f s (is samskap-broker running?)\n",
+                        o->broker, o->connect_timeout_s);
+                return SK_EXIT_UNREACHABLE;
+            }
+            fprintf(stderr, "samskap: timed out after %.0f s; job %s may still finish: samskap wait %s\n",
+                    o->timeout_s, job, job);
+            return SK_EXIT_TIMEOUT;
+        }
+        sk_header *h = &m.hdr;
+        bool mine = (req != 0 && h->req == req) || (job[0] && strcmp(h->job, job) == 0);
+        if (!mine) {
+            sk_wire_msg_close(&m);
+            continue;
+        }
+        switch (h->type) {
+        case SK_MSG_ACCEPTED:
+            snprintf(job, joblen, "%s", h->job);
+            have_ack = true;
+            if (!o->json)
+                fprintf(stderr, "samskap: job %s %s\n", job, h->text[0] ? h->text : "accepted");
+            break;
+        case SK_MSG_PROGRESS: {
+            char what[80];
+            snprintf(what, sizeof what, "%.60s", h->job);
+            sk_cli_progress(what, h->progress, h->text);
+            break;
+        }
+        case SK_MSG_RESULT: {
+            sk_cli_progress_done();
+            snprintf(job, joblen, "%s", h->job);
+            if (m.nbodies != 1) {
+                fprintf(stderr, "samskap: job %s: result without a body\n", job);
+                sk_wire_msg_close(&m);
+                return SK_EXIT_ERROR;
+            }
+            sk_result *r = sk_result_decode(zmq_msg_data(&m.bodies[0]), zmq_msg_size(&m.bodies[0]), &err);
+            sk_wire_msg_close(&m);
+            if (r == NULL) {
+                fprintf(stderr, "samskap: job %s: cannot read its result: %s\n", job, err.msg);
+                return SK_EXIT_ERROR;
+            }
+            int code = SK_EXIT_OK;
+            if (o->out_dir != NULL && sk_result_write_dir(r, o->out_dir, &err) < 0) {
+                fprintf(stderr, "samskap: %s\n", err.msg);
+                code = SK_EXIT_ERROR;
+            }
+            if (o->json) {
+                char *json = sk_result_to_json(r, 1000000);
+                printf("{\"job\":\"%s\",\"state\":\"done\",\"result\":%s}\n", job, json ? json : "null");
+                free(json);
+            } else {
+                sk_cli_print_result(stdout, r, 20);
+                if (o->out_dir)
+                    fprintf(stderr, "samskap: result written to %s/\n", o->out_dir);
+            }
+            sk_result_free(r);
+            return code;
+        }
+        case SK_MSG_FAILED:
+        case SK_MSG_ERROR: {
+            sk_cli_progress_done();
+            int64_t code = h->code;
+            if (o->json) {
+                sk_buf b = SK_BUF_INIT;
+                sk_buf_puts(&b, "{\"job\":");
+                sk_json_str(&b, h->job[0] ? h->job : job);
+                sk_buf_puts(&b, ",\"state\":\"failed\",\"code\":");
+                sk_json_str(&b, sk_strerror((int)code));
+                sk_buf_puts(&b, ",\"reason\":");
+                sk_json_str(&b, h->reason);
+                sk_buf_puts(&b, "}\n");
+                fputs(b.data, stdout);
+                sk_buf_free(&b);
+            }
+            fprintf(stderr, "samskap: job %s %s: %s\n", h->job[0] ? h->job : (job[0] ? job : "(not accepted)"),
+                    code == SK_ECANCELED ? "cancelled" : "failed", h->reason);
+            sk_wire_msg_close(&m);
+            return exit_for_code(code);
+        }
+        default:
+            break;
+        }
+        sk_wire_msg_close(&m);
+    }
+}
+
+static void submit_usage(FILE *out)
+{
+    fprintf(out, "usage: samskap submit SERVICE [--param KEY=VALUE]... [--input [NAME=]FILE]...\n"
+                 "                      [--idempotency-key KEY] [--out DIR] [common options]\n\n"
+                 "Submits a job and waits for its result.  The result is printed (or written\n"
+                 "as a CSV directory with --out).  Progress shows on stderr on a terminal.\n\n"
+                 "  --param KEY=VALUE       a job parameter (repeatable)\n"
+                 "  --input [NAME=]FILE     an input file; NAME defaults to the file name (repeatable)\n"
+                 "  --idempotency-key KEY   resubmitting with the same key returns the same job\n"
+                 "  --out DIR               write the result as a CSV directory\n%s",
+            common_help);
+}
+
+int sk_cli_submit(int argc, char **argv)
+{
+    common_opts o;
+    sk_submit s;
+    sk_error err = SK_ERROR_INIT;
+    sk_params *params = sk_params_new();
+    char *files[SK_MAX_BODIES] = {0};
+    char names[SK_MAX_BODIES][SK_ID_MAX];
+    int code = SK_EXIT_USAGE;
+    sk_client *c = NULL;
+    common_defaults(&o);
+    memset(&s, 0, sizeof s);
+    if (params == NULL)
+        return SK_EXIT_ERROR;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        int r = common_arg(&o, argc, argv, &i);
+        if (r < 0)
+            goto out;
+        if (r > 0)
+            continue;
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            submit_usage(stdout);
+            code = SK_EXIT_OK;
+            goto out;
+        } else if ((strcmp(a, "--param") == 0 || strcmp(a, "-p") == 0) && i + 1 < argc) {
+            if (sk_params_parse_kv(params, argv[++i], &err) < 0) {
+                fprintf(stderr, "samskap: %s\n", err.msg);
+                goto out;
+            }
+        } else if (strcmp(a, "--input") == 0 && i + 1 < argc) {
+            const char *spec = argv[++i], *eq = strchr(spec, '=');
+            const char *path = eq ? eq + 1 : spec;
+            if (s.ninputs == SK_MAX_BODIES) {
+                fprintf(stderr, "samskap: at most %d inputs\n", SK_MAX_BODIES);
+                goto out;
+            }
+            if (eq) {
+                snprintf(names[s.ninputs], SK_ID_MAX, "%.*s", (int)(eq - spec), spec);
+            } else {
+                const char *base = strrchr(path, '/');
+                snprintf(names[s.ninputs], SK_ID_MAX, "%s", base ? base + 1 : path);
+            }
+            size_t len;
+            files[s.ninputs] = sk_read_file(path, &len, (size_t)SK_MAX_FRAME, &err);
+            if (files[s.ninputs] == NULL) {
+                fprintf(stderr, "samskap: %s\n", err.msg);
+                code = SK_EXIT_ERROR;
+                goto out;
+            }
+            s.input_names[s.ninputs] = names[s.ninputs];
+            s.input_data[s.ninputs] = files[s.ninputs];
+            s.input_len[s.ninputs] = len;
+            s.ninputs++;
+        } else if (strcmp(a, "--idempotency-key") == 0 && i + 1 < argc) {
+            s.idem = argv[++i];
+        } else if (a[0] == '-') {
+            fprintf(stderr, "samskap submit: unknown option '%s' (see --help)\n", a);
+            goto out;
+        } else if (s.service == NULL) {
+            s.service = a;
+        } else {
+            fprintf(stderr, "samskap submit: unexpected argument '%s'\n", a);
+            goto out;
+        }
+    }
+    if (s.service == NULL) {
+        submit_usage(stderr);
+        goto out;
+    }
+    s.tenant = o.tenant;
+    s.params = params;
+    s.timeout_ms = (int64_t)(o.timeout_s * 1000);
+    c = sk_client_new(o.broker, &err);
+    if (c == NULL) {
+        fprintf(stderr, "samskap: %s\n", err.msg);
+        code = SK_EXIT_UNREACHABLE;
+        goto out;
+    }
+    int64_t req = sk_client_submit(c, &s, &err);
+    if (req < 0) {
+        fprintf(stderr, "samskap: %s\n", err.msg);
+        code = err.code == SK_ETOOBIG || err.code == SK_EINVAL ? SK_EXIT_USAGE : SK_EXIT_UNREACHABLE;
+        goto out;
+    }
+    char job[SK_ID_MAX] = "";
+    code = await_outcome(c, &o, req, job, sizeof job, false);
+out:
+    for (size_t i = 0; i < SK_MAX_BODIES; i++)
+        free(files[i]);
+    sk_params_free(params);
+    sk_client_free(c);
+    return code;
+}
+
+static int job_command(int argc, char **argv, int type)
+{
+    common_opts o;
+    const char *job = NULL;
+    sk_error err = SK_ERROR_INIT;
+    common_defaults(&o);
+    o.tenant = NULL;
+    for (int i = 1; i < argc; i++) {
+        int r = common_arg(&o, argc, argv, &i);
+        if (r < 0)
+            return SK_EXIT_USAGE;
+        if (r > 0)
+            continue;
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            printf("usage: samskap %s JOB [--out DIR] [common options]\n\n%s\n\n%s", argv[0],
+                   type == SK_MSG_WAIT ? "Waits for a job submitted earlier (for example after the client crashed)\n"
+                                         "and prints its result, like submit does."
+                                       : "Cancels a queued job, or tells the node running it to stop.",
+                   common_help);
+            return SK_EXIT_OK;
+        }
+        if (argv[i][0] == '-' || job != NULL) {
+            fprintf(stderr, "samskap %s: unexpected argument '%s'\n", argv[0], argv[i]);
+            return SK_EXIT_USAGE;
+        }
+        job = argv[i];
+    }
+    if (job == NULL || strlen(job) >= SK_ID_MAX) {
+        fprintf(stderr, "usage: samskap %s JOB\n", argv[0]);
+        return SK_EXIT_USAGE;
+    }
+    sk_client *c = sk_client_new(o.broker, &err);
+    if (c == NULL) {
+        fprintf(stderr, "samskap: %s\n", err.msg);
+        return SK_EXIT_UNREACHABLE;
+    }
+    int64_t req = sk_client_request(c, type, job, o.tenant, &err);
+    if (req < 0) {
+        fprintf(stderr, "samskap: %s\n", err.msg);
+        sk_client_free(c);
+        return SK_EXIT_UNREACHABLE;
+    }
+    char jobbuf[SK_ID_MAX];
+    snprintf(jobbuf, sizeof jobbuf, "%s", job);
+    int code = await_outcome(c, &o, 0, jobbuf, sizeof jobbuf, false);
+    /* For cancel, "cancelled" is success. */
+    if (type == SK_MSG_CANCEL && code == SK_EXIT_FAILED) {
+        sk_client_free(c);
+        return SK_EXIT_OK;
+    }
+    sk_client_free(c);
+    return code;
+}
+
+int sk_cli_wait(int argc, char **argv)
+{
+    return job_command(argc, argv, SK_MSG_WAIT);
+}
+
+int sk_cli_cancel(int argc, char **argv)
+{
+    return job_command(argc, argv, SK_MSG_CANCEL);
+}
+
+/* Ask the broker a query; returns the JSON text (malloc'ed) or NULL. */
+static char *query(const common_opts *o, int type, const char *tenant, int *code)
+{
+    sk_error err = SK_ERROR_INIT;
+    sk_client *c = sk_client_new(o->broker, &err);
+    char *out = NULL;
+    if (c == NULL) {
+        fprintf(stderr, "samskap: %s\n", err.msg);
+        *code = SK_EXIT_UNREACHABLE;
+        return NULL;
+    }
+    int64_t req = sk_client_request(c, type, NULL, tenant, &err);
+    for (;;) {
+        sk_wire_msg m;
+        int rc = req < 0 ? -1 : sk_client_recv(c, (int)(o->connect_timeout_s * 1000), &m, &err);
+        if (rc <= 0) {
+            fprintf(stderr, "samskap: no answer from the broker at %s%s%s\n", o->broker, rc < 0 ? ": " : "",
+                    rc < 0 ? err.msg : "");
+            *code = SK_EXIT_UNREACHABLE;
+            break;
+        }
+        if (m.hdr.req == req && m.hdr.type == SK_MSG_REPLY && m.nbodies == 1) {
+            size_t n = zmq_msg_size(&m.bodies[0]);
+            out = malloc(n + 1);
+            if (out) {
+                memcpy(out, zmq_msg_data(&m.bodies[0]), n);
+                out[n] = '\0';
+            }
+            sk_wire_msg_close(&m);
+            *code = SK_EXIT_OK;
+            break;
+        }
+        if (m.hdr.req == req && (m.hdr.type == SK_MSG_FAILED || m.hdr.type == SK_MSG_ERROR)) {
+            fprintf(stderr, "samskap: %s\n", m.hdr.reason);
+            sk_wire_msg_close(&m);
+            *code = SK_EXIT_FAILED;
+            break;
+        }
+        sk_wire_msg_close(&m);
+    }
+    sk_client_free(c);
+    return out;
+}
+
+/* Tiny extraction from the broker's JSON replies for the human views: the
+ * broker writes a fixed layout, so scanning for keys is enough here. */
+static const char *json_field(const char *obj, const char *key, char *buf, size_t n)
+{
+    char pat[64];
+    snprintf(pat, sizeof pat, "\"%s\":", key);
+    const char *p = strstr(obj, pat);
+    buf[0] = '\0';
+    if (p == NULL)
+        return buf;
+    p += strlen(pat);
+    size_t i = 0;
+    if (*p == '"') {
+        p++;
+        while (*p && *p != '"' && i + 1 < n)
+            buf[i++] = *p++;
+    } else if (*p == '[') {
+        p++;
+        while (*p && *p != ']' && i + 1 < n) {
+            if (*p != '"')
+                buf[i++] = *p;
+            p++;
+        }
+    } else {
+        while (*p && *p != ',' && *p != '}' && i + 1 < n)
+            buf[i++] = *p++;
+    }
+    buf[i] = '\0';
+    return buf;
+}
+
+static int list_command(int argc, char **argv, int type)
+{
+    common_opts o;
+    int code = SK_EXIT_OK;
+    common_defaults(&o);
+    const char *tenant = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--tenant") == 0 && i + 1 < argc) {
+            tenant = argv[++i];
+            continue;
+        }
+        int r = common_arg(&o, argc, argv, &i);
+        if (r < 0)
+            return SK_EXIT_USAGE;
+        if (r > 0)
+            continue;
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            printf("usage: samskap %s [--json] [--broker ENDPOINT]%s\n\n%s\n", argv[0],
+                   type == SK_MSG_JOBS ? " [--tenant T]" : "",
+                   type == SK_MSG_JOBS ? "Lists queued and running jobs." : "Lists live nodes with their services, load and tenants, and the queues.");
+            return SK_EXIT_OK;
+        }
+        fprintf(stderr, "samskap %s: unexpected argument '%s'\n", argv[0], argv[i]);
+        return SK_EXIT_USAGE;
+    }
+    char *json = query(&o, type, tenant, &code);
+    if (json == NULL)
+        return code;
+    if (o.json) {
+        printf("%s\n", json);
+        free(json);
+        return SK_EXIT_OK;
+    }
+    char a[512], b[64], c2[64], d[512], t[512];
+    if (type == SK_MSG_STATUS) {
+        printf("%-28s %5s %5s  %-40s %s\n", "NODE", "LOAD", "CAP", "SERVICES", "TENANTS");
+        const char *p = strstr(json, "\"nodes\":[");
+        const char *end = strstr(json, "],\"services\"");
+        for (p = p ? strchr(p, '{') : NULL; p && end && p < end; p = strchr(p + 1, '{')) {
+            printf("%-28s %5s %5s  %-40s %s\n", json_field(p, "name", a, sizeof a), json_field(p, "load", b, sizeof b),
+                   json_field(p, "capacity", c2, sizeof c2), json_field(p, "services", d, sizeof d),
+                   json_field(p, "tenants", t, sizeof t));
+        }
+        printf("\n%-28s %8s %8s\n", "SERVICE", "QUEUED", "RUNNING");
+        p = end ? strchr(end, '{') : NULL;
+        const char *cend = strstr(json, "\"counters\"");
+        for (; p && cend && p < cend; p = strchr(p + 1, '{'))
+            printf("%-28s %8s %8s\n", json_field(p, "name", a, sizeof a), json_field(p, "queued", b, sizeof b),
+                   json_field(p, "running", c2, sizeof c2));
+    } else {
+        printf("%-28s %-16s %-10s %-8s %3s %-20s %s\n", "JOB", "SERVICE", "TENANT", "STATE", "TRY", "NODE", "AGE_S");
+        for (const char *p = strchr(json + 1, '{'); p; p = strchr(p + 1, '{')) {
+            char e[64], f[64], g[64];
+            printf("%-28s %-16s %-10s %-8s %3s %-20s %s\n", json_field(p, "job", a, sizeof a),
+                   json_field(p, "service", b, sizeof b), json_field(p, "tenant", c2, sizeof c2),
+                   json_field(p, "state", d, sizeof d), json_field(p, "attempt", e, sizeof e),
+                   json_field(p, "node", f, sizeof f), json_field(p, "age_s", g, sizeof g));
+        }
+    }
+    free(json);
+    return SK_EXIT_OK;
+}
+
+int sk_cli_services(int argc, char **argv)
+{
+    return list_command(argc, argv, SK_MSG_STATUS);
+}
+
+int sk_cli_jobs(int argc, char **argv)
+{
+    return list_command(argc, argv, SK_MSG_JOBS);
+}

@@ -1,0 +1,44 @@
+/* main.c - samskap-node: command line. */
+#include <stdio.h>
+
+#include "node.h"
+#include "sk_log.h"
+#include "sk_opts.h"
+#include "sk_sim.h"
+
+int main(int argc, char **argv)
+{
+    sk_node_config cfg;
+    int verbose = 0, quiet = 0, version = 0, list = 0;
+    sk_node_config_defaults(&cfg);
+    const sk_opt opts[] = {
+        {"broker", SK_OPT_STR, &cfg.broker, 0, 0, "the broker's backend endpoint"},
+        {"jobs", SK_OPT_INT, &cfg.jobs, 1, 256, "jobs run at once (worker threads)"},
+        {"name", SK_OPT_STR, &cfg.name, 0, 0, "node name in logs and `samskap services` (default host-pid)"},
+        {"tenants", SK_OPT_STR, &cfg.tenants, 0, 0, "comma list of tenants served, * for all"},
+        {"services", SK_OPT_STR, &cfg.services, 0, 0, "comma list of services to offer (default all built-in)"},
+        {"heartbeat-ms", SK_OPT_INT, &cfg.heartbeat_ms, 10, 600000, "heartbeat interval to the broker"},
+        {"liveness", SK_OPT_INT, &cfg.liveness, 2, 1000, "silent heartbeat intervals before re-announcing"},
+        {"progress-ms", SK_OPT_INT, &cfg.progress_ms, 0, 60000, "minimum gap between progress messages per job"},
+        {"list-services", SK_OPT_FLAG, &list, 0, 0, "print the built-in services and exit"},
+        {"verbose", SK_OPT_FLAG, &verbose, 0, 0, "log every job event"},
+        {"quiet", SK_OPT_FLAG, &quiet, 0, 0, "log warnings and errors only"},
+        {"version", SK_OPT_FLAG, &version, 0, 0, "print the version and exit"},
+        {NULL, 0, NULL, 0, 0, NULL},
+    };
+    int rc = sk_opts_parse(opts, argc, argv, "samskap-node [options]",
+                           "Runs samskap jobs (simulation kernels, diagnostics) for a broker.");
+    if (rc != 0)
+        return rc > 0 ? 0 : 2;
+    if (version) {
+        printf("samskap-node %s\n", SAMSKAP_VERSION);
+        return 0;
+    }
+    if (list) {
+        for (const sk_service_def *const *s = sk_sim_services; *s != NULL; s++)
+            printf("%-16s %s\n", (*s)->name, (*s)->summary);
+        return 0;
+    }
+    sk_log_init("node", verbose ? SK_LOG_DEBUG : quiet ? SK_LOG_WARN : SK_LOG_INFO);
+    return sk_node_run(&cfg);
+}

@@ -1,0 +1,632 @@
+/* node.c - the worker node: loop thread, worker pool, job bookkeeping. */
+#include "node.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <uv.h>
+#include <zmq.h>
+
+#include "sk_log.h"
+#include "sk_map.h"
+#include "sk_proto.h"
+#include "sk_sim.h"
+#include "sk_uvzmq.h"
+
+typedef struct node_job node_job;
+typedef struct node_state node_state;
+
+enum { EV_PROGRESS, EV_DONE };
+
+typedef struct event {
+    int kind;
+    node_job *job;
+    double fraction;
+    char text[256];
+    struct event *next;
+} event;
+
+struct node_job {
+    char id[SK_ID_MAX];
+    int64_t attempt;
+    char service[SK_ID_MAX];
+    char tenant[SK_ID_MAX];
+    char client[SK_ID_MAX];
+    int64_t req;
+    const sk_service_def *svc;
+    sk_params *params;
+    size_t ninputs;
+    zmq_msg_t bodies[SK_MAX_BODIES];
+    sk_input inputs[SK_MAX_BODIES];
+    char names[SK_MAX_BODIES][SK_ID_MAX];
+    atomic_int cancel;
+    bool timed_out;
+    uint64_t deadline_ms;        /* loop time; 0 = none */
+    uint64_t last_progress_ms;   /* worker side throttle (monotonic) */
+    node_state *node;
+    /* outcome, written by the worker before EV_DONE */
+    int rc;
+    sk_error err;
+    char *result;
+    size_t result_len;
+    bool finished;
+    node_job *next;              /* pending queue */
+};
+
+struct node_state {
+    sk_node_config cfg;
+    uv_loop_t loop;
+    void *ctx, *sock;
+    sk_uvzmq z;
+    uv_timer_t tick;
+    uv_async_t wake;
+    uv_signal_t sigint, sigterm;
+    uv_thread_t *threads;
+    size_t nthreads;
+    uv_mutex_t lock;
+    uv_cond_t cond;
+    node_job *pending_head, *pending_tail;  /* under lock */
+    event *events_head, *events_tail;       /* under lock */
+    bool quit;                              /* under lock */
+    sk_map jobs;                            /* loop thread only */
+    const sk_service_def *services[64];
+    size_t nservices;
+    char tenants[64][SK_ID_MAX];
+    size_t ntenants;
+    uint64_t last_broker_ms, next_heartbeat_ms, next_announce_ms;
+    bool announced_since_silence;
+    uint64_t jobs_done, jobs_failed;
+};
+
+void sk_node_config_defaults(sk_node_config *c)
+{
+    c->broker = SK_DEFAULT_BACKEND;
+    c->name = NULL;
+    c->tenants = "*";
+    c->services = NULL;
+    c->jobs = 2;
+    c->heartbeat_ms = 1000;
+    c->liveness = 5;
+    c->progress_ms = 250;
+    c->log_level = SK_LOG_INFO;
+}
+
+static uint64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* ---- worker side ---- */
+
+static void push_event(node_state *n, event *e)
+{
+    uv_mutex_lock(&n->lock);
+    e->next = NULL;
+    if (n->events_tail)
+        n->events_tail->next = e;
+    else
+        n->events_head = e;
+    n->events_tail = e;
+    uv_mutex_unlock(&n->lock);
+    uv_async_send(&n->wake);
+}
+
+static void on_job_progress(void *ud, double fraction, const char *msg)
+{
+    node_job *j = ud;
+    uint64_t now = mono_ms();
+    /* Throttle here, at the source: an 8,760-step job must not flood the bus. */
+    if (fraction < 1.0 && now - j->last_progress_ms < (uint64_t)j->node->cfg.progress_ms)
+        return;
+    j->last_progress_ms = now;
+    event *e = calloc(1, sizeof *e);
+    if (e == NULL)
+        return;
+    e->kind = EV_PROGRESS;
+    e->job = j;
+    e->fraction = fraction;
+    snprintf(e->text, sizeof e->text, "%s", msg);
+    push_event(j->node, e);
+}
+
+static void run_job(node_job *j)
+{
+    sk_job_ctx ctx = {
+        .inputs = j->inputs,
+        .ninputs = j->ninputs,
+        .params = j->params,
+        .cancel = &j->cancel,
+        .progress = on_job_progress,
+        .progress_ud = j,
+        .threads = 1,
+    };
+    sk_result *r = NULL;
+    j->err.code = 0;
+    j->err.msg[0] = '\0';
+    if (atomic_load(&j->cancel)) {
+        j->rc = sk_fail(&j->err, SK_ECANCELED, "cancelled before it started");
+        return;
+    }
+    j->rc = j->svc->run(&ctx, &r, &j->err);
+    if (j->rc == 0 && r == NULL)
+        j->rc = sk_fail(&j->err, SK_EINVAL, "service %s returned no result", j->svc->name);
+    if (j->rc == 0 && sk_result_encode(r, &j->result, &j->result_len, &j->err) < 0)
+        j->rc = j->err.code;
+    if (j->rc < 0 && j->err.msg[0] == '\0')
+        sk_fail(&j->err, j->rc, "%s", sk_strerror(j->rc));
+    sk_result_free(r);
+}
+
+static void worker_main(void *arg)
+{
+    node_state *n = arg;
+    for (;;) {
+        uv_mutex_lock(&n->lock);
+        while (n->pending_head == NULL && !n->quit)
+            uv_cond_wait(&n->cond, &n->lock);
+        if (n->quit) {
+            uv_mutex_unlock(&n->lock);
+            return;
+        }
+        node_job *j = n->pending_head;
+        n->pending_head = j->next;
+        if (n->pending_head == NULL)
+            n->pending_tail = NULL;
+        uv_mutex_unlock(&n->lock);
+        run_job(j);
+        event *e = calloc(1, sizeof *e);
+        while (e == NULL) { /* the outcome must reach the loop */
+            usleep(1000);
+            e = calloc(1, sizeof *e);
+        }
+        e->kind = EV_DONE;
+        e->job = j;
+        push_event(n, e);
+    }
+}
+
+/* ---- loop side ---- */
+
+static int send_msg(node_state *n, const sk_header *h, zmq_msg_t *bodies, size_t nb)
+{
+    int rc = sk_wire_send(n->sock, NULL, 0, h, bodies, nb, ZMQ_DONTWAIT);
+    sk_uvzmq_kick(&n->z);
+    return rc;
+}
+
+static void send_simple(node_state *n, int type)
+{
+    sk_header h;
+    sk_header_init(&h, type);
+    send_msg(n, &h, NULL, 0);
+}
+
+static void announce(node_state *n)
+{
+    sk_header h;
+    sk_header_init(&h, SK_MSG_READY);
+    char svc[64][SK_ID_MAX];
+    for (size_t i = 0; i < n->nservices; i++)
+        snprintf(svc[i], SK_ID_MAX, "%s", n->services[i]->name);
+    h.services = svc;
+    h.nservices = n->nservices;
+    h.tenants = n->tenants;
+    h.ntenants = n->ntenants;
+    h.capacity = n->cfg.jobs;
+    snprintf(h.node_name, sizeof h.node_name, "%s", n->cfg.name);
+    size_t cap = n->jobs.len;
+    sk_held_job *held = cap ? calloc(cap, sizeof *held) : NULL;
+    const char *k;
+    size_t kl;
+    void *v;
+    for (size_t it = 0; held && (it = sk_map_next(&n->jobs, it, &k, &kl, &v)) != 0;) {
+        node_job *j = v;
+        sk_held_job *hj = &held[h.nheld++];
+        memcpy(hj->job, j->id, SK_ID_MAX);
+        hj->attempt = j->attempt;
+        memcpy(hj->client, j->client, SK_ID_MAX);
+        hj->req = j->req;
+        memcpy(hj->service, j->service, SK_ID_MAX);
+        memcpy(hj->tenant, j->tenant, SK_ID_MAX);
+    }
+    h.held = held;
+    if (send_msg(n, &h, NULL, 0) < 0)
+        sk_debug("msg=\"announce not sent\" error=\"%s\"", zmq_strerror(errno));
+    free(held);
+    sk_info("msg=\"announced\" broker=%s services=%zu capacity=%" PRId64 " held=%zu", n->cfg.broker, n->nservices,
+            n->cfg.jobs, h.nheld);
+}
+
+static void job_free(node_job *j)
+{
+    for (size_t i = 0; i < j->ninputs; i++)
+        zmq_msg_close(&j->bodies[i]);
+    sk_params_free(j->params);
+    free(j->result);
+    free(j);
+}
+
+static void fill_outcome_header(node_job *j, sk_header *h, int type)
+{
+    sk_header_init(h, type);
+    memcpy(h->job, j->id, SK_ID_MAX);
+    memcpy(h->service, j->service, SK_ID_MAX);
+    memcpy(h->tenant, j->tenant, SK_ID_MAX);
+    memcpy(h->client, j->client, SK_ID_MAX);
+    h->req = j->req;
+    h->attempt = j->attempt;
+}
+
+/* Send a finished job's outcome; false if it must be retried later. */
+static bool send_outcome(node_state *n, node_job *j)
+{
+    sk_header h;
+    if (j->rc == 0) {
+        zmq_msg_t body;
+        fill_outcome_header(j, &h, SK_MSG_RESULT);
+        h.nbodies = 1;
+        snprintf(h.body_names[0], SK_ID_MAX, "result");
+        if (zmq_msg_init_size(&body, j->result_len) < 0)
+            return false;
+        memcpy(zmq_msg_data(&body), j->result, j->result_len);
+        if (send_msg(n, &h, &body, 1) < 0) {
+            zmq_msg_close(&body);
+            return false;
+        }
+    } else {
+        fill_outcome_header(j, &h, SK_MSG_FAILED);
+        if (j->timed_out) {
+            h.code = SK_ETIMEDOUT;
+            snprintf(h.reason, sizeof h.reason, "deadline passed on node %.40s (%.400s)", n->cfg.name, j->err.msg);
+        } else {
+            h.code = j->rc;
+            snprintf(h.reason, sizeof h.reason, "%s", j->err.msg);
+        }
+        if (send_msg(n, &h, NULL, 0) < 0)
+            return false;
+    }
+    return true;
+}
+
+static void flush_finished(node_state *n)
+{
+    const char *k;
+    size_t kl;
+    void *v;
+    node_job *sent[256];
+    size_t nsent = 0;
+    for (size_t it = 0; (it = sk_map_next(&n->jobs, it, &k, &kl, &v)) != 0 && nsent < 256;) {
+        node_job *j = v;
+        if (j->finished && send_outcome(n, j))
+            sent[nsent++] = j;
+    }
+    for (size_t i = 0; i < nsent; i++) {
+        sk_map_del(&n->jobs, sent[i]->id, strlen(sent[i]->id));
+        job_free(sent[i]);
+    }
+}
+
+static void on_wake(uv_async_t *a)
+{
+    node_state *n = a->data;
+    uv_mutex_lock(&n->lock);
+    event *e = n->events_head;
+    n->events_head = n->events_tail = NULL;
+    uv_mutex_unlock(&n->lock);
+    while (e != NULL) {
+        event *next = e->next;
+        node_job *j = e->job;
+        if (e->kind == EV_PROGRESS) {
+            if (!j->finished) {
+                sk_header h;
+                fill_outcome_header(j, &h, SK_MSG_PROGRESS);
+                h.progress = e->fraction < 0 ? 0 : e->fraction;
+                snprintf(h.text, sizeof h.text, "%s", e->text);
+                send_msg(n, &h, NULL, 0); /* progress is advisory: a failed send is dropped */
+            }
+        } else {
+            j->finished = true;
+            if (j->rc == 0)
+                n->jobs_done++;
+            else
+                n->jobs_failed++;
+            sk_debug("msg=\"job finished\" job=%s rc=%d", j->id, j->rc);
+            if (send_outcome(n, j)) {
+                sk_map_del(&n->jobs, j->id, strlen(j->id));
+                job_free(j);
+            }
+        }
+        free(e);
+        e = next;
+    }
+}
+
+static void on_job_msg(node_state *n, sk_wire_msg *m)
+{
+    sk_header *h = &m->hdr;
+    node_job *existing = sk_map_get(&n->jobs, h->job, strlen(h->job));
+    if (existing != NULL) {
+        sk_warn("msg=\"duplicate job ignored\" job=%s attempt=%" PRId64, h->job, h->attempt);
+        return;
+    }
+    node_job *j = calloc(1, sizeof *j);
+    if (j == NULL)
+        return;
+    memcpy(j->id, h->job, SK_ID_MAX);
+    memcpy(j->service, h->service, SK_ID_MAX);
+    memcpy(j->tenant, h->tenant, SK_ID_MAX);
+    memcpy(j->client, h->client, SK_ID_MAX);
+    j->req = h->req;
+    j->attempt = h->attempt;
+    j->node = n;
+    j->params = h->params;
+    h->params = NULL;
+    j->ninputs = m->nbodies;
+    for (size_t i = 0; i < m->nbodies; i++) {
+        zmq_msg_init(&j->bodies[i]);
+        zmq_msg_move(&j->bodies[i], &m->bodies[i]);
+        memcpy(j->names[i], h->body_names[i], SK_ID_MAX);
+        j->inputs[i].name = j->names[i];
+        j->inputs[i].filename = j->names[i];
+        j->inputs[i].data = zmq_msg_data(&j->bodies[i]);
+        j->inputs[i].len = zmq_msg_size(&j->bodies[i]);
+    }
+    if (h->deadline_ms > 0)
+        j->deadline_ms = uv_now(&n->loop) + (uint64_t)h->deadline_ms;
+    if (sk_map_put(&n->jobs, j->id, strlen(j->id), j) < 0) {
+        job_free(j);
+        return;
+    }
+    for (size_t i = 0; i < n->nservices; i++)
+        if (strcmp(n->services[i]->name, h->service) == 0)
+            j->svc = n->services[i];
+    if (j->svc == NULL) {
+        j->rc = sk_fail(&j->err, SK_ENOTFOUND, "node %s does not offer service %s", n->cfg.name, h->service);
+        j->finished = true;
+        if (send_outcome(n, j)) {
+            sk_map_del(&n->jobs, j->id, strlen(j->id));
+            job_free(j);
+        }
+        return;
+    }
+    sk_debug("msg=\"job started\" job=%s service=%s attempt=%" PRId64, j->id, j->service, j->attempt);
+    uv_mutex_lock(&n->lock);
+    if (n->pending_tail)
+        n->pending_tail->next = j;
+    else
+        n->pending_head = j;
+    n->pending_tail = j;
+    uv_cond_signal(&n->cond);
+    uv_mutex_unlock(&n->lock);
+}
+
+static void on_cancel_msg(node_state *n, const sk_header *h)
+{
+    node_job *j = sk_map_get(&n->jobs, h->job, strlen(h->job));
+    if (j == NULL || (h->attempt != 0 && h->attempt != j->attempt))
+        return;
+    atomic_store(&j->cancel, 1);
+    sk_info("msg=\"cancel requested\" job=%s", j->id);
+}
+
+static void on_socket(sk_uvzmq *z)
+{
+    node_state *n = z->data;
+    sk_wire_msg m;
+    sk_error err = SK_ERROR_INIT;
+    int rc = sk_wire_recv(n->sock, false, &m, ZMQ_DONTWAIT, &err);
+    if (rc <= 0) {
+        if (rc < 0)
+            sk_warn("msg=\"malformed message from broker\" error=\"%s\"", err.msg);
+        sk_wire_msg_close(&m);
+        return;
+    }
+    if (n->last_broker_ms + (uint64_t)(n->cfg.heartbeat_ms * n->cfg.liveness) < uv_now(&n->loop))
+        sk_info("msg=\"broker is back\"");
+    n->last_broker_ms = uv_now(&n->loop);
+    n->announced_since_silence = false;
+    switch (m.hdr.type) {
+    case SK_MSG_JOB: on_job_msg(n, &m); break;
+    case SK_MSG_CANCEL: on_cancel_msg(n, &m.hdr); break;
+    case SK_MSG_HEARTBEAT: break;
+    case SK_MSG_DISCONNECT: announce(n); break;
+    case SK_MSG_ERROR: sk_warn("msg=\"broker refused a message\" reason=\"%s\"", m.hdr.reason); break;
+    default: sk_warn("msg=\"unexpected message\" type=%s", sk_msg_type_name(m.hdr.type));
+    }
+    sk_wire_msg_close(&m);
+}
+
+static void on_tick(uv_timer_t *t)
+{
+    node_state *n = t->data;
+    uint64_t now = uv_now(&n->loop);
+    if (now >= n->next_heartbeat_ms) {
+        send_simple(n, SK_MSG_HEARTBEAT);
+        n->next_heartbeat_ms = now + (uint64_t)n->cfg.heartbeat_ms;
+    }
+    /* A silent broker may have restarted: announce again (with the jobs we
+     * hold), at most once per liveness period; ZeroMQ reconnects the TCP
+     * connection itself with backoff. */
+    uint64_t silent_after = (uint64_t)(n->cfg.heartbeat_ms * n->cfg.liveness);
+    if (now - n->last_broker_ms > silent_after && now >= n->next_announce_ms) {
+        if (!n->announced_since_silence)
+            sk_warn("msg=\"broker silent; re-announcing\" silent_ms=%" PRIu64, now - n->last_broker_ms);
+        n->announced_since_silence = true;
+        announce(n);
+        n->next_announce_ms = now + silent_after;
+    }
+    const char *k;
+    size_t kl;
+    void *v;
+    for (size_t it = 0; (it = sk_map_next(&n->jobs, it, &k, &kl, &v)) != 0;) {
+        node_job *j = v;
+        if (!j->finished && j->deadline_ms > 0 && now > j->deadline_ms && !j->timed_out) {
+            j->timed_out = true;
+            atomic_store(&j->cancel, 1);
+            sk_info("msg=\"deadline passed; cancelling\" job=%s", j->id);
+        }
+    }
+    flush_finished(n);
+}
+
+static void on_signal(uv_signal_t *s, int signum)
+{
+    node_state *n = s->data;
+    sk_info("msg=\"shutting down\" signal=%d", signum);
+    uv_stop(&n->loop);
+}
+
+static int setup_services(node_state *n)
+{
+    for (const sk_service_def *const *s = sk_sim_services; *s != NULL && n->nservices < 64; s++) {
+        if (n->cfg.services != NULL) {
+            /* exact match in a comma list */
+            const char *p = n->cfg.services;
+            bool found = false;
+            size_t len = strlen((*s)->name);
+            while (*p) {
+                const char *comma = strchr(p, ',');
+                size_t l = comma ? (size_t)(comma - p) : strlen(p);
+                if (l == len && strncmp(p, (*s)->name, len) == 0)
+                    found = true;
+                p += l + (comma != NULL);
+            }
+            if (!found)
+                continue;
+        }
+        n->services[n->nservices++] = *s;
+    }
+    if (n->nservices == 0) {
+        sk_error_log("msg=\"no services to offer\" filter=\"%s\"", n->cfg.services ? n->cfg.services : "");
+        return -1;
+    }
+    const char *p = n->cfg.tenants;
+    while (*p && n->ntenants < 64) {
+        const char *comma = strchr(p, ',');
+        size_t l = comma ? (size_t)(comma - p) : strlen(p);
+        if (l > 0 && l < SK_ID_MAX) {
+            memcpy(n->tenants[n->ntenants], p, l);
+            n->tenants[n->ntenants++][l] = '\0';
+        }
+        p += l + (comma != NULL);
+    }
+    return 0;
+}
+
+static void close_walk(uv_handle_t *h, void *arg)
+{
+    (void)arg;
+    if (!uv_is_closing(h))
+        uv_close(h, NULL);
+}
+
+int sk_node_run(const sk_node_config *cfg)
+{
+    node_state *n = calloc(1, sizeof *n);
+    char name[SK_ID_MAX], rid[SK_ID_MAX + 32];
+    int exit_code = 0, zero = 0, hwm = 100000, ivl = 100, ivl_max = 5000;
+    if (n == NULL)
+        return 1;
+    n->cfg = *cfg;
+    if (cfg->name == NULL) {
+        char host[48] = "node";
+        gethostname(host, sizeof host - 1);
+        snprintf(name, sizeof name, "%s-%d", host, (int)getpid());
+        n->cfg.name = name;
+    }
+    sk_map_init(&n->jobs);
+    if (setup_services(n) < 0) {
+        free(n);
+        return 2;
+    }
+    uv_loop_init(&n->loop);
+    uv_mutex_init(&n->lock);
+    uv_cond_init(&n->cond);
+    n->ctx = zmq_ctx_new();
+    n->sock = n->ctx ? zmq_socket(n->ctx, ZMQ_DEALER) : NULL;
+    /* A new routing id per process: a restarted node is a new node. */
+    snprintf(rid, sizeof rid, "n-%s-%lx", n->cfg.name, (unsigned long)mono_ms());
+    if (n->sock == NULL || zmq_setsockopt(n->sock, ZMQ_ROUTING_ID, rid, strlen(rid)) < 0 ||
+        zmq_setsockopt(n->sock, ZMQ_LINGER, &zero, sizeof zero) < 0 ||
+        zmq_setsockopt(n->sock, ZMQ_SNDHWM, &hwm, sizeof hwm) < 0 ||
+        zmq_setsockopt(n->sock, ZMQ_RECONNECT_IVL, &ivl, sizeof ivl) < 0 ||
+        zmq_setsockopt(n->sock, ZMQ_RECONNECT_IVL_MAX, &ivl_max, sizeof ivl_max) < 0 ||
+        zmq_connect(n->sock, cfg->broker) < 0) {
+        sk_error_log("msg=\"cannot connect\" broker=%s error=\"%s\"", cfg->broker, zmq_strerror(errno));
+        exit_code = 1;
+        goto out;
+    }
+    if (sk_uvzmq_start(&n->loop, &n->z, n->sock, on_socket, n) < 0) {
+        exit_code = 1;
+        goto out;
+    }
+    uv_async_init(&n->loop, &n->wake, on_wake);
+    n->wake.data = n;
+    uv_timer_init(&n->loop, &n->tick);
+    n->tick.data = n;
+    uv_timer_start(&n->tick, on_tick, 50, 50);
+    uv_signal_init(&n->loop, &n->sigint);
+    uv_signal_init(&n->loop, &n->sigterm);
+    n->sigint.data = n->sigterm.data = n;
+    uv_signal_start(&n->sigint, on_signal, SIGINT);
+    uv_signal_start(&n->sigterm, on_signal, SIGTERM);
+    signal(SIGPIPE, SIG_IGN);
+    n->nthreads = (size_t)cfg->jobs;
+    n->threads = calloc(n->nthreads, sizeof *n->threads);
+    for (size_t i = 0; n->threads && i < n->nthreads; i++)
+        if (uv_thread_create(&n->threads[i], worker_main, n) != 0)
+            n->nthreads = i;
+    n->last_broker_ms = uv_now(&n->loop);
+    announce(n);
+    uv_run(&n->loop, UV_RUN_DEFAULT);
+
+    /* Shutdown: tell the broker (it requeues what we held), stop workers. */
+    send_simple(n, SK_MSG_DISCONNECT);
+    {
+        const char *k;
+        size_t kl;
+        void *v;
+        for (size_t it = 0; (it = sk_map_next(&n->jobs, it, &k, &kl, &v)) != 0;)
+            atomic_store(&((node_job *)v)->cancel, 1);
+    }
+    uv_mutex_lock(&n->lock);
+    n->quit = true;
+    uv_cond_broadcast(&n->cond);
+    uv_mutex_unlock(&n->lock);
+    for (size_t i = 0; i < n->nthreads; i++)
+        uv_thread_join(&n->threads[i]);
+out:
+    uv_walk(&n->loop, close_walk, NULL);
+    uv_run(&n->loop, UV_RUN_DEFAULT);
+    uv_loop_close(&n->loop);
+    for (event *e = n->events_head, *next; e != NULL; e = next) {
+        next = e->next;
+        free(e);
+    }
+    {
+        const char *k;
+        size_t kl;
+        void *v;
+        for (size_t it = 0; (it = sk_map_next(&n->jobs, it, &k, &kl, &v)) != 0;)
+            job_free(v);
+    }
+    sk_map_free(&n->jobs);
+    free(n->threads);
+    if (n->sock)
+        zmq_close(n->sock);
+    if (n->ctx)
+        zmq_ctx_term(n->ctx);
+    uv_mutex_destroy(&n->lock);
+    uv_cond_destroy(&n->cond);
+    sk_info("msg=\"node stopped\" done=%" PRIu64 " failed=%" PRIu64, n->jobs_done, n->jobs_failed);
+    free(n);
+    return exit_code;
+}

@@ -1,0 +1,27 @@
+/* node.h - samskap-node: runs jobs for the broker on worker threads.
+ *
+ * The loop thread owns the one DEALER socket and does all ZeroMQ I/O;
+ * worker threads run services and hand progress and outcomes back through a
+ * locked queue that a uv_async wakes.  Each job has an atomic cancel flag
+ * that the loop sets on CANCEL or when the job's deadline passes. */
+#ifndef SK_NODE_H
+#define SK_NODE_H
+
+#include <stdint.h>
+
+typedef struct sk_node_config {
+    const char *broker;
+    const char *name;
+    const char *tenants;     /* comma list, "*" for all */
+    const char *services;    /* comma list filter, NULL for every built-in */
+    int64_t jobs;            /* worker threads = capacity */
+    int64_t heartbeat_ms;
+    int64_t liveness;
+    int64_t progress_ms;     /* minimum gap between progress messages per job */
+    int log_level;
+} sk_node_config;
+
+void sk_node_config_defaults(sk_node_config *c);
+int sk_node_run(const sk_node_config *c);
+
+#endif
