@@ -346,6 +346,10 @@ static int register_ids(parser *p)
     net->node = calloc((size_t)(nj + nt) + 1, sizeof *net->node);
     net->link = calloc((size_t)nl + 1, sizeof *net->link);
     if (!net->node || !net->link) return perr(p, SK_WATER_ENOMEM, "out of memory");
+    /* counts first, so that sk_water_net_free releases ids on any error */
+    net->njuncs = nj;
+    net->nnodes = nj + nt;
+    net->nlinks = nl;
     int ij = 0, it = nj, il = 0;
     for (size_t i = 0; i < p->nlines; i++) {
         line *l = &p->lines[i];
