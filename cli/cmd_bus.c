@@ -80,8 +80,11 @@ static const char common_help[] =
     "  --json                  print one JSON object on stdout\n"
     "  --help                  show this help\n";
 
+static int64_t last_failure_code;
+
 static int exit_for_code(int64_t code)
 {
+    last_failure_code = code;
     return code == SK_ETIMEDOUT ? SK_EXIT_TIMEOUT : SK_EXIT_FAILED;
 }
 
@@ -348,7 +351,7 @@ static int job_command(int argc, char **argv, int type)
     snprintf(jobbuf, sizeof jobbuf, "%s", job);
     int code = await_outcome(c, &o, 0, jobbuf, sizeof jobbuf, false);
     /* For cancel, "cancelled" is success. */
-    if (type == SK_MSG_CANCEL && code == SK_EXIT_FAILED) {
+    if (type == SK_MSG_CANCEL && code == SK_EXIT_FAILED && last_failure_code == SK_ECANCELED) {
         sk_client_free(c);
         return SK_EXIT_OK;
     }

@@ -1,0 +1,387 @@
+/* test_bus.c - end-to-end tests of broker, node and CLI over real sockets.
+ * Usage: test_bus NAME; each NAME is its own ctest test. */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../unit/test_util.h"
+#include "harness.h"
+#include "sk_result.h"
+
+/* Generous heartbeats: loopback under ASan on 2 cores is slow. */
+#define FAST_BROKER "--heartbeat-ms 200 --liveness 10"
+#define FAST_NODE "--heartbeat-ms 200 --liveness 10"
+
+static sk_cluster C;
+
+static void start(const char *broker_extra, int nodes, int jobs)
+{
+    h_cluster_init(&C);
+    h_start_broker(&C, broker_extra ? broker_extra : FAST_BROKER);
+    for (int i = 0; i < nodes; i++) {
+        char name[16];
+        snprintf(name, sizeof name, "n%d", i + 1);
+        h_start_node(&C, name, jobs, FAST_NODE);
+    }
+    if (nodes > 0)
+        h_wait_nodes(&C, nodes, 20000);
+}
+
+/* Submit n jobs pipelined, collect outcomes; returns results seen. */
+static int run_many(sk_client *cl, const char *service, const char *ms, int n, int *failed, int timeout_ms)
+{
+    sk_error err = SK_ERROR_INIT;
+    sk_params *p = sk_params_new();
+    if (ms)
+        sk_params_set_str(p, "ms", ms);
+    sk_submit s = {.service = service, .tenant = "1504", .params = p, .no_ack = true};
+    for (int i = 0; i < n; i++)
+        CHECK(sk_client_submit(cl, &s, &err) > 0);
+    sk_params_free(p);
+    int results = 0;
+    *failed = 0;
+    long end = h_now_ms() + timeout_ms;
+    while (results + *failed < n && h_now_ms() < end) {
+        sk_wire_msg m;
+        int rc = sk_client_recv(cl, 1000, &m, &err);
+        if (rc <= 0)
+            continue;
+        if (m.hdr.type == SK_MSG_RESULT) {
+            results++;
+            CHECK(m.nbodies == 1);
+            sk_result *r = m.nbodies == 1 ? sk_result_decode(zmq_msg_data(&m.bodies[0]), zmq_msg_size(&m.bodies[0]), &err) : NULL;
+            CHECK(r != NULL);
+            sk_result_free(r);
+        } else if (m.hdr.type == SK_MSG_FAILED) {
+            fprintf(stderr, "job %s failed: %s\n", m.hdr.job, m.hdr.reason);
+            (*failed)++;
+        }
+        sk_wire_msg_close(&m);
+    }
+    return results;
+}
+
+static void test_echo(void)
+{
+    char out[65536];
+    start(NULL, 1, 2);
+    int rc = h_cli(&C, out, sizeof out, "submit diag.echo --param colour=blå --param n=3 --tenant 1504 --json");
+    CHECK(rc == 0);
+    CHECK(strstr(out, "\"state\":\"done\"") != NULL);
+    CHECK(strstr(out, "\"colour\",\"n\"") != NULL);
+    CHECK(strstr(out, "\"blå\"") != NULL);
+    /* With an input file: the echo reports its size. */
+    FILE *f = fopen("/tmp/sk_echo_input.txt", "w");
+    fputs("hello bus\n", f);
+    fclose(f);
+    rc = h_cli(&C, out, sizeof out, "submit diag.echo --input net=/tmp/sk_echo_input.txt --json");
+    CHECK(rc == 0);
+    CHECK(strstr(out, "\"ids\":[\"net\"]") != NULL && strstr(out, "\"bytes\":[10]") != NULL);
+    /* services lists the node. */
+    rc = h_cli(&C, out, sizeof out, "services --json");
+    CHECK(rc == 0 && strstr(out, "diag.sleep") != NULL && strstr(out, "\"name\":\"n1\"") != NULL);
+    unlink("/tmp/sk_echo_input.txt");
+}
+
+static void test_many(void)
+{
+    sk_error err = SK_ERROR_INIT;
+    int failed;
+    start(NULL, 2, 4);
+    sk_client *cl = sk_client_new(C.front, &err);
+    int results = run_many(cl, "diag.echo", NULL, 1000, &failed, 60000);
+    CHECK(results == 1000);
+    CHECK(failed == 0);
+    CHECK(cl->seen.len == 1000);   /* 1000 distinct job ids */
+    sk_client_free(cl);
+    char *s = h_status(&C);
+    CHECK(h_counter(s, "completed") == 1000);
+    free(s);
+}
+
+static void test_node_kill(void)
+{
+    sk_error err = SK_ERROR_INIT;
+    int failed;
+    start(NULL, 2, 2);
+    sk_client *cl = sk_client_new(C.front, &err);
+    sk_params *p = sk_params_new();
+    sk_params_set_str(p, "ms", "400");
+    sk_submit s = {.service = "diag.sleep", .tenant = "1504", .params = p, .no_ack = true};
+    const int n = 24;
+    for (int i = 0; i < n; i++)
+        CHECK(sk_client_submit(cl, &s, &err) > 0);
+    sk_params_free(p);
+    usleep(600000); /* both nodes are mid-job */
+    h_kill(C.nodes[0], SIGKILL);
+    int results = 0;
+    failed = 0;
+    long end = h_now_ms() + 60000;
+    while (results + failed < n && h_now_ms() < end) {
+        sk_wire_msg m;
+        if (sk_client_recv(cl, 1000, &m, &err) <= 0)
+            continue;
+        if (m.hdr.type == SK_MSG_RESULT)
+            results++;
+        else if (m.hdr.type == SK_MSG_FAILED)
+            failed++;
+        sk_wire_msg_close(&m);
+    }
+    CHECK(results == n);
+    CHECK(failed == 0);
+    CHECK(cl->seen.len == (size_t)n);
+    /* Nothing more arrives: no job is delivered twice. */
+    sk_wire_msg m;
+    int extra = 0;
+    while (sk_client_recv(cl, 1500, &m, &err) == 1) {
+        if (m.hdr.type == SK_MSG_RESULT || m.hdr.type == SK_MSG_FAILED)
+            extra++;
+        sk_wire_msg_close(&m);
+    }
+    CHECK(extra == 0);
+    char *st = h_status(&C);
+    CHECK(h_counter(st, "requeued") >= 1);
+    CHECK(h_counter(st, "completed") == n);
+    free(st);
+    sk_client_free(cl);
+}
+
+static void test_broker_restart(void)
+{
+    start(NULL, 1, 2);
+    CHECK(h_cli(&C, NULL, 0, "submit diag.echo --param a=1") == 0);
+    h_kill(C.broker, SIGTERM);
+    h_start_broker(&C, FAST_BROKER);
+    h_wait_nodes(&C, 1, 20000);
+    char out[8192];
+    CHECK(h_cli(&C, out, sizeof out, "submit diag.echo --param after=restart --json") == 0);
+    CHECK(strstr(out, "restart") != NULL);
+}
+
+static void test_cancel(void)
+{
+    char out[8192];
+    sk_error err = SK_ERROR_INIT;
+    start(NULL, 1, 1);
+    sk_client *cl = sk_client_new(C.front, &err);
+    sk_params *p = sk_params_new();
+    sk_params_set_str(p, "ms", "20000");
+    sk_submit s = {.service = "diag.sleep", .tenant = "1504", .params = p};
+    char running[SK_ID_MAX] = "", queued[SK_ID_MAX] = "";
+    sk_client_submit(cl, &s, &err);
+    sk_client_submit(cl, &s, &err);
+    sk_params_free(p);
+    while (!queued[0]) {
+        sk_wire_msg m;
+        if (sk_client_recv(cl, 5000, &m, &err) != 1)
+            break;
+        if (m.hdr.type == SK_MSG_ACCEPTED)
+            snprintf(m.hdr.req == 1 ? running : queued, SK_ID_MAX, "%s", m.hdr.job);
+        sk_wire_msg_close(&m);
+    }
+    CHECK(running[0] && queued[0]);
+    usleep(300000);
+    long t0 = h_now_ms();
+    CHECK(h_cli(&C, out, sizeof out, "cancel %s", queued) == 0);
+    CHECK(h_cli(&C, out, sizeof out, "cancel %s", running) == 0);
+    CHECK(h_now_ms() - t0 < 10000);
+    /* The submitting client hears "cancelled" for both. */
+    int cancelled = 0;
+    for (int i = 0; i < 10 && cancelled < 2; i++) {
+        sk_wire_msg m;
+        if (sk_client_recv(cl, 2000, &m, &err) != 1)
+            continue;
+        if (m.hdr.type == SK_MSG_FAILED && m.hdr.code == SK_ECANCELED)
+            cancelled++;
+        sk_wire_msg_close(&m);
+    }
+    CHECK(cancelled == 2);
+    sk_client_free(cl);
+    /* The node is free again: a new job runs at once. */
+    CHECK(h_cli(&C, NULL, 0, "submit diag.sleep -p ms=10 --timeout 10") == 0);
+    /* Cancelling an unknown job is a clear failure. */
+    CHECK(h_cli(&C, NULL, 0, "cancel j-nope-1") == 5);
+}
+
+static void test_deadline(void)
+{
+    start(NULL, 1, 1);
+    long t0 = h_now_ms();
+    int rc = h_cli(&C, NULL, 0, "submit diag.sleep -p ms=30000 --timeout 1");
+    CHECK(rc == 4);
+    CHECK(h_now_ms() - t0 < 8000);
+    /* The node stopped the job: it takes the next one at once. */
+    CHECK(h_cli(&C, NULL, 0, "submit diag.sleep -p ms=10 --timeout 5") == 0);
+}
+
+static void test_idempotency(void)
+{
+    char a[8192], b[8192];
+    start(NULL, 1, 1);
+    CHECK(h_cli(&C, a, sizeof a, "submit diag.echo -p v=1 --idempotency-key run-42 --json") == 0);
+    CHECK(h_cli(&C, b, sizeof b, "submit diag.echo -p v=2 --idempotency-key run-42 --json") == 0);
+    char *ja = strstr(a, "\"job\":\""), *jb = strstr(b, "\"job\":\"");
+    CHECK(ja && jb && strncmp(ja, jb, 30) == 0);
+    /* The second submit got the first job's result (v=1), not a new run. */
+    CHECK(strstr(b, "[\"1\"]") != NULL);
+    /* Another tenant with the same key gets its own job. */
+    char c2[8192];
+    CHECK(h_cli(&C, c2, sizeof c2, "submit diag.echo -p v=3 --idempotency-key run-42 --tenant 1534 --json") == 0);
+    char *jc = strstr(c2, "\"job\":\"");
+    CHECK(jc && strncmp(ja, jc, 30) != 0);
+    char *st = h_status(&C);
+    CHECK(h_counter(st, "submitted") == 2);
+    free(st);
+}
+
+static void test_unknown_service(void)
+{
+    char out[4096];
+    start(FAST_BROKER " --no-service-wait-ms 300", 1, 1);
+    long t0 = h_now_ms();
+    FILE *p;
+    int rc = h_cli(&C, out, sizeof out, "submit no.such.service --json");
+    CHECK(rc == 5);
+    CHECK(strstr(out, "no node offers service 'no.such.service'") != NULL);
+    CHECK(h_now_ms() - t0 < 5000);
+    (void)p;
+}
+
+static void test_queue_full(void)
+{
+    char out[4096];
+    start(FAST_BROKER " --max-queue 2 --no-service-wait-ms 60000", 0, 0);
+    sk_error err = SK_ERROR_INIT;
+    sk_client *cl = sk_client_new(C.front, &err);
+    sk_submit s = {.service = "parked", .tenant = "1504"};
+    for (int i = 0; i < 3; i++)
+        sk_client_submit(cl, &s, &err);
+    int accepted = 0, refused = 0;
+    for (int i = 0; i < 10 && accepted + refused < 3; i++) {
+        sk_wire_msg m;
+        if (sk_client_recv(cl, 2000, &m, &err) != 1)
+            continue;
+        if (m.hdr.type == SK_MSG_ACCEPTED)
+            accepted++;
+        if (m.hdr.type == SK_MSG_FAILED && m.hdr.code == SK_EREFUSED && strstr(m.hdr.reason, "full"))
+            refused++;
+        sk_wire_msg_close(&m);
+    }
+    CHECK(accepted == 2 && refused == 1);
+    sk_client_free(cl);
+    (void)out;
+}
+
+/* Raw sockets speaking nonsense to both endpoints. */
+static void send_frames(void *sock, const void *const *frames, const size_t *lens, int n)
+{
+    for (int i = 0; i < n; i++)
+        zmq_send(sock, frames[i], lens[i], i + 1 < n ? ZMQ_SNDMORE : 0);
+}
+
+static void test_garbage(void)
+{
+    start(FAST_BROKER " --max-frame 65536", 1, 1);
+    void *ctx = zmq_ctx_new();
+    const char *eps[2] = {C.front, C.back};
+    int errors_seen = 0;
+    for (int e = 0; e < 2; e++) {
+        void *s = zmq_socket(ctx, ZMQ_DEALER);
+        int zero = 0, tmo = 1500;
+        zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof zero);
+        zmq_setsockopt(s, ZMQ_RCVTIMEO, &tmo, sizeof tmo);
+        zmq_connect(s, eps[e]);
+        unsigned char rnd[97];
+        srand(7);
+        for (int k = 0; k < 50; k++) {
+            for (size_t i = 0; i < sizeof rnd; i++)
+                rnd[i] = (unsigned char)rand();
+            const void *f[] = {rnd};
+            size_t l[] = {(size_t)(k % 97) + 1};
+            send_frames(s, f, l, 1);
+        }
+        const char sig[] = {'S', 'K', 1, 0}, badver[] = {'S', 'K', 9, 0};
+        const char trunc[] = {(char)0x82, (char)0xa1, 't', 1, (char)0xa3, 'j', 'o'};
+        const char huge_arr[] = {(char)0xdd, (char)0x7f, (char)0xff, (char)0xff, (char)0xff};
+        const char hdr_ok[] = {(char)0x81, (char)0xa1, 't', 11};   /* {t: status} */
+        const char hdr_bad_type[] = {(char)0x81, (char)0xa1, 't', 99};
+        const void *f1[] = {sig, trunc};
+        size_t l1[] = {4, sizeof trunc};
+        send_frames(s, f1, l1, 2);
+        const void *f2[] = {sig, huge_arr};
+        size_t l2[] = {4, sizeof huge_arr};
+        send_frames(s, f2, l2, 2);
+        const void *f3[] = {badver, hdr_ok};
+        size_t l3[] = {4, sizeof hdr_ok};
+        send_frames(s, f3, l3, 2);
+        const void *f4[] = {sig, hdr_bad_type};
+        size_t l4[] = {4, sizeof hdr_bad_type};
+        send_frames(s, f4, l4, 2);
+        const void *f5[] = {sig};
+        size_t l5[] = {4};
+        send_frames(s, f5, l5, 1);
+        /* Answers: the broker names what was wrong. */
+        char buf[1024];
+        for (int k = 0; k < 400; k++) {
+            int n = zmq_recv(s, buf, sizeof buf - 1, 0);
+            if (n < 0)
+                break;
+            buf[n < (int)sizeof buf - 1 ? n : (int)sizeof buf - 1] = '\0';
+            if (memmem(buf, (size_t)n, "protocol version 9", 18) != NULL)
+                errors_seen++;
+        }
+        /* An oversized frame: the socket is dropped by the broker's limit. */
+        size_t big = 200000;
+        char *bigbuf = calloc(1, big);
+        const void *f6[] = {sig, hdr_ok, bigbuf};
+        size_t l6[] = {4, sizeof hdr_ok, big};
+        send_frames(s, f6, l6, 3);
+        free(bigbuf);
+        zmq_close(s);
+    }
+    zmq_ctx_term(ctx);
+    CHECK(errors_seen >= 1);
+    usleep(300000);
+    /* Still serving. */
+    CHECK(h_cli(&C, NULL, 0, "submit diag.echo -p still=alive --timeout 20") == 0);
+    char *st = h_status(&C);
+    CHECK(h_counter(st, "malformed") >= 100);
+    free(st);
+    /* The node kept its place. */
+    h_wait_nodes(&C, 1, 5000);
+}
+
+int main(int argc, char **argv)
+{
+    static const struct {
+        const char *name;
+        void (*fn)(void);
+        int seconds;
+    } tests[] = {
+        {"echo", test_echo, 60},
+        {"many", test_many, 120},
+        {"node_kill", test_node_kill, 120},
+        {"broker_restart", test_broker_restart, 90},
+        {"cancel", test_cancel, 90},
+        {"deadline", test_deadline, 60},
+        {"idempotency", test_idempotency, 60},
+        {"unknown_service", test_unknown_service, 60},
+        {"queue_full", test_queue_full, 60},
+        {"garbage", test_garbage, 90},
+    };
+    if (argc != 2) {
+        fprintf(stderr, "usage: test_bus NAME\n");
+        return 2;
+    }
+    for (size_t i = 0; i < sizeof tests / sizeof tests[0]; i++) {
+        if (strcmp(argv[1], tests[i].name) == 0) {
+            h_init(tests[i].name, tests[i].seconds);
+            tests[i].fn();
+            TEST_DONE();
+        }
+    }
+    fprintf(stderr, "test_bus: no test named %s\n", argv[1]);
+    return 2;
+}
