@@ -23,14 +23,46 @@ static pid_t children[64];
 static int nchildren;
 static const char *test_name = "test";
 
+static char logfiles[64][256];
+static int nlogfiles;
+
+/* At exit: stop children gracefully (so sanitizers report leaks), then fail
+ * the test if any of its processes logged a sanitizer report. */
 static void kill_all(void)
 {
     for (int i = 0; i < nchildren; i++)
-        if (children[i] > 0) {
+        if (children[i] > 0)
+            kill(children[i], SIGTERM);
+    for (int i = 0; i < nchildren; i++) {
+        if (children[i] <= 0)
+            continue;
+        int done = 0;
+        for (int k = 0; k < 500 && !done; k++) {
+            if (waitpid(children[i], NULL, WNOHANG) == children[i])
+                done = 1;
+            else
+                usleep(10000);
+        }
+        if (!done) {
             kill(children[i], SIGKILL);
             waitpid(children[i], NULL, 0);
-            children[i] = 0;
         }
+        children[i] = 0;
+    }
+    for (int i = 0; i < nlogfiles; i++) {
+        FILE *f = fopen(logfiles[i], "r");
+        char line[1024];
+        int bad = 0;
+        while (f && fgets(line, sizeof line, f))
+            if (strstr(line, "Sanitizer") || strstr(line, "runtime error:"))
+                bad = 1;
+        if (f)
+            fclose(f);
+        if (bad) {
+            fprintf(stderr, "%s: sanitizer report in %s\n", test_name, logfiles[i]);
+            _exit(1);
+        }
+    }
 }
 
 static void on_alarm(int sig)
@@ -103,10 +135,16 @@ const char *h_bin(const char *name)
 
 static pid_t spawn(char *const argv[], const char *log)
 {
+    int seen = 0;
+    for (int i = 0; i < nlogfiles; i++)
+        if (strcmp(logfiles[i], log) == 0)
+            seen = 1;
+    if (!seen && nlogfiles < 64)
+        snprintf(logfiles[nlogfiles++], sizeof logfiles[0], "%s", log);
     posix_spawn_file_actions_t fa;
     pid_t pid;
     posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 1, log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+    posix_spawn_file_actions_addopen(&fa, 1, log, O_WRONLY | O_CREAT | (seen ? O_APPEND : O_TRUNC), 0644);
     posix_spawn_file_actions_adddup2(&fa, 1, 2);
     int rc = posix_spawn(&pid, argv[0], &fa, NULL, argv, environ);
     posix_spawn_file_actions_destroy(&fa);
