@@ -139,7 +139,8 @@ typedef struct sk_power_solution {
     int q_rounds;          /* Q-limit switching rounds done */
     double max_mismatch;   /* inf-norm at the end, pu */
     size_t nhist;          /* mismatch history of the last NR run: [0] at start */
-    double *mismatch_hist; /* [max_iter + 1] */
+    double *mismatch_hist; /* [hist_cap]; entries beyond hist_cap are not kept */
+    size_t hist_cap;
     char reason[160];      /* why it failed, "" when converged */
     /* Buses (file order).  De-energised buses: vm = va = 0, energised = 0. */
     double *vm, *va;       /* pu, degrees */

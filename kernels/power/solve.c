@@ -466,7 +466,8 @@ static int newton(sk_power_solver *s, sk_power_solution *sol, sk_power_error *er
 {
     double nrm = mismatch(s);
     sol->nhist = 0;
-    sol->mismatch_hist[sol->nhist++] = nrm;
+    if (sol->nhist < sol->hist_cap)
+        sol->mismatch_hist[sol->nhist++] = nrm;
     int it = 0;
     while (!(nrm < s->o.tol)) {
         if (!isfinite(nrm)) {
@@ -515,7 +516,8 @@ static int newton(sk_power_solver *s, sk_power_solution *sol, sk_power_error *er
             s->va[i] = va;
         }
         nrm = mismatch(s);
-        sol->mismatch_hist[sol->nhist++] = nrm;
+        if (sol->nhist < sol->hist_cap)
+            sol->mismatch_hist[sol->nhist++] = nrm;
     }
     sol->iterations = it;
     sol->max_mismatch = nrm;
@@ -569,7 +571,8 @@ sk_power_solution *sk_power_solution_new(const sk_power_case *c, const sk_power_
     size_t nb = c->nbus, ng = c->ngen ? c->ngen : 1, nl = c->nbranch ? c->nbranch : 1;
     int mi = o && o->max_iter > 0 ? o->max_iter : 10;
     s->nbus = c->nbus; s->ngen = c->ngen; s->nbranch = c->nbranch;
-    s->mismatch_hist = calloc((size_t)mi + 2, sizeof(double));
+    s->hist_cap = (size_t)mi + 2;
+    s->mismatch_hist = calloc(s->hist_cap, sizeof(double));
     s->vm = calloc(nb, sizeof(double)); s->va = calloc(nb, sizeof(double));
     s->energised = calloc(nb, 1); s->type_used = calloc(nb, sizeof(int));
     s->pd = calloc(nb, sizeof(double)); s->qd = calloc(nb, sizeof(double));

@@ -5,6 +5,7 @@
 #include <locale.h>
 #include <stdarg.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -225,6 +226,67 @@ static void test_run(void)
     sk_power_case_free(c);
 }
 
+/* Two threads, each with its own solver (and so its own klu_common), run
+ * the same profile on one shared read-only network: identical answers. */
+typedef struct thr {
+    const sk_power_net *net;
+    const sk_power_profile *p;
+    sk_power_hour *hours;
+    int rc;
+} thr;
+
+static void *thread_run(void *arg)
+{
+    thr *t = arg;
+    sk_power_error e = {0, {0}};
+    sk_power_options o;
+    sk_power_options_default(&o);
+    sk_power_solver *s = sk_power_solver_new(t->net, &o, &e);
+    sk_power_solution *sol = sk_power_solution_new(t->net->c, &o);
+    t->rc = s && sol ? sk_power_run_profile(s, t->p, t->hours, sol, NULL, NULL, NULL, &e) : -1;
+    sk_power_solution_free(sol);
+    sk_power_solver_free(s);
+    return NULL;
+}
+
+static void test_threads(void)
+{
+    char path[8192];
+    snprintf(path, sizeof path, "%s/case30/case.m", data_dir);
+    size_t len;
+    char *t = t_read_file(path, &len);
+    sk_power_error e = {0, {0}};
+    sk_power_case *c = NULL;
+    CHECK(t && sk_power_case_parse(t, len, "case30.m", &c, &e) == 0, "%s", e.msg);
+    free(t);
+    if (!c) return;
+    sk_power_net *net = sk_power_net_new(c, &e);
+    buf b = {0};
+    bprintf(&b, "hour,g\n");
+    for (int h = 0; h < 200; h++)
+        bprintf(&b, "%d,%.3f\n", h, 0.7 + 0.004 * (h % 100));
+    sk_power_profile *p = parse(b.p, &e);
+    free(b.p);
+    thr a = {net, p, calloc(200, sizeof(sk_power_hour)), -1}, d = a;
+    d.hours = calloc(200, sizeof(sk_power_hour));
+    pthread_t ta, td;
+    int started = net && p && pthread_create(&ta, NULL, thread_run, &a) == 0;
+    int started2 = started && pthread_create(&td, NULL, thread_run, &d) == 0;
+    CHECK(started && started2, "threads");
+    if (started) pthread_join(ta, NULL);
+    if (started2) pthread_join(td, NULL);
+    CHECK(a.rc == 0 && d.rc == 0, "thread runs %d %d", a.rc, d.rc);
+    int same = 1;
+    for (int h = 0; h < 200; h++)
+        same &= a.hours[h].loss_p == d.hours[h].loss_p && a.hours[h].converged;
+    CHECK(same, "threads agree hour by hour");
+    free(a.hours);
+    free(d.hours);
+    sk_power_profile_free(p);
+    sk_power_net_free(net);
+    sk_power_case_free(c);
+}
+
 int main(int argc, char **argv)
 {
     if (argc > 1)
@@ -234,6 +296,7 @@ int main(int argc, char **argv)
     setlocale(LC_ALL, "nb_NO.UTF-8"); /* profiles are read in the C locale anyway */
     test_parse();
     test_run();
+    test_threads();
     printf("%d checks, %d failed\n", t_checks, t_failures);
     return t_failures ? 1 : 0;
 }
