@@ -191,7 +191,20 @@ char *sk_result_summary_json(const sk_result *r)
     sk_json_key(&b, "tolerance", false);
     sk_json_f64(&b, r->tolerance);
     for (size_t i = 0; i < r->nmeta; i++) {
-        sk_json_key(&b, r->meta[i].key, false);
+        /* A meta key that shadows a top-level field keeps its value under
+         * "meta.<key>", so the JSON never has duplicate keys. */
+        static const char *const reserved[] = {"schema", "kernel", "kernel_version", "input_hash", "converged",
+                                               "iterations", "tolerance", "tables", "data", "data_omitted", NULL};
+        bool clash = false;
+        for (const char *const *k = reserved; *k; k++)
+            clash |= strcmp(*k, r->meta[i].key) == 0;
+        if (clash) {
+            char key[160];
+            snprintf(key, sizeof key, "meta.%s", r->meta[i].key);
+            sk_json_key(&b, key, false);
+        } else {
+            sk_json_key(&b, r->meta[i].key, false);
+        }
         json_meta_value(&b, &r->meta[i]);
     }
     sk_json_key(&b, "tables", false);

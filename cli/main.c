@@ -1,6 +1,7 @@
 /* main.c - `samskap`: the command line for pipelines and people. */
 #include <stdio.h>
 #include <stdlib.h>
+#include <locale.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -72,29 +73,33 @@ void sk_cli_print_result(FILE *out, const sk_result *r, size_t max_rows)
     for (size_t t = 0; t < r->ntables; t++) {
         const sk_table *tb = &r->tables[t];
         size_t rows = sk_table_rows(tb);
-        fprintf(out, "\n%s: %zu %s%s", tb->name, tb->nelem, tb->kind, tb->nelem == 1 ? "" : "s");
+        /* A terminal-friendly view: 6 significant digits, at most 9
+         * columns; --out DIR and --json carry everything at full precision. */
+        size_t ncols = tb->ncols < 9 ? tb->ncols : 9;
+        fprintf(out, "\n%s: %zu %s rows", tb->name, tb->nelem, tb->kind);
         if (tb->nperiods)
             fprintf(out, " x %zu periods", tb->nperiods);
-        fprintf(out, "\n%-14s", tb->id_name);
-        for (size_t c = 0; c < tb->ncols; c++)
-            fprintf(out, " %14s", tb->cols[c].name);
+        if (ncols < tb->ncols)
+            fprintf(out, " (%zu of %zu columns shown)", ncols, tb->ncols);
+        fprintf(out, "\n%-12s", tb->id_name);
+        for (size_t c = 0; c < ncols; c++)
+            fprintf(out, " %12.12s", tb->cols[c].name);
         fputc('\n', out);
         for (size_t row = 0; row < rows && row < max_rows; row++) {
             size_t e = row % (tb->nelem ? tb->nelem : 1);
             if (tb->ids_str)
-                fprintf(out, "%-14s", tb->ids_str[e]);
+                fprintf(out, "%-12.12s", tb->ids_str[e]);
             else if (tb->ids_int)
-                fprintf(out, "%-14lld", (long long)tb->ids_int[e]);
-            for (size_t c = 0; c < tb->ncols; c++) {
+                fprintf(out, "%-12lld", (long long)tb->ids_int[e]);
+            for (size_t c = 0; c < ncols; c++) {
                 const sk_column *col = &tb->cols[c];
-                if (col->dtype == SK_DT_STR) {
-                    fprintf(out, " %14s", ((char **)col->data)[col->is_static ? e : row]);
-                } else {
-                    sk_buf b = SK_BUF_INIT;
-                    sk_json_f64(&b, sk_column_get_f64(col, col->is_static ? e : row));
-                    fprintf(out, " %14s", b.data ? b.data : "");
-                    sk_buf_free(&b);
-                }
+                size_t i = col->is_static ? e : row;
+                if (col->dtype == SK_DT_STR)
+                    fprintf(out, " %12.12s", ((char **)col->data)[i]);
+                else if (col->dtype == SK_DT_F64)
+                    fprintf(out, " %12.6g", ((double *)col->data)[i]);
+                else
+                    fprintf(out, " %12lld", (long long)sk_column_get_f64(col, i));
             }
             fputc('\n', out);
         }
@@ -127,6 +132,8 @@ void sk_cli_progress_done(void)
 
 int main(int argc, char **argv)
 {
+    /* Text output uses the C locale (decimal points) whatever LANG says. */
+    setlocale(LC_ALL, "C");
     if (argc < 2) {
         usage(stderr);
         return SK_EXIT_USAGE;

@@ -1,0 +1,81 @@
+#!/bin/sh
+# demo.sh BUILD_DIR - the samskap demo on loopback: a broker, two nodes, jobs
+# through the bus (including a node killed mid-job and its jobs finishing on
+# the other node), then the three kernels on the bundled data.  Results go
+# to results/demo/; everything started here is stopped at the end.
+set -eu
+BUILD=${1:-build}
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+BIN=$ROOT/$BUILD
+[ -x "$BIN/samskap-broker" ] || BIN=$BUILD
+OUT=$ROOT/results/demo
+PORT=${SAMSKAP_DEMO_PORT:-15570}
+FRONT=tcp://127.0.0.1:$PORT
+BACK=tcp://127.0.0.1:$((PORT + 1))
+mkdir -p "$OUT"
+LOG=$OUT/logs
+mkdir -p "$LOG"
+pids=""
+cleanup() {
+    for p in $pids; do kill "$p" 2>/dev/null || true; done
+    wait 2>/dev/null || true
+}
+trap cleanup EXIT INT TERM
+
+say() { printf '\n== %s\n' "$*"; }
+sk() { "$BIN/samskap" "$@" --broker "$FRONT"; }
+
+say "starting a broker on $FRONT / $BACK and two nodes (logs in $LOG)"
+"$BIN/samskap-broker" --frontend "$FRONT" --backend "$BACK" --heartbeat-ms 250 --liveness 8 \
+    2>"$LOG/broker.log" & pids="$pids $!"
+"$BIN/samskap-node" --broker "$BACK" --name alesund --jobs 2 --heartbeat-ms 250 2>"$LOG/node-alesund.log" &
+NODE_A=$!; pids="$pids $NODE_A"
+"$BIN/samskap-node" --broker "$BACK" --name haram --jobs 2 --heartbeat-ms 250 2>"$LOG/node-haram.log" &
+pids="$pids $!"
+i=0
+until sk services --json 2>/dev/null | grep -q '"haram"' && sk services --json | grep -q '"alesund"'; do
+    i=$((i + 1)); [ $i -lt 100 ] || { echo "nodes did not join; see $LOG" >&2; exit 1; }
+    sleep 0.1
+done
+sk services
+
+say "an echo job for tenant 1504 (Ålesund)"
+sk submit diag.echo --tenant 1504 --param scenario=baseline --param year=2024
+
+say "six 1.5 s jobs at once; node 'alesund' is killed (kill -9) half-way"
+i=0
+while [ $i -lt 6 ]; do
+    sk submit diag.sleep --tenant 1507 --param ms=1500 --json >"$OUT/sleep-$i.json" 2>/dev/null &
+    pids="$pids $!"; i=$((i + 1))
+done
+sleep 0.7
+kill -9 "$NODE_A"
+echo "killed node alesund (pid $NODE_A) while it ran jobs"
+wait_ok=0
+for f in 0 1 2 3 4 5; do
+    n=0
+    while ! grep -q '"state"' "$OUT/sleep-$f.json" 2>/dev/null; do
+        n=$((n + 1)); [ $n -lt 300 ] || break; sleep 0.1
+    done
+    grep -q '"state":"done"' "$OUT/sleep-$f.json" && wait_ok=$((wait_ok + 1))
+done
+echo "$wait_ok of 6 jobs completed; each result delivered once:"
+grep -h '"job"' "$OUT"/sleep-*.json | sed 's/.*"job":"\([^"]*\)".*/  \1/' | sort | uniq -c
+grep -h 'requeued\|node removed' "$LOG/broker.log" | sed 's/^/  broker: /' | head -8
+
+for kernel in water power traffic; do
+    case $kernel in
+    water) args="--input network=$ROOT/tests/data/water/Net1/network.inp --param periods=first" ;;
+    power) args="--input case=$ROOT/tests/data/power/case14/case.m" ;;
+    traffic) args="--input net=$ROOT/tests/data/traffic/SiouxFalls/SiouxFalls_net.tntp --input trips=$ROOT/tests/data/traffic/SiouxFalls/SiouxFalls_trips.tntp --param gap=1e-6" ;;
+    esac
+    if sk services --json | grep -q "\"sim.$kernel\""; then
+        say "sim.$kernel over the bus (tenant 1507, result in $OUT/$kernel)"
+        # shellcheck disable=SC2086
+        sk submit "sim.$kernel" --tenant 1507 $args --out "$OUT/$kernel" --timeout 120 | head -40
+    fi
+done
+
+say "broker counters"
+sk services --json | sed 's/.*"counters":\({[^}]*}\).*/\1/'
+say "demo done; results in $OUT"
