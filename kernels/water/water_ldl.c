@@ -20,15 +20,17 @@ struct w_ldl {
     int *P, *Pinv;         /* permutation: new k <- old P[k] */
     int *Ap, *Ai, *src;    /* permuted upper pattern by column; src >= 0 coefficient, < 0 -(row+1) diagonal */
     int *Lp, *Li, *Parent, *Lnz, *Flag, *Pattern;
-    double *Ax, *Lx, *D, *Y, *X;
+    int *Rp, *Ri, *Rpos;   /* row k of L: columns Ri[Rp[k]..], ascending, and where L(k,i) lives */
+    double *Lx, *D, *Y, *X;
 };
 
 void w_ldl_free(w_ldl *f)
 {
     if (!f) return;
     free(f->P); free(f->Pinv); free(f->Ap); free(f->Ai); free(f->src);
+    free(f->Rp); free(f->Ri); free(f->Rpos);
     free(f->Lp); free(f->Li); free(f->Parent); free(f->Lnz); free(f->Flag); free(f->Pattern);
-    free(f->Ax); free(f->Lx); free(f->D); free(f->Y); free(f->X);
+    free(f->Lx); free(f->D); free(f->Y); free(f->X);
     free(f);
 }
 
@@ -88,8 +90,7 @@ w_ldl *w_ldl_new(int n, int ncoef, const int *ci, const int *cj)
     f->D = malloc(N * sizeof *f->D);
     f->Y = calloc(N, sizeof *f->Y);
     f->X = malloc(N * sizeof *f->X);
-    f->Ax = malloc(((size_t)ncoef + N) * sizeof *f->Ax);
-    if (!f->Lp || !f->Parent || !f->Lnz || !f->Flag || !f->Pattern || !f->D || !f->Y || !f->X || !f->Ax) goto fail;
+    if (!f->Lp || !f->Parent || !f->Lnz || !f->Flag || !f->Pattern || !f->D || !f->Y || !f->X) goto fail;
     for (int k = 0; k < n; k++) {
         f->Parent[k] = -1;
         f->Flag[k] = k;
@@ -108,6 +109,38 @@ w_ldl *w_ldl_new(int n, int ncoef, const int *ci, const int *cj)
     f->Li = malloc(((size_t)f->Lp[n] + 1) * sizeof *f->Li);
     f->Lx = malloc(((size_t)f->Lp[n] + 1) * sizeof *f->Lx);
     if (!f->Li || !f->Lx) goto fail;
+    /* Row patterns of L, once: the numeric sweep then needs no etree walks.
+     * Ascending column order is a topological order of the etree. */
+    f->Rp = malloc(N * sizeof *f->Rp);
+    f->Ri = malloc(((size_t)f->Lp[n] + 1) * sizeof *f->Ri);
+    f->Rpos = malloc(((size_t)f->Lp[n] + 1) * sizeof *f->Rpos);
+    if (!f->Rp || !f->Ri || !f->Rpos) goto fail;
+    memset(f->Lnz, 0, (size_t)n * sizeof *f->Lnz);
+    int nr = 0;
+    for (int k = 0; k < n; k++) {
+        f->Rp[k] = nr;
+        f->Flag[k] = k;
+        int len = 0;
+        for (int p = f->Ap[k]; p < f->Ap[k + 1]; p++)
+            for (int i = f->Ai[p]; f->Flag[i] != k; i = f->Parent[i]) {
+                f->Pattern[len++] = i;
+                f->Flag[i] = k;
+            }
+        /* insertion sort: rows of L are short */
+        for (int a = 1; a < len; a++) {
+            int v = f->Pattern[a], b = a - 1;
+            while (b >= 0 && f->Pattern[b] > v) { f->Pattern[b + 1] = f->Pattern[b]; b--; }
+            f->Pattern[b + 1] = v;
+        }
+        for (int a = 0; a < len; a++) {
+            int i = f->Pattern[a], pk = f->Lp[i] + f->Lnz[i]++;
+            f->Li[pk] = k;
+            f->Ri[nr] = i;
+            f->Rpos[nr] = pk;
+            nr++;
+        }
+    }
+    f->Rp[n] = nr;
     free(cnt); free(ap); free(ai);
     return f;
 fail:
@@ -119,53 +152,45 @@ fail:
 int w_ldl_factor_solve(w_ldl *f, const double *aii, const double *aij, double *b)
 {
     int n = f->n;
-    const int *Ap = f->Ap, *Ai = f->Ai, *Lp = f->Lp, *Parent = f->Parent;
-    int *Lnz = f->Lnz, *Flag = f->Flag, *Pattern = f->Pattern, *Li = f->Li;
-    double *Ax = f->Ax, *Lx = f->Lx, *D = f->D, *Y = f->Y;
-    int nz = Ap[n];
-    for (int p = 0; p < nz; p++) {
-        int s = f->src[p];
-        Ax[p] = s >= 0 ? aij[s] : aii[-s - 1];
-    }
+    const int *Ap = f->Ap, *Ai = f->Ai, *Lp = f->Lp, *Li = f->Li, *Rp = f->Rp, *Ri = f->Ri, *Rpos = f->Rpos;
+    const int *src = f->src;
+    double *Lx = f->Lx, *D = f->D, *Y = f->Y;
     for (int k = 0; k < n; k++) {
+        /* column k of the permuted upper triangle, gathered straight from
+         * the link coefficients; its last entry is the diagonal */
+        int pe = Ap[k + 1] - 1;
+        for (int p = Ap[k]; p < pe; p++) Y[Ai[p]] += aij[src[p]];
+        double dk = Y[k] + aii[-src[pe] - 1];
         Y[k] = 0.0;
-        int top = n;
-        Flag[k] = k;
-        Lnz[k] = 0;
-        for (int p = Ap[k]; p < Ap[k + 1]; p++) {
-            int i = Ai[p];
-            Y[i] += Ax[p];
-            int len = 0;
-            for (; Flag[i] != k; i = Parent[i]) {
-                Pattern[len++] = i;
-                Flag[i] = k;
-            }
-            while (len > 0) Pattern[--top] = Pattern[--len];
-        }
-        double dk = Y[k];
-        Y[k] = 0.0;
-        for (; top < n; top++) {
-            int i = Pattern[top];
+        for (int r = Rp[k]; r < Rp[k + 1]; r++) {
+            int i = Ri[r], pk = Rpos[r];
             double yi = Y[i];
             Y[i] = 0.0;
-            int p2 = Lp[i] + Lnz[i];
-            for (int p = Lp[i]; p < p2; p++) Y[Li[p]] -= Lx[p] * yi;
+            for (int p = Lp[i]; p < pk; p++) Y[Li[p]] -= Lx[p] * yi;
             double lki = yi / D[i];
             dk -= lki * yi;
-            Li[p2] = k;
-            Lx[p2] = lki;
-            Lnz[i]++;
+            Lx[pk] = lki;
         }
-        if (!(dk > 0.0)) return f->P[k];
+        if (!(dk > 0.0)) {
+            /* leave Y clean for the next call */
+            for (int j = 0; j < n; j++) Y[j] = 0.0;
+            return f->P[k];
+        }
         D[k] = dk;
     }
     double *x = f->X;
     for (int k = 0; k < n; k++) x[k] = b[f->P[k]];
-    for (int j = 0; j < n; j++)
-        for (int p = Lp[j]; p < Lp[j + 1]; p++) x[Li[p]] -= Lx[p] * x[j];
+    for (int j = 0; j < n; j++) {
+        double xj = x[j];
+        if (xj != 0.0)
+            for (int p = Lp[j]; p < Lp[j + 1]; p++) x[Li[p]] -= Lx[p] * xj;
+    }
     for (int j = 0; j < n; j++) x[j] /= D[j];
-    for (int j = n - 1; j >= 0; j--)
-        for (int p = Lp[j]; p < Lp[j + 1]; p++) x[j] -= Lx[p] * x[Li[p]];
+    for (int j = n - 1; j >= 0; j--) {
+        double xj = x[j];
+        for (int p = Lp[j]; p < Lp[j + 1]; p++) xj -= Lx[p] * x[Li[p]];
+        x[j] = xj;
+    }
     for (int k = 0; k < n; k++) b[f->P[k]] = x[k];
     return -1;
 }
