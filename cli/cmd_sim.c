@@ -153,7 +153,7 @@ int sk_cli_sim(int argc, char **argv)
     }
     signal(SIGINT, on_sigint);
     sk_job_ctx ctx = {inputs, ninputs, params, &sim_cancel, on_progress, (void *)kind->kernel, 2};
-    int rc = svc->run(&ctx, &r, &err);
+    int rc = sk_sim_run(svc, &ctx, &r, &err);
     sk_cli_progress_done();
     signal(SIGINT, SIG_DFL);
     if (rc < 0) {

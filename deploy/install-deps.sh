@@ -13,6 +13,7 @@ pkg-config
 clang-14
 libclang-rt-14-dev
 libzmq3-dev
+libsodium-dev
 libuv1-dev
 libmsgpack-dev
 liblua5.4-dev

@@ -155,9 +155,7 @@ static void run_job(node_job *j)
         j->rc = sk_fail(&j->err, SK_ECANCELED, "cancelled before it started");
         return;
     }
-    j->rc = j->svc->run(&ctx, &r, &j->err);
-    if (j->rc == 0 && r == NULL)
-        j->rc = sk_fail(&j->err, SK_EINVAL, "service %s returned no result", j->svc->name);
+    j->rc = sk_sim_run(j->svc, &ctx, &r, &j->err);
     if (j->rc == 0 && sk_result_encode(r, &j->result, &j->result_len, &j->err) < 0)
         j->rc = j->err.code;
     if (j->rc < 0 && j->err.msg[0] == '\0')

@@ -3,8 +3,10 @@
  * the build (SK_HAVE_WATER, ...); the diagnostic services always are. */
 #include "sk_sim.h"
 
+#include <sodium.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "diag.h"
@@ -44,6 +46,73 @@ void sk_job_progress(const sk_job_ctx *ctx, double fraction, const char *fmt, ..
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
     ctx->progress(ctx->progress_ud, fraction, msg);
+}
+
+void sk_inputs_hash(const sk_input *inputs, size_t n, char *buf, size_t len)
+{
+    crypto_hash_sha256_state st;
+    unsigned char digest[crypto_hash_sha256_BYTES];
+    crypto_hash_sha256_init(&st);
+    for (size_t i = 0; i < n; i++) {
+        const char *name = inputs[i].name ? inputs[i].name : "";
+        unsigned char lenbuf[8];
+        uint64_t l = inputs[i].len;
+        for (int k = 0; k < 8; k++)
+            lenbuf[k] = (unsigned char)(l >> (8 * k));
+        crypto_hash_sha256_update(&st, (const unsigned char *)name, strlen(name) + 1);
+        crypto_hash_sha256_update(&st, lenbuf, sizeof lenbuf);
+        crypto_hash_sha256_update(&st, (const unsigned char *)inputs[i].data, inputs[i].len);
+    }
+    crypto_hash_sha256_final(&st, digest);
+    if (len < 7 + 2 * sizeof digest + 1) {
+        if (len > 0)
+            buf[0] = '\0';
+        return;
+    }
+    memcpy(buf, "sha256:", 7);
+    for (size_t i = 0; i < sizeof digest; i++)
+        snprintf(buf + 7 + 2 * i, 3, "%02x", digest[i]);
+}
+
+int sk_sim_run(const sk_service_def *svc, const sk_job_ctx *ctx, sk_result **out, sk_error *err)
+{
+    *out = NULL;
+    int rc = svc->run(ctx, out, err);
+    if (rc < 0) {
+        sk_result_free(*out);
+        *out = NULL;
+        return rc;
+    }
+    if (*out == NULL)
+        return sk_fail(err, SK_EINVAL, "service %s returned no result", svc->name);
+    sk_result *r = *out;
+    if (r->input_hash == NULL || r->input_hash[0] == '\0') {
+        char hash[80];
+        sk_inputs_hash(ctx->inputs, ctx->ninputs, hash, sizeof hash);
+        if (sk_result_set_input_hash(r, hash) < 0)
+            goto oom;
+    }
+    if (sk_result_meta_str(r, "service", svc->name) < 0)
+        goto oom;
+    for (size_t i = 0; ctx->params != NULL && i < ctx->params->n; i++) {
+        const sk_param *p = &ctx->params->items[i];
+        char key[160];
+        int mrc = 0;
+        snprintf(key, sizeof key, "param.%s", p->key);
+        switch (p->type) {
+        case SK_PARAM_STR: mrc = sk_result_meta_str(r, key, p->s); break;
+        case SK_PARAM_INT: mrc = sk_result_meta_int(r, key, p->i); break;
+        case SK_PARAM_F64: mrc = sk_result_meta_f64(r, key, p->d); break;
+        case SK_PARAM_BOOL: mrc = sk_result_meta_bool(r, key, p->i != 0); break;
+        }
+        if (mrc < 0)
+            goto oom;
+    }
+    return 0;
+oom:
+    sk_result_free(r);
+    *out = NULL;
+    return sk_fail(err, SK_ENOMEM, "out of memory");
 }
 
 static const sk_service_def diag_echo = {"diag.echo", "returns its params (diagnostic)", sk_diag_echo};

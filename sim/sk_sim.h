@@ -50,6 +50,14 @@ typedef struct sk_service_def {
     sk_service_fn run;
 } sk_service_def;
 
+/* Run a service and stamp provenance on its result: the content hash of
+ * the inputs ("sha256:<hex>" over each input's name, length and bytes, in
+ * order) and every param as meta "param.<key>".  The node and the CLI call
+ * services through this. */
+int sk_sim_run(const sk_service_def *svc, const sk_job_ctx *ctx, sk_result **out, sk_error *err);
+/* The hash above, into buf (at least 72 bytes). */
+void sk_inputs_hash(const sk_input *inputs, size_t n, char *buf, size_t len);
+
 /* The built-in services, NULL-terminated. */
 extern const sk_service_def *const sk_sim_services[];
 const sk_service_def *sk_sim_find(const char *name);
