@@ -112,6 +112,53 @@ out:
     return 0;
 }
 
+static int count_period(void *ud, const sk_water_sim *sim, long t)
+{
+    long *c = ud;
+    double h[1];
+    (void)h;
+    (void)sim;
+    WT_CHECK(t == c[1] + c[0] * c[2], "report time %ld, want %ld", t, c[1] + c[0] * c[2]);
+    c[0]++;
+    return 0;
+}
+
+/* The whole extended period: every reporting time present, and the count
+ * of "pump cannot deliver" warning steps as EPANET reports them. */
+static int run_eps(const char *dir, int want_pump_warnings)
+{
+    char path[1200];
+    snprintf(path, sizeof path, "%s/network.inp", dir);
+    size_t len;
+    char *inp = wt_read_file(path, &len);
+    if (!inp) { fprintf(stderr, "cannot read %s\n", path); return 1; }
+    sk_water_error err = {0, {0}};
+    sk_water_net *net = NULL;
+    sk_water_sim *sim = NULL;
+    int rc = sk_water_parse(inp, len, "network.inp", &net, &err);
+    if (rc == 0) rc = sk_water_sim_new(net, &sim, &err);
+    WT_CHECK(rc == 0, "%s", err.msg);
+    if (rc == 0) {
+        long c[3] = {0, sk_water_report_start(net), sk_water_report_step(net)};
+        sk_water_run_opts o = {.report = count_period, .ud = c};
+        rc = sk_water_run(sim, &o, &err);
+        WT_CHECK(rc == 0, "run: %s", err.msg);
+        long want = (sk_water_duration(net) - c[1]) / c[2] + 1;
+        WT_CHECK(c[0] == want, "%ld reporting periods, want %ld", c[0], want);
+        int pw = 0;
+        for (const char *w = sk_water_sim_warnings(sim); (w = strstr(w, "cannot deliver")); w++) pw++;
+        if (want_pump_warnings >= 0)
+            WT_CHECK(pw == want_pump_warnings, "%d 'cannot deliver' warnings, EPANET gives %d", pw, want_pump_warnings);
+        printf("%s eps: %ld periods, %d pump/valve warnings\n%s", dir, c[0], pw, sk_water_sim_warnings(sim));
+    }
+    sk_water_sim_free(sim);
+    sk_water_net_free(net);
+    free(inp);
+    if (failures) { printf("%d failure(s)\n", failures); return 1; }
+    printf("OK\n");
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 3) { fprintf(stderr, "usage: %s DIR t0|tight|all\n", argv[0]); return 2; }
@@ -123,6 +170,7 @@ int main(int argc, char **argv)
         if (stat(dir, &stt) != 0) { printf("SKIP: %s absent (set SAMSKAP_SHARED_DATA)\n", dir); return 77; }
     } else snprintf(dir, sizeof dir, "%s", argv[1]);
     const char *mode = argv[2];
+    if (strcmp(mode, "eps") == 0) return run_eps(dir, argc > 3 ? atoi(argv[3]) : -1);
     int tight = strcmp(mode, "tight") == 0, all = strcmp(mode, "all") == 0;
     char path[1200];
     snprintf(path, sizeof path, "%s/network.inp", dir);
