@@ -9,11 +9,7 @@
  * with one, the table "hours".  A Newton-Raphson failure is not an error of
  * the service: the result says converged = false, carries the reason and the
  * mismatch history, and its solved columns are NaN (never stale numbers). */
-#if defined(__has_include)
-#if __has_include("power.h")
 #include "power.h"
-#endif
-#endif
 
 #include <math.h>
 #include <stdint.h>
@@ -24,8 +20,6 @@
 
 #include "sk_power.h"
 #include "sk_sim.h"
-
-int sk_sim_power_run(const sk_job_ctx *ctx, sk_result **out, sk_error *err);
 
 #define POWER_VERSION "1.0.0"
 /* Per-hour tables are nhours x elements; refuse beyond this many values. */
