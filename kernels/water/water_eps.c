@@ -40,7 +40,7 @@ void sk_water_sim_free(sk_water_sim *s)
     free(s->ndx); free(s->aii); free(s->aij); free(s->F);
     free(s->H); free(s->Q); free(s->P); free(s->Y); free(s->X); free(s->E);
     free(s->dfull); free(s->dflow); free(s->D); free(s->V); free(s->S); free(s->K);
-    free(s->kw); free(s->kwh); free(s->R); free(s->dmark); free(s->queue);
+    free(s->kw); free(s->kwh); free(s->R); free(s->dmark); free(s->queue); free(s->rpost); free(s->rprio);
     free(s->warnings);
     free(s);
 }
@@ -72,10 +72,12 @@ int sk_water_sim_new(const sk_water_net *net, sk_water_sim **out, sk_water_error
     s->R = calloc(nl, sizeof(double));
     s->dmark = calloc(nn, sizeof(int));
     s->queue = calloc(nn, sizeof(int));
+    s->rpost = calloc((size_t)net->nactions + 1, sizeof(int));
+    s->rprio = calloc((size_t)net->nactions + 1, sizeof(double));
     int *pairs = malloc(nl * 3 * sizeof *pairs);
     if (!s->ndx || !s->aii || !s->F || !s->H || !s->Q || !s->P || !s->Y || !s->X || !s->E ||
         !s->dfull || !s->dflow || !s->D || !s->V || !s->S || !s->K || !s->kw || !s->kwh ||
-        !s->R || !s->dmark || !s->queue || !pairs) {
+        !s->R || !s->dmark || !s->queue || !s->rpost || !s->rprio || !pairs) {
         free(pairs);
         sk_water_sim_free(s);
         return fail(err, SK_WATER_ENOMEM, "out of memory");
@@ -189,14 +191,35 @@ static double pattern_factor(const sk_water_sim *s, int pat)
     return p->f[per % p->n];
 }
 
-static void set_link_setting(sk_water_sim *s, int k, double v)
+/* EPANET's setlinksetting: a pump's speed opens or closes it, an FCV
+ * becomes active, a fixed-status valve opens with its new setting. */
+void w_set_link_setting(sk_water_sim *s, int k, double v)
 {
     const w_link *lk = &s->net->link[k];
     if (lk->type == SK_WATER_PUMP) {
         s->K[k] = v;
         if (v > 0 && s->S[k] <= W_CLOSED) s->S[k] = W_OPEN;
         if (v == 0 && s->S[k] > W_CLOSED) s->S[k] = W_CLOSED;
+    } else if (lk->type == SK_WATER_FCV) {
+        s->K[k] = v;
+        s->S[k] = W_ACTIVE;
+    } else if (lk->type > SK_WATER_PUMP) {
+        if (s->K[k] == W_MISSING && s->S[k] <= W_CLOSED) s->S[k] = W_OPEN;
+        s->K[k] = v;
+        if (lk->type == SK_WATER_PRV || lk->type == SK_WATER_PSV) s->S[k] = W_ACTIVE;
+        if (lk->type == SK_WATER_PCV) w_resistance(s, k);
     }
+}
+
+/* EPANET's setlinkstatus: open or close, resetting pump speed and valve
+ * settings to their fixed-status meaning. */
+void w_set_link_status(sk_water_sim *s, int k, int open)
+{
+    const w_link *lk = &s->net->link[k];
+    if (lk->type == SK_WATER_PUMP) s->K[k] = open ? 1.0 : 0.0;
+    if (lk->type > SK_WATER_PUMP && lk->type != SK_WATER_GPV) s->K[k] = W_MISSING;
+    s->S[k] = open ? W_OPEN : W_CLOSED;
+    if (lk->type == SK_WATER_PCV) w_resistance(s, k);
 }
 
 static void demands(sk_water_sim *s)
@@ -219,7 +242,7 @@ static void demands(sk_water_sim *s)
     }
     for (int k = 0; k < net->nlinks; k++) {
         const w_link *lk = &net->link[k];
-        if (lk->type == SK_WATER_PUMP && lk->upat >= 0) set_link_setting(s, k, pattern_factor(s, lk->upat));
+        if (lk->type == SK_WATER_PUMP && lk->upat >= 0) w_set_link_setting(s, k, pattern_factor(s, lk->upat));
     }
 }
 
@@ -379,7 +402,7 @@ static long control_timestep(sk_water_sim *s, long tstep)
     return tstep;
 }
 
-static void tank_levels(sk_water_sim *s, long tstep)
+void w_tank_levels(sk_water_sim *s, long tstep)
 {
     const sk_water_net *net = s->net;
     for (int i = net->njuncs; i < net->nnodes; i++) {
@@ -408,7 +431,10 @@ int sk_water_next(sk_water_sim *s, long *tstep, sk_water_error *err)
         t = tank_timestep(s, t);
         t = control_timestep(s, t);
         if (s->htime + t > net->dur) t = net->dur - s->htime;
-        tank_levels(s, t);
+        /* rules are checked at rule time steps inside the step and may cut
+         * it short; without rules the tanks move by the whole step */
+        if (net->nrules > 0) t = w_rule_timestep(s, t);
+        else w_tank_levels(s, t);
         hydstep = t;
     }
     if (net->dur == 0) w_pump_energy(s, 0);

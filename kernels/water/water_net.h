@@ -65,6 +65,27 @@ typedef struct w_control {
     double setting;
 } w_control;
 
+/* Rule-based controls ([RULES]). */
+enum { W_R_NODE = 0, W_R_LINK = 1, W_R_SYSTEM = 2 };
+enum { W_RV_DEMAND, W_RV_HEAD, W_RV_PRESSURE, W_RV_LEVEL, W_RV_FILLTIME, W_RV_DRAINTIME,
+       W_RV_FLOW, W_RV_STATUS, W_RV_SETTING, W_RV_TIME, W_RV_CLOCKTIME };
+enum { W_OP_EQ, W_OP_NE, W_OP_LT, W_OP_LE, W_OP_GT, W_OP_GE };
+enum { W_RS_OPEN = 1, W_RS_CLOSED = 2, W_RS_ACTIVE = 3 };
+typedef struct w_premise {
+    int logop_or;        /* 0: IF/AND, 1: OR */
+    int obj, index, var, relop, status;
+    double value;        /* internal units (time in s) */
+} w_premise;
+typedef struct w_action {
+    int link, status;    /* status 0: setting action */
+    double setting;      /* file units, W_MISSING for status actions */
+} w_action;
+typedef struct w_rule {
+    char *id;
+    int p0, np, a0, na, e0, ne;
+    double priority;
+} w_rule;
+
 struct sk_water_net {
     char *filename;
     int nnodes, njuncs, nlinks, npats, ncurves, nctrls, ndems;
@@ -74,6 +95,11 @@ struct sk_water_net {
     w_curve *curve;
     w_control *ctrl;
     w_demand *dem;
+    int nrules, npremises, nactions;
+    w_rule *rule;
+    w_premise *prem;
+    w_action *act;
+    long rulestep;
     /* options */
     int flow_units;      /* index into the unit table */
     int si;
@@ -97,5 +123,9 @@ int w_add_warning(char **buf, size_t *len, const char *fmt, ...) __attribute__((
 double w_tank_volume(const sk_water_net *net, int n, double h);
 double w_tank_grade(const sk_water_net *net, int n, double v);
 double w_interp(int n, const double *x, const double *y, double xx);
+long w_rule_timestep(sk_water_sim *s, long tstep);  /* water_rules.c */
+void w_tank_levels(sk_water_sim *s, long tstep);    /* water_eps.c */
+void w_set_link_status(sk_water_sim *s, int k, int open);
+void w_set_link_setting(sk_water_sim *s, int k, double v);
 
 #endif

@@ -511,7 +511,8 @@ static int read_time_opt(parser *p, line *l)
     long *dst = NULL;
     if (match(t[0], "DURATION")) dst = &net->dur;
     else if (match(t[0], "HYDRAULIC")) { dst = &net->hstep; kw = 2; }
-    else if (match(t[0], "QUALITY") || match(t[0], "RULE")) return 0;
+    else if (match(t[0], "QUALITY")) return 0;
+    else if (match(t[0], "RULE")) { dst = &net->rulestep; kw = 2; }
     else if (match(t[0], "PATTERN")) {
         kw = 2;
         if (n >= 2 && match(t[1], "TIME")) dst = &net->pstep;
@@ -984,6 +985,193 @@ static int read_leakage(parser *p, line *l)
     return 0;
 }
 
+
+/* ---------- [RULES] ---------- */
+
+static int push_premise(parser *p, w_premise *pr)
+{
+    sk_water_net *net = p->net;
+    w_premise *n = realloc(net->prem, (size_t)(net->npremises + 1) * sizeof *n);
+    if (!n) return perr(p, SK_WATER_ENOMEM, "out of memory");
+    net->prem = n;
+    net->prem[net->npremises++] = *pr;
+    return 0;
+}
+
+static int push_action(parser *p, w_action *a)
+{
+    sk_water_net *net = p->net;
+    w_action *n = realloc(net->act, (size_t)(net->nactions + 1) * sizeof *n);
+    if (!n) return perr(p, SK_WATER_ENOMEM, "out of memory");
+    net->act = n;
+    net->act[net->nactions++] = *a;
+    return 0;
+}
+
+static int rule_relop(parser *p, char **t, int n, int *i, int *op)
+{
+    if (*i >= n) return perr(p, SK_WATER_EINVAL, "missing relation");
+    const char *r = t[*i];
+    (*i)++;
+    if (strcmp(r, "=") == 0 || strcasecmp(r, "IS") == 0) {
+        *op = W_OP_EQ;
+        if (*i < n && strcasecmp(t[*i], "NOT") == 0) { *op = W_OP_NE; (*i)++; }
+    } else if (strcmp(r, "<>") == 0 || strcasecmp(r, "NOT") == 0) *op = W_OP_NE;
+    else if (strcmp(r, "<") == 0 || strcasecmp(r, "BELOW") == 0) *op = W_OP_LT;
+    else if (strcmp(r, "<=") == 0) *op = W_OP_LE;
+    else if (strcmp(r, ">") == 0 || strcasecmp(r, "ABOVE") == 0) *op = W_OP_GT;
+    else if (strcmp(r, ">=") == 0) *op = W_OP_GE;
+    else return perr(p, SK_WATER_EINVAL, "unknown relation '%s'", r);
+    return 0;
+}
+
+static int rule_status_word(const char *w)
+{
+    if (match(w, "OPEN")) return W_RS_OPEN;
+    if (match(w, "CLOSED")) return W_RS_CLOSED;
+    if (match(w, "ACTIVE")) return W_RS_ACTIVE;
+    return 0;
+}
+
+static int read_premise(parser *p, line *l, int logop_or)
+{
+    sk_water_net *net = p->net;
+    char **t = l->tok;
+    int n = l->ntok, i = 1;
+    w_premise pr = {logop_or, 0, -1, 0, 0, 0, 0};
+    if (n < 4) return perr(p, SK_WATER_EINVAL, "incomplete rule condition");
+    const char *obj = t[i++];
+    if (match(obj, "SYSTEM")) pr.obj = W_R_SYSTEM;
+    else if (match(obj, "NODE") || match(obj, "JUNC") || match(obj, "RESERV") || match(obj, "TANK")) {
+        pr.obj = W_R_NODE;
+        if (find_node(p, t[i++], &pr.index)) return SK_WATER_EINVAL;
+    } else if (match(obj, "LINK") || match(obj, "PIPE") || match(obj, "PUMP") || match(obj, "VALVE")) {
+        pr.obj = W_R_LINK;
+        if (find_link(p, t[i++], &pr.index)) return SK_WATER_EINVAL;
+    } else return perr(p, SK_WATER_EINVAL, "unknown rule object '%s'", obj);
+    if (i >= n) return perr(p, SK_WATER_EINVAL, "missing rule attribute");
+    const char *var = t[i++];
+    if (pr.obj == W_R_SYSTEM) {
+        if (match(var, "DEMAND")) pr.var = W_RV_DEMAND;
+        else if (match(var, "CLOCKTIME")) pr.var = W_RV_CLOCKTIME;
+        else if (match(var, "TIME")) pr.var = W_RV_TIME;
+        else return perr(p, SK_WATER_EINVAL, "unknown SYSTEM attribute '%s'", var);
+    } else if (pr.obj == W_R_NODE) {
+        if (match(var, "DEMAND")) pr.var = W_RV_DEMAND;
+        else if (match(var, "HEAD") || match(var, "GRADE")) pr.var = W_RV_HEAD;
+        else if (match(var, "PRESSURE")) pr.var = W_RV_PRESSURE;
+        else if (match(var, "LEVEL")) pr.var = W_RV_LEVEL;
+        else if (match(var, "FILLTIME")) pr.var = W_RV_FILLTIME;
+        else if (match(var, "DRAINTIME")) pr.var = W_RV_DRAINTIME;
+        else return perr(p, SK_WATER_EINVAL, "unknown node attribute '%s'", var);
+    } else {
+        if (match(var, "FLOW")) pr.var = W_RV_FLOW;
+        else if (match(var, "STATUS")) pr.var = W_RV_STATUS;
+        else if (match(var, "SETTING")) pr.var = W_RV_SETTING;
+        else return perr(p, SK_WATER_EINVAL, "unknown link attribute '%s'", var);
+    }
+    if (rule_relop(p, t, n, &i, &pr.relop)) return SK_WATER_EINVAL;
+    if (i >= n) return perr(p, SK_WATER_EINVAL, "missing rule value");
+    const double *u = net->ucf;
+    if (pr.var == W_RV_STATUS) {
+        if (!(pr.status = rule_status_word(t[i]))) return perr(p, SK_WATER_EINVAL, "bad status '%s'", t[i]);
+    } else if (pr.var == W_RV_TIME || pr.var == W_RV_CLOCKTIME) {
+        long secs;
+        if (get_time(p, t[i], i + 1 < n ? t[i + 1] : NULL, &secs)) return SK_WATER_EINVAL;
+        pr.value = (double)(pr.var == W_RV_CLOCKTIME ? secs % 86400 : secs);
+    } else {
+        double v;
+        if (get_num(p, t[i], &v)) return SK_WATER_EINVAL;
+        switch (pr.var) {
+        case W_RV_DEMAND: case W_RV_FLOW: v /= u[U_FLOW]; break;
+        case W_RV_HEAD: v /= u[U_ELEV]; break;
+        case W_RV_LEVEL: v = net->node[pr.index].el + v / u[U_ELEV]; break;
+        case W_RV_PRESSURE: v = net->node[pr.index].el + v / u[U_PRESSURE]; break;
+        case W_RV_FILLTIME: case W_RV_DRAINTIME: v *= 3600.0; break;
+        default: break; /* SETTING compared in file units */
+        }
+        pr.value = v;
+    }
+    return push_premise(p, &pr);
+}
+
+static int read_action(parser *p, line *l)
+{
+    char **t = l->tok;
+    int n = l->ntok, i = 1;
+    w_action a = {0, 0, W_MISSING};
+    if (n < 6) return perr(p, SK_WATER_EINVAL, "incomplete rule action");
+    const char *obj = t[i++];
+    if (!(match(obj, "LINK") || match(obj, "PIPE") || match(obj, "PUMP") || match(obj, "VALVE")))
+        return perr(p, SK_WATER_EINVAL, "rule action on '%s': only links can act", obj);
+    if (find_link(p, t[i++], &a.link)) return SK_WATER_EINVAL;
+    const char *var = t[i++];
+    i++; /* "=" or "IS" */
+    if (match(var, "STATUS")) {
+        if (!(a.status = rule_status_word(t[i]))) return perr(p, SK_WATER_EINVAL, "bad status '%s'", t[i]);
+        if (p->net->link[a.link].type == SK_WATER_CVPIPE) return perr(p, SK_WATER_EINVAL, "check valve cannot be controlled");
+    } else if (match(var, "SETTING")) {
+        if (get_num(p, t[i], &a.setting)) return SK_WATER_EINVAL;
+        if (a.setting < 0) return perr(p, SK_WATER_EINVAL, "negative setting");
+        if (p->net->link[a.link].type <= SK_WATER_PIPE) return perr(p, SK_WATER_EINVAL, "a pipe has no setting");
+    } else return perr(p, SK_WATER_EINVAL, "rule action attribute '%s' (STATUS or SETTING)", var);
+    return push_action(p, &a);
+}
+
+static int read_rule_line(parser *p, line *l, int *clause)
+{
+    sk_water_net *net = p->net;
+    const char *k = l->tok[0];
+    w_rule *r = net->nrules ? &net->rule[net->nrules - 1] : NULL;
+    if (match(k, "RULE")) {
+        if (l->ntok < 2) return perr(p, SK_WATER_EINVAL, "RULE needs an id");
+        w_rule *nr = realloc(net->rule, (size_t)(net->nrules + 1) * sizeof *nr);
+        if (!nr) return perr(p, SK_WATER_ENOMEM, "out of memory");
+        net->rule = nr;
+        r = &net->rule[net->nrules++];
+        memset(r, 0, sizeof *r);
+        r->id = xstrdup(l->tok[1]);
+        if (!r->id) return perr(p, SK_WATER_ENOMEM, "out of memory");
+        r->p0 = net->npremises;
+        *clause = 0;
+        return 0;
+    }
+    if (!r) return perr(p, SK_WATER_EINVAL, "'%s' before any RULE", k);
+    if (match(k, "IF")) {
+        if (*clause != 0 || r->np) return perr(p, SK_WATER_EINVAL, "IF out of place");
+        *clause = 1;
+        r->np++;
+        return read_premise(p, l, 0);
+    }
+    if (match(k, "AND") || match(k, "OR")) {
+        int is_or = match(k, "OR");
+        if (*clause == 1) { r->np++; return read_premise(p, l, is_or); }
+        if (is_or) return perr(p, SK_WATER_EINVAL, "OR in an action list");
+        if (*clause == 2) { r->na++; return read_action(p, l); }
+        if (*clause == 3) { r->ne++; return read_action(p, l); }
+        return perr(p, SK_WATER_EINVAL, "AND out of place");
+    }
+    if (match(k, "THEN")) {
+        if (*clause != 1) return perr(p, SK_WATER_EINVAL, "THEN without IF");
+        *clause = 2;
+        r->a0 = net->nactions;
+        r->na = 1;
+        return read_action(p, l);
+    }
+    if (match(k, "ELSE")) {
+        if (*clause != 2) return perr(p, SK_WATER_EINVAL, "ELSE without THEN");
+        *clause = 3;
+        r->e0 = net->nactions;
+        r->ne = 1;
+        return read_action(p, l);
+    }
+    if (match(k, "PRIORITY")) {
+        if (l->ntok < 2 || get_num(p, l->tok[1], &r->priority)) return perr(p, SK_WATER_EINVAL, "PRIORITY needs a number");
+        return 0;
+    }
+    return perr(p, SK_WATER_EINVAL, "unknown rule keyword '%s'", k);
+}
+
 /* ---------- finishing: pumps, tanks, checks ---------- */
 
 static int power_curve(double h0, double h1, double h2, double q1, double q2, double *a, double *b, double *c)
@@ -1093,6 +1281,11 @@ static int finish(parser *p)
     if (net->hstep > net->pstep) net->hstep = net->pstep;
     if (net->hstep > net->rstep) net->hstep = net->rstep;
     if (net->rstart > net->dur) net->rstart = 0;
+    if (net->rulestep <= 0) net->rulestep = net->hstep / 10 > 0 ? net->hstep / 10 : 1;
+    if (net->rulestep > net->hstep) net->rulestep = net->hstep;
+    for (int r = 0; r < net->nrules; r++)
+        if (net->rule[r].np == 0 || net->rule[r].na == 0)
+            return perr(p, SK_WATER_EINVAL, "rule '%s' needs IF and THEN clauses", net->rule[r].id);
     if (net->pda && net->preq - net->pmin < 0.1)
         return perr(p, SK_WATER_EINVAL, "REQUIRED PRESSURE must exceed MINIMUM PRESSURE by 0.1 or more");
     net->pmin /= net->ucf[U_PRESSURE];
@@ -1157,6 +1350,7 @@ int sk_water_parse(const char *buf, size_t len, const char *filename, sk_water_n
     set_units(net);
     /* links before STATUS/CONTROLS need types; nodes before DEMANDS: read
      * the element sections first, then the rest, each in file order. */
+    int rule_clause = 0;
     for (int pass = 0; pass < 2 && !rc; pass++) {
         for (size_t i = 0; i < p.nlines; i++) {
             line *l = &p.lines[i];
@@ -1183,9 +1377,7 @@ int sk_water_parse(const char *buf, size_t len, const char *filename, sk_water_n
             case S_COORDINATES: rc = read_coord(&p, l); break;
             case S_LEAKAGE: rc = read_leakage(&p, l); break;
             case S_TIMES: rc = read_time_opt(&p, l); break;
-            case S_RULES:
-                rc = perr(&p, SK_WATER_EUNSUPPORTED, "rule-based controls are not supported yet");
-                break;
+            case S_RULES: rc = read_rule_line(&p, l, &rule_clause); break;
             default: break;
             }
             if (rc) goto done;
@@ -1230,6 +1422,11 @@ void sk_water_net_free(sk_water_net *net)
     free(net->curve);
     free(net->ctrl);
     free(net->dem);
+    if (net->rule)
+        for (int r = 0; r < net->nrules; r++) free(net->rule[r].id);
+    free(net->rule);
+    free(net->prem);
+    free(net->act);
     free(net->filename);
     free(net->warnings);
     free(net);

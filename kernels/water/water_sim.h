@@ -32,6 +32,8 @@ struct sk_water_sim {
     double *R;           /* link resistance (PCV varies with setting) */
     int *dmark;          /* scratch for connectivity */
     int *queue;
+    int *rpost;          /* rule actions posted in one evaluation */
+    double *rprio;
     long htime, rtime;
     int haltflag, iter, initialised, solved;
     double relerr, relax;

@@ -178,6 +178,7 @@ static void test_pumps(void)
 
 typedef struct tank_ctx {
     solved *s;
+    int daily;
     int t, k1, p4, periods, pump_on, pump_off, full_or_low, p4_closed_ok;
     double lo, hi;
     long last;
@@ -194,9 +195,12 @@ static int tank_report(void *ud, const sk_water_sim *sim, long t)
     if (l < c->lo) c->lo = l;
     if (l > c->hi) c->hi = l;
     if (c->s->st[c->k1] == 1) c->pump_on++; else c->pump_off++;
-    /* closed by the timer at 6 h, reopened by the clock control at 18:00 */
+    /* controls: closed by the timer at 6 h, reopened by the clock control
+     * at 18:00; rules: closed every day from 6 AM to 6 PM */
     int p4_closed = c->s->st[c->p4] == 0;
-    if ((t >= 6 * 3600 && t < 18 * 3600) != p4_closed) c->p4_closed_ok = 0;
+    long tod = t % 86400;
+    int want = c->daily ? (tod >= 6 * 3600 && tod < 18 * 3600) : (t >= 6 * 3600 && t < 18 * 3600);
+    if (want != p4_closed) c->p4_closed_ok = 0;
     c->periods++;
     c->last = t;
     return 0;
@@ -209,11 +213,11 @@ static void progress_cb(void *ud, double f, long t)
     *last = f;
 }
 
-static void test_tank_controls(void)
+static void test_tank_controls(const char *file, int daily)
 {
     solved s;
-    if (load(&s, "tankctl.inp")) return;
-    tank_ctx c = {&s, node_ix(&s, "T"), link_ix(&s, "K1"), link_ix(&s, "P4"), 0, 0, 0, 0, 1, 1e9, -1e9, 0};
+    if (load(&s, file)) return;
+    tank_ctx c = {&s, daily, node_ix(&s, "T"), link_ix(&s, "K1"), link_ix(&s, "P4"), 0, 0, 0, 0, 1, 1e9, -1e9, 0};
     sk_water_error err = {0, {0}};
     sk_water_run_opts o = {.report = tank_report, .ud = &c};
     int rc = sk_water_run(s.sim, &o, &err);
@@ -321,8 +325,10 @@ static void test_errors(void)
     expect_error("option.inp", buf, SK_WATER_EINVAL, "option.inp:10: [OPTIONS] unknown option 'FLUX'");
     snprintf(buf, sizeof buf, "%s[OPTIONS]\nUnits FURLONGS\n", base);
     expect_error("units.inp", buf, SK_WATER_EINVAL, "unknown flow units");
-    snprintf(buf, sizeof buf, "%s[RULES]\nRULE 1\nIF TANK T LEVEL ABOVE 5\nTHEN PUMP K1 STATUS IS CLOSED\n", base);
-    expect_error("rules.inp", buf, SK_WATER_EUNSUPPORTED, "rules.inp:10: [RULES] rule-based controls are not supported");
+    snprintf(buf, sizeof buf, "%s[RULES]\nRULE 1\nIF NODE J1 PRESSURE ABOVE 5\nTHEN PIPE P2 STATUS IS SHUT\n", base);
+    expect_error("rules.inp", buf, SK_WATER_EINVAL, "rules.inp:12: [RULES] bad status 'SHUT'");
+    snprintf(buf, sizeof buf, "%s[RULES]\nRULE 1\nIF NODE J1 PRESSURE ABOVE 5\n", base);
+    expect_error("rules2.inp", buf, SK_WATER_EINVAL, "rule '1' needs IF and THEN");
     snprintf(buf, sizeof buf, "%s[LEAKAGE]\nP1 1.0 0.5\n", base);
     expect_error("leak.inp", buf, SK_WATER_EUNSUPPORTED, "[LEAKAGE] pipe leakage (FAVAD) is not supported");
     snprintf(buf, sizeof buf, "%s[WIBBLE]\n", base);
@@ -421,7 +427,8 @@ int main(int argc, char **argv)
     datadir = argv[1];
     test_valves();
     test_pumps();
-    test_tank_controls();
+    test_tank_controls("tankctl.inp", 0);
+    test_tank_controls("tankrules.inp", 1);
     test_tank_fill();
     test_emitters_pda();
     test_errors();
