@@ -344,8 +344,6 @@ static int run_profile(const sk_job_ctx *ctx, const sk_input *pin, const params 
     r->iterations = its;
     if (sk_result_meta_int(r, "hours", (int64_t)nh) < 0 ||
         sk_result_meta_int(r, "hours_converged", (int64_t)nconv) < 0 ||
-        sk_result_meta_bool(r, "converged", nconv == nh) < 0 ||
-        sk_result_meta_int(r, "iterations", its) < 0 ||
         sk_result_meta_f64(r, "losses_mwh", e_loss) < 0 ||
         sk_result_meta_f64(r, "vm_min_pu", nconv ? vlo : NAN) < 0 ||
         sk_result_meta_f64(r, "vm_max_pu", nconv ? vhi : NAN) < 0 ||
@@ -425,9 +423,8 @@ int sk_sim_power_run(const sk_job_ctx *ctx, sk_result **out, sk_error *err)
         lim[g] = sol->q_limited[g];
     r->converged = sol->converged;
     r->iterations = sol->iterations_total;
-    if (sk_result_meta_bool(r, "converged", sol->converged) < 0 ||
-        sk_result_meta_int(r, "iterations", sol->iterations_total) < 0 ||
-        sk_result_meta_f64(r, "max_mismatch", sol->max_mismatch) < 0 ||
+    /* converged and iterations are result fields (summary.json top level). */
+    if (sk_result_meta_f64(r, "max_mismatch", sol->max_mismatch) < 0 ||
         sk_result_meta_f64(r, "losses_mw", sol->loss_p) < 0 ||
         sk_result_meta_f64(r, "losses_mvar", sol->loss_q) < 0 ||
         sk_result_meta_f64(r, "vm_min_pu", sol->vm_min) < 0 ||
