@@ -40,7 +40,7 @@ void sk_water_sim_free(sk_water_sim *s)
     free(s->ndx); free(s->aii); free(s->aij); free(s->F);
     free(s->H); free(s->Q); free(s->P); free(s->Y); free(s->X); free(s->E);
     free(s->dfull); free(s->dflow); free(s->D); free(s->V); free(s->S); free(s->K);
-    free(s->kw); free(s->kwh); free(s->R); free(s->dmark); free(s->queue); free(s->rpost); free(s->rprio);
+    free(s->kw); free(s->kwh); free(s->qfa); free(s->qva); free(s->R); free(s->dmark); free(s->queue); free(s->rpost); free(s->rprio);
     free(s->warnings);
     free(s);
 }
@@ -69,6 +69,8 @@ int sk_water_sim_new(const sk_water_net *net, sk_water_sim **out, sk_water_error
     s->K = calloc(nl, sizeof(double));
     s->kw = calloc(nl, sizeof(double));
     s->kwh = calloc(nl, sizeof(double));
+    s->qfa = calloc(nn, sizeof(double));
+    s->qva = calloc(nn, sizeof(double));
     s->R = calloc(nl, sizeof(double));
     s->dmark = calloc(nn, sizeof(int));
     s->queue = calloc(nn, sizeof(int));
@@ -76,7 +78,7 @@ int sk_water_sim_new(const sk_water_net *net, sk_water_sim **out, sk_water_error
     s->rprio = calloc((size_t)net->nactions + 1, sizeof(double));
     int *pairs = malloc(nl * 3 * sizeof *pairs);
     if (!s->ndx || !s->aii || !s->F || !s->H || !s->Q || !s->P || !s->Y || !s->X || !s->E ||
-        !s->dfull || !s->dflow || !s->D || !s->V || !s->S || !s->K || !s->kw || !s->kwh ||
+        !s->dfull || !s->dflow || !s->D || !s->V || !s->S || !s->K || !s->kw || !s->kwh || !s->qfa || !s->qva ||
         !s->R || !s->dmark || !s->queue || !s->rpost || !s->rprio || !pairs) {
         free(pairs);
         sk_water_sim_free(s);
@@ -154,6 +156,8 @@ int sk_water_init(sk_water_sim *s, sk_water_error *err)
     }
     for (int i = 0; i < net->njuncs; i++) {
         s->E[i] = net->node[i].ke > 0.0 ? 1.0 : 0.0;
+        s->qfa[i] = net->node[i].cfa > 0.0 ? 0.001 : 0.0;
+        s->qva[i] = net->node[i].cva > 0.0 ? 0.001 : 0.0;
         s->H[i] = net->node[i].el;
     }
     for (int k = 0; k < net->nlinks; k++) {
@@ -496,12 +500,12 @@ void sk_water_node_values(const sk_water_sim *s, sk_water_node_var v, double *ou
         switch (v) {
         case SK_WATER_HEAD: x = s->H[i] * u[U_ELEV]; break;
         case SK_WATER_PRESSURE: x = (s->H[i] - nd->el) * u[U_PRESSURE]; break;
-        case SK_WATER_DEMAND: x = (junc ? s->dflow[i] + s->E[i] : s->D[i]) * u[U_FLOW]; break;
+        case SK_WATER_DEMAND: x = (junc ? s->dflow[i] + s->E[i] + s->qfa[i] + s->qva[i] : s->D[i]) * u[U_FLOW]; break;
         case SK_WATER_ELEVATION: x = nd->el * u[U_ELEV]; break;
         case SK_WATER_DEMAND_REQUIRED: x = junc ? s->dfull[i] * u[U_FLOW] : 0.0; break;
         case SK_WATER_DEMAND_DELIVERED: x = junc ? s->dflow[i] * u[U_FLOW] : 0.0; break;
         case SK_WATER_EMITTER_FLOW: x = junc ? s->E[i] * u[U_FLOW] : 0.0; break;
-        case SK_WATER_LEAKAGE_FLOW: x = 0.0; break;
+        case SK_WATER_LEAKAGE_FLOW: x = junc ? (s->qfa[i] + s->qva[i]) * u[U_FLOW] : 0.0; break;
         case SK_WATER_TANK_LEVEL: x = tank ? (s->H[i] - nd->el) * u[U_ELEV] : 0.0; break;
         case SK_WATER_TANK_VOLUME: x = tank ? s->V[i] * u[U_VOLUME] : 0.0; break;
         }

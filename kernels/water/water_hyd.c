@@ -314,6 +314,26 @@ static void emitter_headloss(const sk_water_sim *s, int i, double *hloss, double
     if (!net->emit_backflow) add_barrier_low(q, hloss, hgrad);
 }
 
+/* inverted leakage law h = c q^(1/n) and its gradient, never negative flow */
+static void leak_headloss(double q, double c, double n, double *h, double *g)
+{
+    n = 1.0 / n;
+    *g = n * c * pow(fabs(q), n - 1.0);
+    if (*g < W_RQTOL) { *g = W_RQTOL / n; *h = (*g) * q; }
+    else *h = (*g) * q / n;
+    add_barrier_low(q, h, g);
+}
+
+static int leakage_headloss(const sk_water_sim *s, int i, double *hfa, double *gfa, double *hva, double *gva)
+{
+    const w_node *nd = &s->net->node[i];
+    if (nd->cfa == 0.0 && nd->cva == 0.0) return 0;
+    *hfa = *gfa = *hva = *gva = 0.0;
+    if (nd->cfa > 0.0) leak_headloss(s->qfa[i], nd->cfa, 0.5, hfa, gfa);
+    if (nd->cva > 0.0) leak_headloss(s->qva[i], nd->cva, 1.5, hva, gva);
+    return 1;
+}
+
 static void demand_headloss(const sk_water_sim *s, int i, double dp, double n, double *hloss, double *hgrad)
 {
     double d = s->dflow[i], dfull = s->dfull[i];
@@ -364,6 +384,14 @@ static void matrix_coeffs(sk_water_sim *s)
             }
         }
     }
+    if (net->has_leakage)
+        for (int i = 0; i < nj; i++) {
+            double hfa, gfa, hva, gva, el = net->node[i].el;
+            if (!leakage_headloss(s, i, &hfa, &gfa, &hva, &gva)) continue;
+            if (gfa > 0.0) { s->aii[i] += 1.0 / gfa; s->F[i] += (hfa + el) / gfa; }
+            if (gva > 0.0) { s->aii[i] += 1.0 / gva; s->F[i] += (hva + el) / gva; }
+            s->X[i] -= s->qfa[i] + s->qva[i];
+        }
     for (int i = 0; i < nj; i++) {
         s->X[i] -= s->dflow[i];
         s->F[i] += s->X[i];
@@ -630,6 +658,18 @@ static double new_flows(sk_water_sim *s, double *maxdq)
         dqsum += fabs(dq);
         if (fabs(dq) > *maxdq) *maxdq = fabs(dq);
     }
+    if (net->has_leakage)
+        for (int i = 0; i < nj; i++) {
+            double hfa, gfa, hva, gva, dqfa = 0.0, dqva = 0.0;
+            if (!leakage_headloss(s, i, &hfa, &gfa, &hva, &gva)) continue;
+            double dh = s->H[i] - net->node[i].el;
+            if (gfa > 0.0) { dqfa = (hfa - dh) / gfa * s->relax; s->qfa[i] -= dqfa; }
+            if (gva > 0.0) { dqva = (hva - dh) / gva * s->relax; s->qva[i] -= dqva; }
+            double dq = fabs(dqfa + dqva);
+            qsum += fabs(s->qfa[i] + s->qva[i]);
+            dqsum += dq;
+            if (dq > *maxdq) *maxdq = dq;
+        }
     if (net->pda) {
         double dp = net->preq - net->pmin, n = 1.0 / net->pexp;
         if (dp < 0.1) dp = 0.1;
@@ -680,12 +720,28 @@ static int pda_converged(const sk_water_sim *s)
     return 1;
 }
 
+static int leakage_converged(const sk_water_sim *s)
+{
+    const sk_water_net *net = s->net;
+    for (int i = 0; i < net->njuncs; i++) {
+        const w_node *nd = &net->node[i];
+        if (nd->cfa == 0.0 && nd->cva == 0.0) continue;
+        double h = s->H[i] - nd->el, qref = 0.0;
+        if (h < 0.0) h = 0.0;
+        if (nd->cfa > 0.0) qref = sqrt(h / nd->cfa);
+        if (nd->cva > 0.0) qref += pow(h / nd->cva, 1.5);
+        if (fabs(qref - (s->qfa[i] + s->qva[i])) > 0.0001 + 0.001 * qref) return 0;
+    }
+    return 1;
+}
+
 static int has_converged(sk_water_sim *s, double relerr, double maxdq)
 {
     const sk_water_net *net = s->net;
     if (relerr > net->hacc) return 0;
     if (net->headerrlim > 0.0 && max_head_error(s) > net->headerrlim / net->ucf[U_ELEV]) return 0;
     if (net->flowchglim > 0.0 && maxdq > net->flowchglim / net->ucf[U_FLOW]) return 0;
+    if (net->has_leakage && !leakage_converged(s)) return 0;
     if (net->pda) return pda_converged(s);
     return 1;
 }

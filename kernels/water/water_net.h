@@ -34,6 +34,7 @@ typedef struct w_node {
     int dem0, ndem;      /* slice of net->dem */
     int dem_from_junc;   /* the JUNCTIONS demand is still the only one */
     double ke;           /* emitter: h = ke * q^qexp (internal units) */
+    double cfa, cva;     /* FAVAD leakage: h = cfa qfa^2, h = cva qva^(2/3) */
     int pat;             /* reservoir head pattern, -1 none */
     /* tanks */
     double h0, hmin, hmax, area, vmin, vmax, v0;
@@ -55,6 +56,7 @@ typedef struct w_link {
     /* PCV */
     int vcurve;
     double km_user;      /* the file's K, for output */
+    double leak_area, leak_expan; /* [LEAKAGE], file units */
 } w_link;
 
 typedef struct w_control {

@@ -980,8 +980,11 @@ static int read_leakage(parser *p, line *l)
     if (find_link(p, l->tok[0], &k) || get_num(p, l->tok[1], &c1)) return SK_WATER_EINVAL;
     if (l->ntok >= 3 && get_num(p, l->tok[2], &c2)) return SK_WATER_EINVAL;
     if (c1 < 0 || c2 < 0) return perr(p, SK_WATER_EINVAL, "negative leakage coefficient");
-    if (c1 > 0 || c2 > 0)
-        return perr(p, SK_WATER_EUNSUPPORTED, "pipe leakage (FAVAD) is not supported by this kernel");
+    w_link *lk = &p->net->link[k];
+    if (lk->type > SK_WATER_PIPE) return perr(p, SK_WATER_EINVAL, "only pipes leak ('%s' is not a pipe)", lk->id);
+    lk->leak_area = c1;
+    lk->leak_expan = c2;
+    if (c1 > 0 || c2 > 0) p->net->has_leakage = 1;
     return 0;
 }
 
@@ -1259,6 +1262,28 @@ static int finish(parser *p)
         }
         nd->v0 = w_tank_volume(net, i, nd->h0);
         nd->vmax = w_tank_volume(net, i, nd->hmax);
+    }
+    /* FAVAD leakage: each pipe's leaks go half to each junction end (all
+     * to the junction when the other end is fixed grade), then become a
+     * pair of emitter-like terms per node (EPANET 2.3's model) */
+    if (net->has_leakage) {
+        const double c_orif = 4.8149866e-6; /* 0.6 sqrt(2g), mm2 -> m2 */
+        for (int k = 0; k < net->nlinks; k++) {
+            const w_link *lk = &net->link[k];
+            if (lk->type > SK_WATER_PIPE || (lk->leak_area == 0 && lk->leak_expan == 0)) continue;
+            int j1 = lk->n1 < net->njuncs, j2 = lk->n2 < net->njuncs;
+            if (!j1 && !j2) continue;
+            double len = lk->len * uh / 100.0;
+            if (j1 && j2) len *= 0.5;
+            double ca = c_orif * lk->leak_area / (0.3048 * 0.3048) * len, ce = c_orif * lk->leak_expan * len;
+            if (j1) { net->node[lk->n1].cfa += ca; net->node[lk->n1].cva += ce; }
+            if (j2) { net->node[lk->n2].cfa += ca; net->node[lk->n2].cva += ce; }
+        }
+        for (int i = 0; i < net->njuncs; i++) {
+            w_node *nd = &net->node[i];
+            nd->cfa = nd->cfa > 0 ? 1.0 / (nd->cfa * nd->cfa) : 0.0;
+            nd->cva = nd->cva > 0 ? 1.0 / pow(nd->cva, 2.0 / 3.0) : 0.0;
+        }
     }
     /* a node with no links is an input error, as in EPANET (error 233) */
     char *deg = calloc((size_t)net->nnodes + 1, 1);

@@ -29,6 +29,7 @@ struct sk_water_sim {
     int *S;              /* link status */
     double *K;           /* link setting */
     double *kw, *kwh;    /* pump power (kW), energy (kWh) */
+    double *qfa, *qva;   /* leakage flows: fixed and variable area */
     double *R;           /* link resistance (PCV varies with setting) */
     int *dmark;          /* scratch for connectivity */
     int *queue;

@@ -297,6 +297,29 @@ static void test_emitters_pda(void)
     }
 }
 
+static void test_leakage(void)
+{
+    solved s;
+    if (load(&s, "leakage.inp")) return;
+    if (solve_first(&s) == 0) {
+        /* FAVAD: half of P2 (1000 m = 10 sections of 100 m) leaks at each
+         * end: q = 0.6 sqrt(2g) (A0 + m H) sqrt(H), EPANET 2.3's units */
+        double total = 0;
+        for (int e = 0; e < 2; e++) {
+            int j = node_ix(&s, e ? "J2" : "J1");
+            double H = s.p[j] / 0.3048;
+            double q = 4.8149866e-6 * 10.0 / 2.0 * (10.0 / (0.3048 * 0.3048) + 1.0 * H) * sqrt(H) * 28.317;
+            sk_water_node_values(s.sim, SK_WATER_LEAKAGE_FLOW, s.lvl);
+            WT_CHECK(q > 0.01 && fabs(s.lvl[j] - q) < 1e-3 * q + 1e-4, "leakage at %s %.6f LPS, FAVAD %.6f", e ? "J2" : "J1", s.lvl[j], q);
+            total += s.lvl[j];
+        }
+        int j2 = node_ix(&s, "J2");
+        NEAR(s.d[j2], 1.0 + s.lvl[j2], 1e-9, "J2 demand %.6f should be 1 + leakage", s.d[j2]);
+        NEAR(s.q[link_ix(&s, "P1")], 1.0 + total, 1e-3, "supply %.6f = demand + leakage %.6f", s.q[link_ix(&s, "P1")], 1.0 + total);
+    }
+    unload(&s);
+}
+
 static void expect_error(const char *name, const char *inp, int code, const char *needle)
 {
     sk_water_net *net = NULL;
@@ -329,8 +352,10 @@ static void test_errors(void)
     expect_error("rules.inp", buf, SK_WATER_EINVAL, "rules.inp:12: [RULES] bad status 'SHUT'");
     snprintf(buf, sizeof buf, "%s[RULES]\nRULE 1\nIF NODE J1 PRESSURE ABOVE 5\n", base);
     expect_error("rules2.inp", buf, SK_WATER_EINVAL, "rule '1' needs IF and THEN");
-    snprintf(buf, sizeof buf, "%s[LEAKAGE]\nP1 1.0 0.5\n", base);
-    expect_error("leak.inp", buf, SK_WATER_EUNSUPPORTED, "[LEAKAGE] pipe leakage (FAVAD) is not supported");
+    snprintf(buf, sizeof buf, "%s[LEAKAGE]\nP1 -1.0 0.5\n", base);
+    expect_error("leak.inp", buf, SK_WATER_EINVAL, "leak.inp:10: [LEAKAGE] negative leakage coefficient");
+    snprintf(buf, sizeof buf, "%s[OPTIONS]\nHydraulics USE old.hyd\n", base);
+    expect_error("hyd.inp", buf, SK_WATER_EUNSUPPORTED, "[OPTIONS] HYDRAULICS USE/SAVE files are not supported");
     snprintf(buf, sizeof buf, "%s[WIBBLE]\n", base);
     expect_error("section.inp", buf, SK_WATER_EINVAL, "unknown section [WIBBLE]");
     snprintf(buf, sizeof buf, "%sP1 J1 J2 100 200 130\n", base);
@@ -431,6 +456,7 @@ int main(int argc, char **argv)
     test_tank_controls("tankrules.inp", 1);
     test_tank_fill();
     test_emitters_pda();
+    test_leakage();
     test_errors();
     test_warnings();
     test_locale();
