@@ -1,4 +1,5 @@
-/* fuzz_power_case.c - libFuzzer target for the MATPOWER case reader and, on
+/* fuzz_power_case.c - libFuzzer target for the MATPOWER case reader (and the
+ * load-profile CSV reader on the same bytes) and, on
  * inputs that parse, the network build and a bounded AC and DC solve.  The
  * reader must never crash or leak whatever the bytes; the solver must fail
  * cleanly on nonsense numbers (zero impedance, NaN-producing voltages). */
@@ -11,6 +12,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     sk_power_case *c = NULL;
     sk_power_error err = {0, {0}};
+    /* The same bytes as a load profile (CSV): the other text reader. */
+    sk_power_profile *prof = NULL;
+    if (sk_power_profile_parse((const char *)data, size, "fuzz.csv", &prof, &err) == 0)
+        sk_power_profile_free(prof);
     if (sk_power_case_parse((const char *)data, size, "fuzz.m", &c, &err) != 0)
         return 0;
     /* Keep each run short: only small networks go on to the solver. */
