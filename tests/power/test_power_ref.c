@@ -160,20 +160,40 @@ int main(int argc, char **argv)
     /* Numbers must not depend on the process locale. */
     setlocale(LC_ALL, "nb_NO.UTF-8");
     int ran = 0;
-    for (int i = 1; i < argc; i++) {
-        char path[4096];
-        snprintf(path, sizeof path, "%s/case.m", argv[i]);
+    /* --shared NAME...: cases under $SAMSKAP_SHARED_DATA/power. */
+    const char *shared = NULL;
+    int first = 1;
+    if (argc > 1 && strcmp(argv[1], "--shared") == 0) {
+        shared = getenv("SAMSKAP_SHARED_DATA");
+        first = 2;
+        if (!shared || !*shared) {
+            printf("skip: SAMSKAP_SHARED_DATA is not set; the large reference cases live there\n");
+            return 77;
+        }
+    }
+    for (int i = first; i < argc; i++) {
+        char dirbuf[4096], path[8192];
+        if (shared)
+            snprintf(dirbuf, sizeof dirbuf, "%s/power/%s", shared, argv[i]);
+        else
+            snprintf(dirbuf, sizeof dirbuf, "%s", argv[i]);
+        const char *dir = dirbuf;
+        snprintf(path, sizeof path, "%s/case.m", dir);
         FILE *f = fopen(path, "rb");
         if (!f) {
-            printf("skip: %s not found (SAMSKAP_SHARED_DATA absent?)\n", path);
+            /* Project data must be there; shared data may be absent. */
+            CHECK(shared != NULL, "%s not found", path);
+            printf("skip: %s not found\n", path);
             continue;
         }
         fclose(f);
-        check_case(argv[i], 0);
-        check_case(argv[i], 1);
+        check_case(dir, 0);
+        check_case(dir, 1);
         ran++;
     }
-    if (!ran)
+    if (!ran && !t_failures) {
+        printf("skip: no reference case found\n");
         return 77;
+    }
     return t_failures ? 1 : 0;
 }
