@@ -400,6 +400,8 @@ int sk_sim_power_run(const sk_job_ctx *ctx, sk_result **out, sk_error *err)
     }
     int src = sk_power_solve(s, NULL, NULL, sol, &pe);
     double ms = now_ms() - t0;
+    sk_job_progress(ctx, 1.0, "%s in %d iterations", sol->converged ? "converged" : "not converged",
+                    sol->iterations_total);
     if (src < 0 && src != SK_POWER_ENOCONV) {
         rc = kfail(err, &pe);
         goto done;
