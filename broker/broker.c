@@ -58,7 +58,9 @@ struct job {
     bool has_result;
     zmq_msg_t result;
     size_t nwaiters;
-    route waiters[MAX_WAITERS];
+    route *waiters;             /* MAX_WAITERS slots, allocated on first use */
+    job *lprev, *lnext;         /* in the active list, or in the finished list */
+    bool in_done;
 };
 
 struct node {
@@ -93,6 +95,13 @@ typedef struct broker {
     uv_signal_t sigint, sigterm;
     sk_map jobs, nodes, idem;
     svc_queue *queues;
+    /* Active jobs (queued or running) and finished ones, oldest first: the
+     * timer walks only the first, and retention trims the second from its
+     * head, so neither costs time per job ever seen. */
+    job *active_head, *active_tail;
+    job *done_head, *done_tail;
+    size_t ndone;
+    int64_t done_bytes;
     int64_t queued_bytes;
     uint64_t boot_id, next_job;
     counters n;
@@ -111,6 +120,8 @@ void sk_broker_config_defaults(sk_broker_config *c)
     c->max_frame = SK_MAX_FRAME;
     c->no_service_wait_ms = 10000;
     c->result_ttl_s = 600;
+    c->result_keep = 100000;
+    c->result_bytes = (int64_t)1 << 30;
     c->log_level = SK_LOG_INFO;
 }
 
@@ -236,6 +247,32 @@ static void queue_remove(job *j)
     q->len--;
 }
 
+static void list_add(job **head, job **tail, job *j)
+{
+    j->lprev = *tail;
+    j->lnext = NULL;
+    if (*tail)
+        (*tail)->lnext = j;
+    else
+        *head = j;
+    *tail = j;
+}
+
+static void list_del(job **head, job **tail, job *j)
+{
+    if (j->lprev) j->lprev->lnext = j->lnext; else *head = j->lnext;
+    if (j->lnext) j->lnext->lprev = j->lprev; else *tail = j->lprev;
+    j->lprev = j->lnext = NULL;
+}
+
+static void add_waiter(job *j, const route *r)
+{
+    if (j->waiters == NULL && (j->waiters = calloc(MAX_WAITERS, sizeof *j->waiters)) == NULL)
+        return;
+    if (j->nwaiters < MAX_WAITERS)
+        j->waiters[j->nwaiters++] = *r;
+}
+
 static void release_bodies(broker *b, job *j)
 {
     for (size_t i = 0; i < j->nbodies; i++)
@@ -259,6 +296,14 @@ static void finish_job(broker *b, job *j, enum job_state st, int64_t code, const
     release_bodies(b, j);
     sk_params_free(j->params);
     j->params = NULL;
+    if (!j->in_done) {
+        list_del(&b->active_head, &b->active_tail, j);
+        list_add(&b->done_head, &b->done_tail, j);
+        j->in_done = true;
+        b->ndone++;
+        if (j->has_result)
+            b->done_bytes += (int64_t)zmq_msg_size(&j->result);
+    }
     if (st == JOB_DONE)
         b->n.completed++;
     else
@@ -273,6 +318,15 @@ static void job_free(broker *b, job *j)
 {
     if (j->queue)
         queue_remove(j);
+    if (j->in_done) {
+        list_del(&b->done_head, &b->done_tail, j);
+        b->ndone--;
+        if (j->has_result)
+            b->done_bytes -= (int64_t)zmq_msg_size(&j->result);
+    } else {
+        list_del(&b->active_head, &b->active_tail, j);
+    }
+    free(j->waiters);
     release_bodies(b, j);
     sk_params_free(j->params);
     if (j->has_result)
@@ -434,15 +488,17 @@ static void node_drop(broker *b, node *n, const char *why)
     size_t kl;
     void *v;
     sk_info("msg=\"node removed\" node=%s reason=\"%s\" jobs=%" PRId64, n->name, why, n->load);
-    for (size_t it = 0; (it = sk_map_next(&b->jobs, it, &k, &kl, &v)) != 0;) {
-        job *j = v;
-        if (j->node != n)
-            continue;
-        if (j->state == JOB_RUNNING)
+    (void)k;
+    (void)kl;
+    (void)v;
+    for (job *j = b->active_head, *next; j != NULL; j = next) {
+        next = j->lnext;
+        if (j->node == n && j->state == JOB_RUNNING)
             requeue_or_fail(b, j, why);
-        else
-            j->node = NULL; /* a cancelled job the node still held */
     }
+    for (job *j = b->done_head; j != NULL; j = j->lnext)
+        if (j->node == n)
+            j->node = NULL; /* a cancelled job the node still held */
     sk_map_del(&b->nodes, n->id.id, n->id.len);
     free(n->services);
     free(n->tenants);
@@ -539,6 +595,7 @@ static void on_submit(broker *b, sk_wire_msg *m, const route *from)
     }
     j->body_bytes = bytes;
     b->queued_bytes += (int64_t)bytes;
+    list_add(&b->active_head, &b->active_tail, j);
     if (sk_map_put(&b->jobs, j->id, strlen(j->id), j) < 0) {
         job_free(b, j);
         send_client_failure(b, from, h->req, NULL, SK_ENOMEM, "broker out of memory");
@@ -592,8 +649,7 @@ static void on_cancel(broker *b, sk_wire_msg *m, const route *from)
     }
     /* The canceller hears "cancelled" even if it is not the submitter. */
     if (j->client.len != from->len || memcmp(j->client.id, from->id, from->len) != 0) {
-        if (j->nwaiters < MAX_WAITERS)
-            j->waiters[j->nwaiters++] = *from;
+        add_waiter(j, from);
     }
     node *held = j->node;
     finish_job(b, j, JOB_FAILED, SK_ECANCELED, "cancelled");
@@ -614,8 +670,7 @@ static void on_wait(broker *b, sk_wire_msg *m, const route *from)
         send_outcome(b, j, from);
         return;
     }
-    if (j->nwaiters < MAX_WAITERS)
-        j->waiters[j->nwaiters++] = *from;
+    add_waiter(j, from);
     sk_header a;
     sk_header_init(&a, SK_MSG_ACCEPTED);
     snprintf(a.job, sizeof a.job, "%s", j->id);
@@ -707,10 +762,10 @@ static void on_jobs(broker *b, sk_wire_msg *m, const route *from)
     size_t count = 0;
     uint64_t now = now_ms(b);
     sk_buf_puts(&j, "{\"jobs\":[");
-    for (size_t it = 0; (it = sk_map_next(&b->jobs, it, &k, &kl, &v)) != 0 && count < 10000;) {
-        job *jb = v;
-        if (jb->state != JOB_QUEUED && jb->state != JOB_RUNNING)
-            continue;
+    (void)k;
+    (void)kl;
+    (void)v;
+    for (job *jb = b->active_head; jb != NULL && count < 10000; jb = jb->lnext) {
         if (m->hdr.tenant[0] != '\0' && strcmp(m->hdr.tenant, jb->tenant) != 0)
             continue;
         sk_buf_puts(&j, count++ ? ",{" : "{");
@@ -857,6 +912,7 @@ static void on_ready(broker *b, sk_wire_msg *m, const route *from)
                 free(j);
                 continue;
             }
+            list_add(&b->active_head, &b->active_tail, j);
             svc_queue *q = queue_for(b, j->service, true);
             if (q)
                 q->running++;
@@ -908,6 +964,7 @@ static void on_node_outcome(broker *b, sk_wire_msg *m, node *n)
                 free(j);
                 j = NULL;
             } else {
+                list_add(&b->active_head, &b->active_tail, j);
                 current = true;
                 svc_queue *q = queue_for(b, j->service, true);
                 if (q)
@@ -1028,6 +1085,29 @@ static void on_backend(sk_uvzmq *z)
 
 /* ---- timers ---- */
 
+/* Forget finished jobs, oldest first: past their time to live, or beyond
+ * the count and byte budgets for kept results. */
+static void purge_done(broker *b, uint64_t now)
+{
+    while (b->done_head != NULL) {
+        job *j = b->done_head;
+        bool old = now - j->finished_ms > (uint64_t)b->cfg.result_ttl_s * 1000;
+        bool over = (int64_t)b->ndone > b->cfg.result_keep || b->done_bytes > b->cfg.result_bytes;
+        if (!old && !over)
+            break;
+        if (j->node != NULL && j->node->load > 0)
+            j->node->load--; /* a cancelled job the node never reported back */
+        sk_map_del(&b->jobs, j->id, strlen(j->id));
+        if (j->idem[0] != '\0') {
+            char key[256];
+            int len = snprintf(key, sizeof key, "%s%c%s", j->tenant, 0, j->idem);
+            if (sk_map_get(&b->idem, key, (size_t)len) == j)
+                sk_map_del(&b->idem, key, (size_t)len);
+        }
+        job_free(b, j);
+    }
+}
+
 static void on_tick(uv_timer_t *t)
 {
     broker *b = t->data;
@@ -1052,16 +1132,9 @@ static void on_tick(uv_timer_t *t)
     }
     for (size_t i = 0; i < ndead; i++)
         node_drop(b, dead[i], "missed heartbeats");
-    /* Jobs: deadlines, services nobody offers, retention. */
-    job *expired[256];
-    size_t nexp = 0;
-    for (size_t it = 0; (it = sk_map_next(&b->jobs, it, &k, &kl, &v)) != 0 && nexp < 256;) {
-        job *j = v;
-        if (j->state == JOB_DONE || j->state == JOB_FAILED) {
-            if (now - j->finished_ms > (uint64_t)b->cfg.result_ttl_s * 1000 && j->node == NULL)
-                expired[nexp++] = j;
-            continue;
-        }
+    /* Active jobs: deadlines, services nobody offers. */
+    for (job *j = b->active_head, *next; j != NULL; j = next) {
+        next = j->lnext;
         /* The node enforces the deadline itself; the broker gives it a
          * grace period to report before failing the job on its own. */
         uint64_t grace = j->state == JOB_RUNNING ? 2000 : 0;
@@ -1092,17 +1165,7 @@ static void on_tick(uv_timer_t *t)
             finish_job(b, j, JOB_FAILED, SK_ENOTFOUND, reason);
         }
     }
-    for (size_t i = 0; i < nexp; i++) {
-        job *j = expired[i];
-        sk_map_del(&b->jobs, j->id, strlen(j->id));
-        if (j->idem[0] != '\0') {
-            char key[256];
-            int len = snprintf(key, sizeof key, "%s%c%s", j->tenant, 0, j->idem);
-            if (sk_map_get(&b->idem, key, (size_t)len) == j)
-                sk_map_del(&b->idem, key, (size_t)len);
-        }
-        job_free(b, j);
-    }
+    purge_done(b, now);
 }
 
 static void on_signal(uv_signal_t *s, int signum)

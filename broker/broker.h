@@ -21,6 +21,8 @@ typedef struct sk_broker_config {
     int64_t max_frame;           /* ZMQ_MAXMSGSIZE and per-body limit */
     int64_t no_service_wait_ms;  /* how long a job waits for a node offering its service */
     int64_t result_ttl_s;        /* finished jobs kept for `samskap wait` */
+    int64_t result_keep;         /* at most this many finished jobs kept */
+    int64_t result_bytes;        /* at most this many bytes of results kept */
     int log_level;
 } sk_broker_config;
 

@@ -24,6 +24,8 @@ int main(int argc, char **argv)
         {"no-service-wait-ms", SK_OPT_INT, &cfg.no_service_wait_ms, 0, 86400000,
          "how long a job waits for a node that offers its service before it fails"},
         {"result-ttl", SK_OPT_INT, &cfg.result_ttl_s, 1, 30 * 86400, "seconds a finished job is kept for `samskap wait`"},
+        {"result-keep", SK_OPT_INT, &cfg.result_keep, 0, 100000000, "finished jobs kept for `samskap wait`, at most"},
+        {"result-bytes", SK_OPT_INT, &cfg.result_bytes, 0, (int64_t)1 << 40, "bytes of kept results, at most"},
         {"verbose", SK_OPT_FLAG, &verbose, 0, 0, "log every job event"},
         {"quiet", SK_OPT_FLAG, &quiet, 0, 0, "log warnings and errors only"},
         {"version", SK_OPT_FLAG, &version, 0, 0, "print the version and exit"},

@@ -71,6 +71,10 @@ void sk_client_free(sk_client *c)
     if (c->ctx)
         zmq_ctx_term(c->ctx);
     sk_map_free(&c->seen);
+    if (c->seen_ring != NULL)
+        for (size_t i = 0; i < SK_CLIENT_SEEN; i++)
+            free(c->seen_ring[i]);
+    free(c->seen_ring);
     free(c);
 }
 
@@ -153,10 +157,35 @@ static int64_t mono_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+static void remember(sk_client *c, const char *job, size_t kl)
+{
+    if (c->seen_ring == NULL && (c->seen_ring = calloc(SK_CLIENT_SEEN, sizeof *c->seen_ring)) == NULL)
+        return;
+    char *old = c->seen_ring[c->seen_pos];
+    if (old != NULL) {
+        sk_map_del(&c->seen, old, strlen(old));
+        free(old);
+    }
+    c->seen_ring[c->seen_pos] = strndup(job, kl);
+    c->seen_pos = (c->seen_pos + 1) % SK_CLIENT_SEEN;
+    sk_map_put(&c->seen, job, kl, (void *)1);
+}
+
 int sk_client_recv(sk_client *c, int timeout_ms, sk_wire_msg *m, sk_error *err)
 {
     int64_t end = timeout_ms < 0 ? -1 : mono_ms() + timeout_ms;
+    bool try_first = true;
     for (;;) {
+        /* A message is usually already waiting under load: read it without
+         * a poll system call first. */
+        if (try_first) {
+            try_first = false;
+            int rc = sk_wire_recv(c->sock, false, m, ZMQ_DONTWAIT, err);
+            if (rc < 0)
+                return rc;
+            if (rc == 1)
+                goto got;
+        }
         int left = -1;
         if (end >= 0) {
             int64_t l = end - mono_ms();
@@ -174,16 +203,20 @@ int sk_client_recv(sk_client *c, int timeout_ms, sk_wire_msg *m, sk_error *err)
         if (n == 0)
             continue;
         int rc = sk_wire_recv(c->sock, false, m, ZMQ_DONTWAIT, err);
-        if (rc <= 0)
+        if (rc < 0)
             return rc;
+        if (rc == 0)
+            continue;
+    got:;
         int t = m->hdr.type;
         if ((t == SK_MSG_RESULT || t == SK_MSG_FAILED) && m->hdr.job[0] != '\0') {
             size_t kl = strlen(m->hdr.job);
             if (sk_map_get(&c->seen, m->hdr.job, kl) != NULL) {
                 sk_wire_msg_close(m);
+                try_first = true;
                 continue;
             }
-            sk_map_put(&c->seen, m->hdr.job, kl, (void *)1);
+            remember(c, m->hdr.job, kl);
         }
         return 1;
     }

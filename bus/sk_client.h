@@ -22,8 +22,13 @@ typedef struct sk_client {
     char id[SK_ID_MAX];
     int64_t next_req;
     int64_t max_frame;
-    sk_map seen;           /* job ids whose outcome was delivered */
+    sk_map seen;           /* job ids whose outcome was delivered ... */
+    char **seen_ring;      /* ... the last SK_CLIENT_SEEN of them, oldest first */
+    size_t seen_pos;
 } sk_client;
+
+/* De-duplication window: outcomes of this many most recent jobs. */
+#define SK_CLIENT_SEEN 65536
 
 typedef struct sk_submit {
     const char *service;

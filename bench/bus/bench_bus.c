@@ -1,0 +1,396 @@
+/* bench_bus.c - round trips per second and latency through the samskap
+ * broker, side by side with a plain zmq_proxy(ROUTER, DEALER) in the same
+ * run.  Clients are pipelined (up to `window` requests in flight each);
+ * workers are in-process threads that echo the body, so the figures measure
+ * the broker, not a kernel.
+ *
+ * usage: bench_bus [--clients N] [--workers M] [--seconds S] [--window W]
+ *                  [--broker PATH-TO-samskap-broker] */
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <zmq.h>
+
+#include "sk_client.h"
+#include "sk_proto.h"
+
+extern char **environ;
+
+typedef struct config {
+    int clients, workers, window, body;
+    double seconds;
+    bool samskap, ack;
+    char front[64], back[64];
+} config;
+
+typedef struct client_out {
+    long done;
+    double *lat;   /* seconds */
+    long nlat, caplat;
+} client_out;
+
+static atomic_int stop_workers;
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static void add_lat(client_out *o, double v)
+{
+    if (o->nlat == o->caplat) {
+        o->caplat = o->caplat ? o->caplat * 2 : 4096;
+        o->lat = realloc(o->lat, (size_t)o->caplat * sizeof *o->lat);
+    }
+    o->lat[o->nlat++] = v;
+}
+
+/* ---- samskap mode ---- */
+
+typedef struct targs {
+    config *cfg;
+    void *ctx;
+    client_out out;
+    int index;
+} targs;
+
+static void *sk_worker(void *arg)
+{
+    targs *t = arg;
+    void *s = zmq_socket(t->ctx, ZMQ_DEALER);
+    int zero = 0, tmo = 100;
+    zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof zero);
+    zmq_setsockopt(s, ZMQ_RCVTIMEO, &tmo, sizeof tmo);
+    zmq_connect(s, t->cfg->back);
+    sk_header h;
+    sk_header_init(&h, SK_MSG_READY);
+    char svc[1][SK_ID_MAX] = {"bench.echo"};
+    h.services = svc;
+    h.nservices = 1;
+    h.capacity = 4096;
+    snprintf(h.node_name, sizeof h.node_name, "bench-%d", t->index);
+    sk_wire_send(s, NULL, 0, &h, NULL, 0, 0);
+    double last_hb = now_s();
+    while (!atomic_load(&stop_workers)) {
+        sk_wire_msg m;
+        sk_error err = SK_ERROR_INIT;
+        if (now_s() - last_hb > 0.5) {
+            sk_header hb;
+            sk_header_init(&hb, SK_MSG_HEARTBEAT);
+            sk_wire_send(s, NULL, 0, &hb, NULL, 0, ZMQ_DONTWAIT);
+            last_hb = now_s();
+        }
+        int rc = sk_wire_recv(s, false, &m, 0, &err);
+        if (rc <= 0)
+            continue;
+        if (m.hdr.type == SK_MSG_JOB) {
+            sk_header r;
+            sk_header_init(&r, SK_MSG_RESULT);
+            memcpy(r.job, m.hdr.job, SK_ID_MAX);
+            memcpy(r.client, m.hdr.client, SK_ID_MAX);
+            r.req = m.hdr.req;
+            r.attempt = m.hdr.attempt;
+            r.nbodies = 1;
+            zmq_msg_t body;
+            zmq_msg_init(&body);
+            if (m.nbodies > 0)
+                zmq_msg_move(&body, &m.bodies[0]);
+            sk_wire_send(s, NULL, 0, &r, &body, 1, 0);
+        }
+        sk_wire_msg_close(&m);
+    }
+    zmq_close(s);
+    return NULL;
+}
+
+static void *sk_client_thread(void *arg)
+{
+    targs *t = arg;
+    config *c = t->cfg;
+    sk_error err = SK_ERROR_INIT;
+    sk_client *cl = sk_client_new(c->front, &err);
+    char *body = calloc(1, (size_t)c->body);
+    sk_submit s = {.service = "bench.echo", .tenant = "bench", .no_ack = !c->ack, .ninputs = 1};
+    s.input_names[0] = "b";
+    s.input_data[0] = body;
+    s.input_len[0] = (size_t)c->body;
+    /* req numbers are consecutive per client: a ring of send times. */
+    double *sent = calloc((size_t)c->window * 4 + 16, sizeof *sent);
+    long ring = c->window * 4 + 16;
+    int inflight = 0;
+    double end = now_s() + c->seconds;
+    while (now_s() < end) {
+        while (inflight < c->window) {
+            int64_t req = sk_client_submit(cl, &s, &err);
+            sent[req % ring] = now_s();
+            inflight++;
+        }
+        sk_wire_msg m;
+        if (sk_client_recv(cl, 1000, &m, &err) != 1)
+            continue;
+        if (m.hdr.type == SK_MSG_RESULT || m.hdr.type == SK_MSG_FAILED) {
+            inflight--;
+            t->out.done++;
+            add_lat(&t->out, now_s() - sent[m.hdr.req % ring]);
+        }
+        sk_wire_msg_close(&m);
+    }
+    /* Drain what is in flight so the broker is idle for the next run. */
+    double drain_end = now_s() + 5;
+    while (inflight > 0 && now_s() < drain_end) {
+        sk_wire_msg m;
+        if (sk_client_recv(cl, 500, &m, &err) != 1)
+            continue;
+        if (m.hdr.type == SK_MSG_RESULT || m.hdr.type == SK_MSG_FAILED)
+            inflight--;
+        sk_wire_msg_close(&m);
+    }
+    free(sent);
+    free(body);
+    sk_client_free(cl);
+    return NULL;
+}
+
+/* ---- zmq_proxy mode ---- */
+
+typedef struct proxy_args {
+    void *ctx;
+    config *cfg;
+} proxy_args;
+
+static void *proxy_thread(void *arg)
+{
+    proxy_args *p = arg;
+    void *f = zmq_socket(p->ctx, ZMQ_ROUTER), *b = zmq_socket(p->ctx, ZMQ_DEALER);
+    void *ctl = zmq_socket(p->ctx, ZMQ_PAIR);
+    int hwm = 100000;
+    zmq_setsockopt(f, ZMQ_SNDHWM, &hwm, sizeof hwm);
+    zmq_setsockopt(f, ZMQ_RCVHWM, &hwm, sizeof hwm);
+    zmq_setsockopt(b, ZMQ_SNDHWM, &hwm, sizeof hwm);
+    zmq_setsockopt(b, ZMQ_RCVHWM, &hwm, sizeof hwm);
+    zmq_bind(f, p->cfg->front);
+    zmq_bind(b, p->cfg->back);
+    zmq_bind(ctl, "inproc://proxy-control");
+    zmq_proxy_steerable(f, b, NULL, ctl);
+    zmq_close(f);
+    zmq_close(b);
+    zmq_close(ctl);
+    return NULL;
+}
+
+static void *px_worker(void *arg)
+{
+    targs *t = arg;
+    void *s = zmq_socket(t->ctx, ZMQ_DEALER);
+    int zero = 0, tmo = 100;
+    zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof zero);
+    zmq_setsockopt(s, ZMQ_RCVTIMEO, &tmo, sizeof tmo);
+    zmq_connect(s, t->cfg->back);
+    while (!atomic_load(&stop_workers)) {
+        zmq_msg_t parts[4];
+        int n = 0, more = 1;
+        while (more && n < 4) {
+            zmq_msg_init(&parts[n]);
+            if (zmq_msg_recv(&parts[n], s, 0) < 0) {
+                zmq_msg_close(&parts[n]);
+                break;
+            }
+            more = zmq_msg_more(&parts[n]);
+            n++;
+        }
+        for (int i = 0; i < n; i++)
+            zmq_msg_send(&parts[i], s, i + 1 < n ? ZMQ_SNDMORE : 0);
+    }
+    zmq_close(s);
+    return NULL;
+}
+
+static void *px_client(void *arg)
+{
+    targs *t = arg;
+    config *c = t->cfg;
+    void *s = zmq_socket(t->ctx, ZMQ_DEALER);
+    int zero = 0, tmo = 1000;
+    zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof zero);
+    zmq_setsockopt(s, ZMQ_RCVTIMEO, &tmo, sizeof tmo);
+    zmq_connect(s, c->front);
+    char *body = calloc(1, (size_t)c->body + 16);
+    long seq = 0;
+    long ring = c->window * 4 + 16;
+    double *sent = calloc((size_t)ring, sizeof *sent);
+    int inflight = 0;
+    double end = now_s() + c->seconds;
+    while (now_s() < end) {
+        while (inflight < c->window) {
+            memcpy(body, &seq, sizeof seq);
+            sent[seq % ring] = now_s();
+            seq++;
+            zmq_send(s, "", 0, ZMQ_SNDMORE);
+            zmq_send(s, body, (size_t)c->body > sizeof seq ? (size_t)c->body : sizeof seq, 0);
+            inflight++;
+        }
+        char e[8];
+        if (zmq_recv(s, e, sizeof e, 0) < 0)
+            continue;
+        long got;
+        int n = zmq_recv(s, body, (size_t)c->body + 16, 0);
+        if (n < (int)sizeof got)
+            continue;
+        memcpy(&got, body, sizeof got);
+        inflight--;
+        t->out.done++;
+        add_lat(&t->out, now_s() - sent[got % ring]);
+    }
+    free(sent);
+    free(body);
+    zmq_close(s);
+    return NULL;
+}
+
+static int cmp_d(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static void report(const char *label, config *c, targs *cl, double elapsed)
+{
+    long done = 0, n = 0;
+    for (int i = 0; i < c->clients; i++)
+        done += cl[i].out.done, n += cl[i].out.nlat;
+    double *all = malloc((size_t)(n ? n : 1) * sizeof *all);
+    long k = 0;
+    for (int i = 0; i < c->clients; i++)
+        for (long j = 0; j < cl[i].out.nlat; j++)
+            all[k++] = cl[i].out.lat[j];
+    qsort(all, (size_t)n, sizeof *all, cmp_d);
+    double p50 = n ? all[n / 2] : 0, p99 = n ? all[(long)(n * 0.99)] : 0;
+    printf("%-26s %7d %7d %7d %10.0f %9.3f %9.3f\n", label, c->clients, c->workers, c->body, done / elapsed,
+           p50 * 1e3, p99 * 1e3);
+    fflush(stdout);
+    free(all);
+}
+
+static double run(config *c, const char *label, const char *broker_bin, double *rate)
+{
+    void *ctx = zmq_ctx_new();
+    pthread_t proxy, workers[64], clients[64];
+    proxy_args pa = {ctx, c};
+    targs wa[64], ca[64];
+    pid_t broker = 0;
+    atomic_store(&stop_workers, 0);
+    if (c->samskap) {
+        char *argv[] = {(char *)broker_bin, "--frontend", c->front, "--backend", c->back, "--quiet",
+                        "--max-queue", "10000000", NULL};
+        if (posix_spawn(&broker, broker_bin, NULL, NULL, argv, environ) != 0) {
+            fprintf(stderr, "bench_bus: cannot start %s\n", broker_bin);
+            exit(1);
+        }
+        usleep(300000);
+    } else {
+        pthread_create(&proxy, NULL, proxy_thread, &pa);
+        usleep(100000);
+    }
+    for (int i = 0; i < c->workers; i++) {
+        wa[i] = (targs){c, ctx, {0, NULL, 0, 0}, i};
+        pthread_create(&workers[i], NULL, c->samskap ? sk_worker : px_worker, &wa[i]);
+    }
+    usleep(300000);
+    double t0 = now_s();
+    for (int i = 0; i < c->clients; i++) {
+        ca[i] = (targs){c, ctx, {0, NULL, 0, 0}, i};
+        pthread_create(&clients[i], NULL, c->samskap ? sk_client_thread : px_client, &ca[i]);
+    }
+    for (int i = 0; i < c->clients; i++)
+        pthread_join(clients[i], NULL);
+    double elapsed = c->seconds;
+    (void)t0;
+    report(label, c, ca, elapsed);
+    long done = 0;
+    for (int i = 0; i < c->clients; i++) {
+        done += ca[i].out.done;
+        free(ca[i].out.lat);
+    }
+    *rate = done / elapsed;
+    atomic_store(&stop_workers, 1);
+    for (int i = 0; i < c->workers; i++)
+        pthread_join(workers[i], NULL);
+    if (c->samskap) {
+        kill(broker, SIGTERM);
+        waitpid(broker, NULL, 0);
+    } else {
+        void *ctl = zmq_socket(ctx, ZMQ_PAIR);
+        zmq_connect(ctl, "inproc://proxy-control");
+        zmq_send(ctl, "TERMINATE", 9, 0);
+        pthread_join(proxy, NULL);
+        zmq_close(ctl);
+    }
+    zmq_ctx_term(ctx);
+    return *rate;
+}
+
+int main(int argc, char **argv)
+{
+    config base = {.clients = 8, .workers = 2, .window = 100, .body = 100, .seconds = 3};
+    const char *broker_bin = getenv("SAMSKAP_BUILD") ? NULL : "./samskap-broker";
+    static char path[512];
+    if (getenv("SAMSKAP_BUILD")) {
+        snprintf(path, sizeof path, "%s/samskap-broker", getenv("SAMSKAP_BUILD"));
+        broker_bin = path;
+    }
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--help") == 0) {
+            printf("usage: bench_bus [--clients N] [--workers M] [--seconds S] [--window W] [--broker PATH]\n"
+                   "Round trips/s and p50/p99 latency through samskap-broker and through zmq_proxy.\n");
+            return 0;
+        } else if (i + 1 < argc && strcmp(argv[i], "--clients") == 0) base.clients = atoi(argv[++i]);
+        else if (i + 1 < argc && strcmp(argv[i], "--workers") == 0) base.workers = atoi(argv[++i]);
+        else if (i + 1 < argc && strcmp(argv[i], "--seconds") == 0) base.seconds = atof(argv[++i]);
+        else if (i + 1 < argc && strcmp(argv[i], "--window") == 0) base.window = atoi(argv[++i]);
+        else if (i + 1 < argc && strcmp(argv[i], "--broker") == 0) broker_bin = argv[++i];
+        else {
+            fprintf(stderr, "bench_bus: unknown argument %s\n", argv[i]);
+            return 2;
+        }
+    }
+    if (base.clients < 1 || base.clients > 64 || base.workers < 1 || base.workers > 64) {
+        fprintf(stderr, "bench_bus: clients and workers must be in 1..64\n");
+        return 2;
+    }
+    signal(SIGPIPE, SIG_IGN);
+    printf("bench_bus: %d clients x %d in flight, %d workers, %.0f s per run, tcp loopback\n", base.clients,
+           base.window, base.workers, base.seconds);
+    printf("%-26s %7s %7s %7s %10s %9s %9s\n", "path", "clients", "workers", "bytes", "rt/s", "p50_ms", "p99_ms");
+    int port = 20000 + (int)(getpid() % 20000);
+    int bodies[2] = {100, 10240};
+    for (int b = 0; b < 2; b++) {
+        double proxy_rate, sk_rate, sk_ack_rate;
+        config c = base;
+        c.body = bodies[b];
+        snprintf(c.front, sizeof c.front, "tcp://127.0.0.1:%d", port++);
+        snprintf(c.back, sizeof c.back, "tcp://127.0.0.1:%d", port++);
+        run(&c, "zmq_proxy(ROUTER,DEALER)", NULL, &proxy_rate);
+        c.samskap = true;
+        c.ack = false;
+        snprintf(c.front, sizeof c.front, "tcp://127.0.0.1:%d", port++);
+        snprintf(c.back, sizeof c.back, "tcp://127.0.0.1:%d", port++);
+        run(&c, "samskap (no accepted)", broker_bin, &sk_rate);
+        c.ack = true;
+        snprintf(c.front, sizeof c.front, "tcp://127.0.0.1:%d", port++);
+        snprintf(c.back, sizeof c.back, "tcp://127.0.0.1:%d", port++);
+        run(&c, "samskap (with accepted)", broker_bin, &sk_ack_rate);
+        printf("  -> samskap/zmq_proxy at %d B: %.0f%% (no accepted), %.0f%% (with accepted)\n", c.body,
+               100 * sk_rate / proxy_rate, 100 * sk_ack_rate / proxy_rate);
+    }
+    return 0;
+}
