@@ -40,7 +40,7 @@ void sk_water_sim_free(sk_water_sim *s)
     free(s->ndx); free(s->aii); free(s->aij); free(s->F);
     free(s->H); free(s->Q); free(s->P); free(s->Y); free(s->X); free(s->E);
     free(s->dfull); free(s->dflow); free(s->D); free(s->V); free(s->S); free(s->K);
-    free(s->kw); free(s->kwh); free(s->qfa); free(s->qva); free(s->R); free(s->dmark); free(s->queue); free(s->rpost); free(s->rprio);
+    free(s->kw); free(s->kwh); free(s->qfa); free(s->qva); free(s->R); free(s->dmark); free(s->queue); free(s->rpost); free(s->rprio); free(s->cvalves);
     free(s->warnings);
     free(s);
 }
@@ -75,14 +75,19 @@ int sk_water_sim_new(const sk_water_net *net, sk_water_sim **out, sk_water_error
     s->dmark = calloc(nn, sizeof(int));
     s->queue = calloc(nn, sizeof(int));
     s->rpost = calloc((size_t)net->nactions + 1, sizeof(int));
+    s->cvalves = calloc(nl, sizeof(int));
     s->rprio = calloc((size_t)net->nactions + 1, sizeof(double));
     int *pairs = malloc(nl * 3 * sizeof *pairs);
     if (!s->ndx || !s->aii || !s->F || !s->H || !s->Q || !s->P || !s->Y || !s->X || !s->E ||
         !s->dfull || !s->dflow || !s->D || !s->V || !s->S || !s->K || !s->kw || !s->kwh || !s->qfa || !s->qva ||
-        !s->R || !s->dmark || !s->queue || !s->rpost || !s->rprio || !pairs) {
+        !s->R || !s->dmark || !s->queue || !s->rpost || !s->rprio || !s->cvalves || !pairs) {
         free(pairs);
         sk_water_sim_free(s);
         return fail(err, SK_WATER_ENOMEM, "out of memory");
+    }
+    for (int k = 0; k < net->nlinks; k++) {
+        int t = net->link[k].type;
+        if (t == SK_WATER_PRV || t == SK_WATER_PSV || t == SK_WATER_FCV) s->cvalves[s->ncvalves++] = k;
     }
     /* one off-diagonal coefficient per junction pair; parallel links share it */
     int np = 0, nj = net->njuncs;

@@ -397,9 +397,9 @@ static void matrix_coeffs(sk_water_sim *s)
         s->F[i] += s->X[i];
     }
     /* PRV, PSV, FCV whose status is not fixed */
-    for (int k = 0; k < net->nlinks; k++) {
+    for (int v = 0; v < s->ncvalves; v++) {
+        int k = s->cvalves[v];
         const w_link *lk = &net->link[k];
-        if (lk->type != SK_WATER_PRV && lk->type != SK_WATER_PSV && lk->type != SK_WATER_FCV) continue;
         if (s->K[k] == W_MISSING) continue;
         int n1 = lk->n1, n2 = lk->n2, c = s->ndx[k];
         if (lk->type == SK_WATER_PRV && s->S[k] == W_ACTIVE) {
@@ -528,10 +528,10 @@ static int valve_status(sk_water_sim *s)
 {
     const sk_water_net *net = s->net;
     int change = 0;
-    for (int k = 0; k < net->nlinks; k++) {
+    for (int v = 0; v < s->ncvalves; v++) {
+        int k = s->cvalves[v];
         const w_link *lk = &net->link[k];
-        if (lk->type != SK_WATER_PRV && lk->type != SK_WATER_PSV) continue;
-        if (s->K[k] == W_MISSING) continue;
+        if (lk->type == SK_WATER_FCV || s->K[k] == W_MISSING) continue;
         int st = s->S[k];
         double h1 = s->H[lk->n1], h2 = s->H[lk->n2];
         if (lk->type == SK_WATER_PRV)
