@@ -125,78 +125,52 @@ static int run_once(const char *net, size_t nl, const char *trips, size_t tl, do
     return 0;
 }
 
-/* A generated region: 250 zones (nodes 1..250, each tied to two grid nodes
- * by connectors) and a 112 x 113 grid whose streets are a random spanning
- * tree plus 850 extra street segments, all two-way; 50,000 random OD pairs. */
+/* A generated region: 250 zones (nodes 1..250, each tied to two random
+ * intersections by two-way connectors) and a 112 x 112 street grid with
+ * alternating one-way streets (Manhattan style) and two-way arterials on
+ * every 10th row and column: 12,794 nodes, 28,528 links; 50,000 random OD
+ * pairs between distinct zones (deterministic xorshift seed). */
 static void gen_grid(char **net, size_t *nl, char **trips, size_t *tl)
 {
-    const int Z = 250, W = 112, H = 113, EXTRA = 850, NOD = 50000;
-    int ng = W * H, nn = Z + ng;
+    enum { Z = 250, W = 112, NOD = 50000 };
+    int ng = W * W, nn = Z + ng;
     unsigned long long st = 88172645463325252ull;
 #define RND() (st ^= st << 13, st ^= st >> 7, st ^= st << 17, st)
-    /* undirected grid edges */
-    int ne = (W - 1) * H + W * (H - 1);
-    int *eu = malloc(sizeof(int) * (size_t)ne), *ev = malloc(sizeof(int) * (size_t)ne);
-    int k = 0;
-    for (int y = 0; y < H; y++)
-        for (int x = 0; x < W; x++) {
-            if (x + 1 < W) { eu[k] = y * W + x; ev[k] = y * W + x + 1; k++; }
-            if (y + 1 < H) { eu[k] = y * W + x; ev[k] = (y + 1) * W + x; k++; }
-        }
-    for (int i = ne - 1; i > 0; i--) {
-        int j = (int)(RND() % (unsigned)(i + 1));
-        int a = eu[i], b = ev[i];
-        eu[i] = eu[j]; ev[i] = ev[j]; eu[j] = a; ev[j] = b;
-    }
-    int *par = malloc(sizeof(int) * (size_t)ng);
-    for (int i = 0; i < ng; i++)
-        par[i] = i;
-    char *keep = calloc((size_t)ne, 1);
-    int extra = 0;
-    for (int i = 0; i < ne; i++) {
-        int a = eu[i], b = ev[i];
-        while (par[a] != a) a = par[a] = par[par[a]];
-        while (par[b] != b) b = par[b] = par[par[b]];
-        if (a != b) {
-            par[a] = b;
-            keep[i] = 1;
-        } else if (extra < EXTRA) {
-            keep[i] = 1;
-            extra++;
-        }
-    }
     size_t cap = 4u << 20, len = 0;
     char *b = malloc(cap);
-    int nlinks = 0;
-    for (int i = 0; i < ne; i++)
-        nlinks += keep[i] ? 2 : 0;
-    nlinks += Z * 4;
+    /* count links first: one-way grid + arterial reverse links + connectors */
+    int nlinks = 2 * W * (W - 1) + 2 * ((W - 1) / 10 + 1) * (W - 1) + 4 * Z;
     len += (size_t)snprintf(b + len, cap - len,
                             "<NUMBER OF ZONES> %d\n<NUMBER OF NODES> %d\n<FIRST THRU NODE> %d\n"
                             "<NUMBER OF LINKS> %d\n<END OF METADATA>\n", Z, nn, Z + 1, nlinks);
     for (int z = 0; z < Z; z++)
         for (int c = 0; c < 2; c++) {
             int g = Z + 1 + (int)(RND() % (unsigned)ng);
-            len += (size_t)snprintf(b + len, cap - len, "%d %d 100000 1 0.5 0 0 0 0 1 ;\n%d %d 100000 1 0.5 0 0 0 0 1 ;\n",
-                                    z + 1, g, g, z + 1);
+            len += (size_t)snprintf(b + len, cap - len,
+                                    "%d %d 100000 1 0.5 0 0 0 0 1 ;\n%d %d 100000 1 0.5 0 0 0 0 1 ;\n", z + 1, g, g,
+                                    z + 1);
         }
-    for (int i = 0; i < ne; i++) {
-        if (!keep[i])
-            continue;
-        double capv = 400 + (double)(RND() % 1600);
-        double fft = 0.5 + (double)(RND() % 100) / 50.0;
-        for (int d = 0; d < 2; d++) {
-            if (cap - len < 256) {
-                cap *= 2;
-                b = realloc(b, cap);
+    for (int dir = 0; dir < 2; dir++)          /* 0: rows (x varies), 1: columns */
+        for (int line = 0; line < W; line++) {
+            int art = line % 10 == 0;
+            for (int k = 0; k + 1 < W; k++) {
+                int u = dir ? k * W + line : line * W + k;
+                int v = dir ? (k + 1) * W + line : line * W + k + 1;
+                if (line % 2) { int t = u; u = v; v = t; }
+                double capv = art ? 1800 + (double)(RND() % 600) : 600 + (double)(RND() % 400);
+                double fft = art ? 0.3 + (double)(RND() % 20) / 100.0 : 0.5 + (double)(RND() % 50) / 100.0;
+                for (int rev = 0; rev <= art; rev++) {
+                    if (cap - len < 256) {
+                        cap *= 2;
+                        b = realloc(b, cap);
+                    }
+                    len += (size_t)snprintf(b + len, cap - len, "%d %d %.0f 1 %.2f 0.15 4 0 0 %d ;\n",
+                                            Z + 1 + (rev ? v : u), Z + 1 + (rev ? u : v), capv, fft, art ? 2 : 3);
+                }
             }
-            len += (size_t)snprintf(b + len, cap - len, "%d %d %.0f 1 %.3f 0.15 4 0 0 1 ;\n",
-                                    Z + 1 + (d ? ev[i] : eu[i]), Z + 1 + (d ? eu[i] : ev[i]), capv, fft);
         }
-    }
     *net = b;
     *nl = len;
-    /* trips: NOD distinct random pairs */
     char *pick = calloc((size_t)Z * Z, 1);
     int got = 0;
     while (got < NOD) {
@@ -219,12 +193,12 @@ static void gen_grid(char **net, size_t *nl, char **trips, size_t *tl)
                     t = realloc(t, cap);
                 }
                 len += (size_t)snprintf(t + len, cap - len, "%d : %.2f;\n", d + 1,
-                                        1.0 + (double)(RND() % 900) / 100.0);
+                                        2.0 + (double)(RND() % 1600) / 100.0);
             }
     }
     *trips = t;
     *tl = len;
-    free(eu); free(ev); free(par); free(keep); free(pick);
+    free(pick);
 #undef RND
 }
 
@@ -289,11 +263,20 @@ int main(void)
     size_t nl, tl;
     char *nb, *tb;
     gen_grid(&nb, &nl, &tb, &tl);
+    if (getenv("BENCH_GRID_DUMP")) {   /* write the generated files for inspection */
+        char p[4200];
+        snprintf(p, sizeof p, "%s/grid_net.tntp", getenv("BENCH_GRID_DUMP"));
+        FILE *f = fopen(p, "wb");
+        if (f) { fwrite(nb, 1, nl, f); fclose(f); }
+        snprintf(p, sizeof p, "%s/grid_trips.tntp", getenv("BENCH_GRID_DUMP"));
+        f = fopen(p, "wb");
+        if (f) { fwrite(tb, 1, tl, f); fclose(f); }
+    }
     rec rc;
     sk_traffic_stats st;
     if (run_once(nb, nl, tb, tl, 1e-6, threads, 500, &rc, &st) == 0)
-        printf("grid13k     %d links, 50000 OD: 1e-4 %.2fs (%d it), 1e-6 %.2fs (%d it), gap %.2e, solver %.1f MB, "
-               "maxrss %.1f MB\n", 0, rc.at[0], rc.it[0], rc.at[1], rc.it[1], st.rel_gap,
+        printf("grid13k     12794 nodes, 28528 links, 50000 OD: 1e-4 %.2fs (%d it), 1e-6 %.2fs (%d it), gap %.2e, solver %.1f MB, "
+               "maxrss %.1f MB\n", rc.at[0], rc.it[0], rc.at[1], rc.it[1], st.rel_gap,
                (double)st.bytes / 1048576.0, (double)maxrss_kb() / 1024.0);
     free(nb);
     free(tb);
