@@ -45,6 +45,7 @@ typedef struct line {
 typedef struct idmap {
     char **keys;
     int *vals;
+    unsigned long *hashes;
     size_t cap, n;
 } idmap;
 
@@ -61,6 +62,7 @@ typedef struct parser {
     idmap nodes, links, pats, curves;
     int cur_line;
     int cur_sect;
+    int demcap;
 } parser;
 
 /* ---------- small helpers ---------- */
@@ -119,18 +121,27 @@ static char *xstrdup(const char *s)
 
 static unsigned long hash_str(const char *s)
 {
-    /* EPANET ids are case-insensitive. */
-    unsigned long h = 5381;
-    for (; *s; s++) h = h * 33u + (unsigned char)toupper((unsigned char)*s);
+    /* FNV-1a over ASCII-folded bytes (ids are case-insensitive), then a
+     * final mix so that the low bits used for the slot are well spread */
+    unsigned long h = 1469598103934665603UL;
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c >= 'a' && c <= 'z') c = (unsigned char)(c - 32);
+        h = (h ^ c) * 1099511628211UL;
+    }
+    h ^= h >> 29;
+    h *= 0xbf58476d1ce4e5b9UL;
+    h ^= h >> 32;
     return h;
 }
 
 static int map_find(const idmap *m, const char *key)
 {
     if (m->cap == 0) return -1;
-    size_t i = hash_str(key) & (m->cap - 1);
+    unsigned long h = hash_str(key);
+    size_t i = h & (m->cap - 1);
     while (m->keys[i]) {
-        if (strcasecmp(m->keys[i], key) == 0) return m->vals[i];
+        if (m->hashes[i] == h && strcasecmp(m->keys[i], key) == 0) return m->vals[i];
         i = (i + 1) & (m->cap - 1);
     }
     return -1;
@@ -143,27 +154,33 @@ static int map_put(idmap *m, char *key, int val)
         size_t nc = m->cap ? m->cap * 2 : 64;
         char **nk = calloc(nc, sizeof *nk);
         int *nv = calloc(nc, sizeof *nv);
-        if (!nk || !nv) { free(nk); free(nv); return SK_WATER_ENOMEM; }
+        unsigned long *nh = calloc(nc, sizeof *nh);
+        if (!nk || !nv || !nh) { free(nk); free(nv); free(nh); return SK_WATER_ENOMEM; }
         for (size_t i = 0; i < m->cap; i++) {
             if (!m->keys[i]) continue;
-            size_t j = hash_str(m->keys[i]) & (nc - 1);
+            size_t j = m->hashes[i] & (nc - 1);
             while (nk[j]) j = (j + 1) & (nc - 1);
             nk[j] = m->keys[i];
             nv[j] = m->vals[i];
+            nh[j] = m->hashes[i];
         }
         free(m->keys);
         free(m->vals);
+        free(m->hashes);
         m->keys = nk;
         m->vals = nv;
+        m->hashes = nh;
         m->cap = nc;
     }
-    size_t i = hash_str(key) & (m->cap - 1);
+    unsigned long h = hash_str(key);
+    size_t i = h & (m->cap - 1);
     while (m->keys[i]) {
-        if (strcasecmp(m->keys[i], key) == 0) return 0;
+        if (m->hashes[i] == h && strcasecmp(m->keys[i], key) == 0) return 0;
         i = (i + 1) & (m->cap - 1);
     }
     m->keys[i] = key;
     m->vals[i] = val;
+    m->hashes[i] = h;
     m->n++;
     return 1;
 }
@@ -172,6 +189,7 @@ static void map_free(idmap *m)
 {
     free(m->keys);
     free(m->vals);
+    free(m->hashes);
 }
 
 static int match(const char *tok, const char *kw)
@@ -591,25 +609,34 @@ static int find_curve(parser *p, const char *id, int *out)
     return 0;
 }
 
+static int dem_reserve(parser *p, int extra)
+{
+    sk_water_net *net = p->net;
+    if (net->ndems + extra <= p->demcap) return 0;
+    int nc = p->demcap ? p->demcap * 2 : 256;
+    while (nc < net->ndems + extra) nc *= 2;
+    w_demand *nd = realloc(net->dem, (size_t)nc * sizeof *nd);
+    if (!nd) return perr(p, SK_WATER_ENOMEM, "out of memory");
+    net->dem = nd;
+    p->demcap = nc;
+    return 0;
+}
+
 static int add_demand(parser *p, int node, double base, int pat, int replace_junc)
 {
     sk_water_net *net = p->net;
     w_node *nd = &net->node[node];
-    /* demands are stored per node contiguously; rebuild by appending a new
-     * slice when the node's slice is not at the end */
     if (replace_junc && nd->dem_from_junc) { nd->ndem = 0; nd->dem_from_junc = 0; }
+    /* a node's demands are one contiguous slice: move it to the end of the
+     * array when another node's demands follow it */
     if (nd->ndem > 0 && nd->dem0 + nd->ndem != net->ndems) {
-        w_demand *nd2 = realloc(net->dem, (size_t)(net->ndems + nd->ndem + 1) * sizeof *nd2);
-        if (!nd2) return perr(p, SK_WATER_ENOMEM, "out of memory");
-        net->dem = nd2;
-        memmove(net->dem + net->ndems, net->dem + nd->dem0, (size_t)nd->ndem * sizeof *nd2);
+        if (dem_reserve(p, nd->ndem + 1)) return SK_WATER_ENOMEM;
+        memmove(net->dem + net->ndems, net->dem + nd->dem0, (size_t)nd->ndem * sizeof *net->dem);
         nd->dem0 = net->ndems;
         net->ndems += nd->ndem;
     }
+    if (dem_reserve(p, 1)) return SK_WATER_ENOMEM;
     if (nd->ndem == 0) nd->dem0 = net->ndems;
-    w_demand *nd2 = realloc(net->dem, (size_t)(net->ndems + 1) * sizeof *nd2);
-    if (!nd2) return perr(p, SK_WATER_ENOMEM, "out of memory");
-    net->dem = nd2;
     net->dem[net->ndems++] = (w_demand){base, pat};
     nd->ndem++;
     return 0;
