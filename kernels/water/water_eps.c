@@ -544,7 +544,8 @@ void sk_water_link_values(const sk_water_sim *s, sk_water_link_var v, double *ou
         case SK_WATER_LENGTH: x = lk->len * u[U_ELEV]; break;
         case SK_WATER_DIAMETER: x = lk->diam * u[U_DIAM]; break;
         case SK_WATER_SETTING:
-            if (lk->type <= SK_WATER_PIPE) x = lk->type == SK_WATER_CVPIPE || 1 ? (net->formflag == W_DW ? lk->kc * 1000.0 * u[U_ELEV] : lk->kc) : 0.0;
+            /* pipes: roughness in the file's terms (D-W back to mm or 1e-3 ft) */
+            if (lk->type <= SK_WATER_PIPE) x = net->formflag == W_DW ? lk->kc * 1000.0 * u[U_ELEV] : lk->kc;
             else if (s->K[k] == W_MISSING) x = NAN;
             else if (lk->type == SK_WATER_PRV || lk->type == SK_WATER_PSV || lk->type == SK_WATER_PBV) x = s->K[k] * u[U_PRESSURE];
             else if (lk->type == SK_WATER_FCV) x = s->K[k] * u[U_FLOW];

@@ -320,6 +320,57 @@ static void test_leakage(void)
     unload(&s);
 }
 
+/* One cfs of demand written in each flow unit must give the same head loss
+ * within each unit family (US: ft; SI: m); this catches a wrong factor. */
+static double units_headloss(const char *units, double per_cfs, int si, const char *formula, double rough)
+{
+    char buf[1024];
+    /* 1000 ft / 12 in pipe in US units, the same pipe in SI */
+    snprintf(buf, sizeof buf,
+             "[JUNCTIONS]\nJ1 0 %.10g\n[RESERVOIRS]\nR %s\n[PIPES]\nP1 R J1 %s %s %.10g\n"
+             "[OPTIONS]\nUnits %s\nHeadloss %s\nAccuracy 0.000001\nTrials 100\n",
+             per_cfs, si ? "100" : "328.0839895", si ? "304.8" : "1000", si ? "304.8" : "12",
+             rough, units, formula);
+    sk_water_net *net = NULL;
+    sk_water_sim *sim = NULL;
+    sk_water_error err = {0, {0}};
+    double hl[1] = {NAN}, d[2] = {NAN, NAN};
+    if (sk_water_parse(buf, strlen(buf), units, &net, &err) == 0 && sk_water_sim_new(net, &sim, &err) == 0) {
+        sk_water_run_opts o = {.first_only = 1};
+        if (sk_water_run(sim, &o, &err) == 0) {
+            sk_water_link_values(sim, SK_WATER_HEADLOSS, hl);
+            sk_water_node_values(sim, SK_WATER_DEMAND, d);
+            WT_CHECK(fabs(d[0] - per_cfs) < 1e-9 * per_cfs, "%s: demand %.10g, want %.10g", units, d[0], per_cfs);
+            WT_CHECK(strcmp(sk_water_flow_units(net), units) == 0, "units %s", sk_water_flow_units(net));
+        }
+    }
+    WT_CHECK(err.code == 0, "%s: %s", units, err.msg);
+    sk_water_sim_free(sim);
+    sk_water_net_free(net);
+    return si ? hl[0] / 0.3048 : hl[0];
+}
+
+static void test_units(void)
+{
+    /* EPANET's factors (file units per cfs) */
+    static const struct { const char *u; double f; int si; } U[] = {
+        {"CFS", 1.0, 0}, {"GPM", 448.831, 0}, {"MGD", 0.64632, 0}, {"IMGD", 0.5382, 0}, {"AFD", 1.9837, 0},
+        {"LPS", 28.317, 1}, {"LPM", 1699.0, 1}, {"MLD", 2.4466, 1}, {"CMH", 101.94, 1}, {"CMD", 2446.6, 1}};
+    static const struct { const char *f; double us, si; } F[] = {{"H-W", 120, 120}, {"D-W", 0.5, 0.1524}, {"C-M", 0.012, 0.012}};
+    for (int f = 0; f < 3; f++) {
+        double ref = units_headloss("CFS", 1.0, 0, F[f].f, F[f].us);
+        WT_CHECK(ref > 0.5 && ref < 50, "%s: 1 cfs through 1000 ft of 12 in loses %.4f ft", F[f].f, ref);
+        for (int i = 1; i < 10; i++) {
+            double h = units_headloss(U[i].u, U[i].f, U[i].si, F[f].f, U[i].si ? F[f].si : F[f].us);
+            WT_CHECK(fabs(h - ref) < 1e-3 * ref, "%s %s: head loss %.6f ft, CFS gives %.6f", F[f].f, U[i].u, h, ref);
+        }
+    }
+    /* Hazen-Williams by hand: 1 cfs, C 120, 1000 ft, 1 ft diameter */
+    double hw = 4.727 * 1000.0 / pow(120.0, 1.852) / pow(1.0, 4.871);
+    double h = units_headloss("CFS", 1.0, 0, "H-W", 120);
+    WT_CHECK(fabs(h - hw) < 1e-4, "H-W head loss %.6f, formula %.6f", h, hw);
+}
+
 static void expect_error(const char *name, const char *inp, int code, const char *needle)
 {
     sk_water_net *net = NULL;
@@ -457,6 +508,7 @@ int main(int argc, char **argv)
     test_tank_fill();
     test_emitters_pda();
     test_leakage();
+    test_units();
     test_errors();
     test_warnings();
     test_locale();
