@@ -272,6 +272,44 @@ static void test_tank_fill(void)
     sk_water_net_free(net);
 }
 
+static void test_tank_empty(void)
+{
+    /* the tank feeds a demand with a weak main from a low reservoir as
+     * backup: it drains to its bottom and its outflow is cut there */
+    const char *inp =
+        "[JUNCTIONS]\nJ1 0 20\n[RESERVOIRS]\nR 15\n[TANKS]\nT 20 2 0.5 5 6 0\n"
+        "[PIPES]\nP1 T J1 100 300 130\nP2 R J1 2000 100 130\n"
+        "[TIMES]\nDuration 12\n[OPTIONS]\nUnits LPS\n";
+    sk_water_net *net = NULL;
+    sk_water_sim *sim = NULL;
+    sk_water_error err = {0, {0}};
+    int rc = sk_water_parse(inp, strlen(inp), "empty.inp", &net, &err);
+    if (rc == 0) rc = sk_water_sim_new(net, &sim, &err);
+    WT_CHECK(rc == 0, "empty: %s", err.msg);
+    long t, tstep = 1;
+    int steps = 0, empty_seen = 0, offgrid = 0;
+    double lvl[3], q[2], prev = 1e9;
+    while (rc == 0 && tstep > 0 && steps < 1000) {
+        rc = sk_water_solve(sim, &t, &err);
+        sk_water_node_values(sim, SK_WATER_TANK_LEVEL, lvl);
+        sk_water_link_values(sim, SK_WATER_FLOW, q);
+        WT_CHECK(lvl[2] <= prev + 1e-9 && lvl[2] >= 0.5 - 1e-6, "tank level %.4f at %ld (before %.4f)", lvl[2], t, prev);
+        prev = lvl[2];
+        if (lvl[2] <= 0.5 + 1e-6) {
+            empty_seen = 1;
+            WT_CHECK(fabs(q[0]) < 1e-3, "flow %.4f out of an empty tank at %ld", q[0], t);
+            WT_CHECK(fabs(q[1] - 20.0) < 1e-3, "reservoir supplies %.4f, want the whole 20", q[1]);
+        }
+        if (t % 3600) offgrid = 1;
+        rc = rc ? rc : sk_water_next(sim, &tstep, &err);
+        steps++;
+    }
+    WT_CHECK(rc == 0, "empty run: %s", err.msg);
+    WT_CHECK(empty_seen && offgrid, "tank never emptied (%d) or no step cut at the empty time (%d)", empty_seen, offgrid);
+    sk_water_sim_free(sim);
+    sk_water_net_free(net);
+}
+
 static void test_emitters_pda(void)
 {
     solved s;
@@ -506,6 +544,7 @@ int main(int argc, char **argv)
     test_tank_controls("tankctl.inp", 0);
     test_tank_controls("tankrules.inp", 1);
     test_tank_fill();
+    test_tank_empty();
     test_emitters_pda();
     test_leakage();
     test_units();
