@@ -190,11 +190,23 @@ static int meta_read(lua_State *L)
             p->max = INFINITY;
             lua_getfield(L, it, "default");
             int dt = lua_type(L, -1);
-            const char *ty = dt == LUA_TNUMBER ? (lua_isinteger(L, -1) ? "integer" : "number")
+            const char *ty = dt == LUA_TNUMBER ? "number"
                            : dt == LUA_TBOOLEAN ? "boolean" : dt == LUA_TSTRING ? "string" : NULL;
             if (!ty)
                 return sk_lua__errorf(L, "%s: field '%s.default' must be a number, boolean or string, got %s",
                                   f, path, lua_typename(L, dt));
+            /* "integer" only when declared: a default of 20 must still accept 20.5 */
+            lua_getfield(L, it, "type");
+            if (lua_type(L, -1) == LUA_TSTRING) {
+                const char *dty = lua_tostring(L, -1);
+                if (strcmp(dty, "integer") == 0 && dt == LUA_TNUMBER && lua_isinteger(L, -2))
+                    ty = "integer";
+                else if (strcmp(dty, ty) != 0)
+                    return sk_lua__errorf(L, "%s: field '%s.type' is '%s' but the default is a %s",
+                                          f, path, dty, lua_typename(L, dt));
+            } else if (!lua_isnil(L, -1))
+                return sk_lua__errorf(L, "%s: field '%s.type' must be a string", f, path);
+            lua_pop(L, 1);
             p->type = strdup(ty);
             p->def_str = strdup(dt == LUA_TSTRING ? lua_tostring(L, -1) : "");
             if (!p->type || !p->def_str)
