@@ -159,7 +159,7 @@ static void send_client_failure(broker *b, const route *r, int64_t req, const ch
     h.req = req;
     h.code = code;
     if (jobid != NULL)
-        snprintf(h.job, sizeof h.job, "%s", jobid);
+        sk_strlcpy(h.job, jobid, sizeof h.job);
     va_start(ap, fmt);
     vsnprintf(h.reason, sizeof h.reason, fmt, ap);
     va_end(ap);
@@ -171,9 +171,9 @@ static void send_outcome(broker *b, job *j, const route *r)
 {
     sk_header h;
     sk_header_init(&h, j->state == JOB_DONE ? SK_MSG_RESULT : SK_MSG_FAILED);
-    snprintf(h.job, sizeof h.job, "%s", j->id);
-    snprintf(h.service, sizeof h.service, "%s", j->service);
-    snprintf(h.tenant, sizeof h.tenant, "%s", j->tenant);
+    sk_strlcpy(h.job, j->id, sizeof h.job);
+    sk_strlcpy(h.service, j->service, sizeof h.service);
+    sk_strlcpy(h.tenant, j->tenant, sizeof h.tenant);
     h.req = j->req;
     h.attempt = j->attempt;
     if (j->state == JOB_DONE && j->has_result) {
@@ -185,7 +185,7 @@ static void send_outcome(broker *b, job *j, const route *r)
         send_to(b, b->front, r, &h, &copy, 1);
     } else {
         h.code = j->code;
-        snprintf(h.reason, sizeof h.reason, "%s", j->reason);
+        sk_strlcpy(h.reason, j->reason, sizeof h.reason);
         send_to(b, b->front, r, &h, NULL, 0);
     }
 }
@@ -211,7 +211,7 @@ static svc_queue *queue_for(broker *b, const char *service, bool create)
     svc_queue *q = calloc(1, sizeof *q);
     if (q == NULL)
         return NULL;
-    snprintf(q->name, sizeof q->name, "%s", service);
+    sk_strlcpy(q->name, service, sizeof q->name);
     q->next = b->queues;
     b->queues = q;
     return q;
@@ -291,7 +291,7 @@ static void finish_job(broker *b, job *j, enum job_state st, int64_t code, const
         q->running--;
     j->state = st;
     j->code = code;
-    snprintf(j->reason, sizeof j->reason, "%s", reason ? reason : "");
+    sk_strlcpy(j->reason, reason ? reason : "", sizeof j->reason);
     j->finished_ms = now_ms(b);
     release_bodies(b, j);
     sk_params_free(j->params);
@@ -383,9 +383,9 @@ static void dispatch_job(broker *b, job *j, node *n)
     sk_header h;
     zmq_msg_t copies[SK_MAX_BODIES];
     sk_header_init(&h, SK_MSG_JOB);
-    snprintf(h.job, sizeof h.job, "%s", j->id);
-    snprintf(h.service, sizeof h.service, "%s", j->service);
-    snprintf(h.tenant, sizeof h.tenant, "%s", j->tenant);
+    sk_strlcpy(h.job, j->id, sizeof h.job);
+    sk_strlcpy(h.service, j->service, sizeof h.service);
+    sk_strlcpy(h.tenant, j->tenant, sizeof h.tenant);
     snprintf(h.client, sizeof h.client, "%.*s", (int)(j->client.len < SK_ID_MAX - 1 ? j->client.len : SK_ID_MAX - 1),
              (const char *)j->client.id);
     h.req = j->req;
@@ -530,7 +530,7 @@ static void on_submit(broker *b, sk_wire_msg *m, const route *from)
              * becomes the job's client, since the old one may be gone. */
             sk_header a;
             sk_header_init(&a, SK_MSG_ACCEPTED);
-            snprintf(a.job, sizeof a.job, "%s", old->id);
+            sk_strlcpy(a.job, old->id, sizeof a.job);
             a.req = h->req;
             snprintf(a.text, sizeof a.text, "duplicate");
             old->client = *from;
@@ -611,7 +611,7 @@ static void on_submit(broker *b, sk_wire_msg *m, const route *from)
     if (!j->no_ack) {
         sk_header a;
         sk_header_init(&a, SK_MSG_ACCEPTED);
-        snprintf(a.job, sizeof a.job, "%s", j->id);
+        sk_strlcpy(a.job, j->id, sizeof a.job);
         a.req = j->req;
         send_to(b, b->front, from, &a, NULL, 0);
     }
@@ -643,7 +643,7 @@ static void on_cancel(broker *b, sk_wire_msg *m, const route *from)
     if (j->state == JOB_RUNNING && j->node != NULL) {
         sk_header c;
         sk_header_init(&c, SK_MSG_CANCEL);
-        snprintf(c.job, sizeof c.job, "%s", j->id);
+        sk_strlcpy(c.job, j->id, sizeof c.job);
         c.attempt = j->attempt;
         send_to(b, b->back, &j->node->id, &c, NULL, 0);
     }
@@ -673,9 +673,9 @@ static void on_wait(broker *b, sk_wire_msg *m, const route *from)
     add_waiter(j, from);
     sk_header a;
     sk_header_init(&a, SK_MSG_ACCEPTED);
-    snprintf(a.job, sizeof a.job, "%s", j->id);
+    sk_strlcpy(a.job, j->id, sizeof a.job);
     a.req = m->hdr.req;
-    snprintf(a.text, sizeof a.text, "%s", state_names[j->state]);
+    sk_strlcpy(a.text, state_names[j->state], sizeof a.text);
     send_to(b, b->front, from, &a, NULL, 0);
 }
 
@@ -812,7 +812,7 @@ static void on_frontend(sk_uvzmq *z)
             sk_header e;
             sk_header_init(&e, SK_MSG_ERROR);
             e.code = rc;
-            snprintf(e.reason, sizeof e.reason, "%s", err.msg);
+            sk_strlcpy(e.reason, err.msg, sizeof e.reason);
             send_to(b, b->front, &from, &e, NULL, 0);
         }
         sk_wire_msg_close(&m);
@@ -884,7 +884,7 @@ static void on_ready(broker *b, sk_wire_msg *m, const route *from)
     h->tenants = NULL;
     h->nservices = h->ntenants = 0;
     n->capacity = h->capacity;
-    snprintf(n->name, sizeof n->name, "%s", h->node_name[0] ? h->node_name : "node");
+    sk_strlcpy(n->name, h->node_name[0] ? h->node_name : "node", sizeof n->name);
     n->expiry_ms = now_ms(b) + (uint64_t)(b->cfg.heartbeat_ms * b->cfg.liveness);
     /* Jobs the node still holds (it outlived a broker restart, or a network
      * cut): adopt the unknown ones, and stop the ones that were given to
@@ -897,9 +897,9 @@ static void on_ready(broker *b, sk_wire_msg *m, const route *from)
             j = calloc(1, sizeof *j);
             if (j == NULL)
                 continue;
-            snprintf(j->id, sizeof j->id, "%s", hj->job);
-            snprintf(j->service, sizeof j->service, "%s", hj->service);
-            snprintf(j->tenant, sizeof j->tenant, "%s", hj->tenant);
+            sk_strlcpy(j->id, hj->job, sizeof j->id);
+            sk_strlcpy(j->service, hj->service, sizeof j->service);
+            sk_strlcpy(j->tenant, hj->tenant, sizeof j->tenant);
             j->client.len = strlen(hj->client);
             memcpy(j->client.id, hj->client, j->client.len);
             j->req = hj->req;
@@ -923,7 +923,7 @@ static void on_ready(broker *b, sk_wire_msg *m, const route *from)
         } else {
             sk_header c;
             sk_header_init(&c, SK_MSG_CANCEL);
-            snprintf(c.job, sizeof c.job, "%s", hj->job);
+            sk_strlcpy(c.job, hj->job, sizeof c.job);
             c.attempt = hj->attempt;
             snprintf(c.reason, sizeof c.reason, "stale attempt");
             send_to(b, b->back, from, &c, NULL, 0);
@@ -951,9 +951,9 @@ static void on_node_outcome(broker *b, sk_wire_msg *m, node *n)
          * arrived before its re-announcement: adopt and deliver it. */
         j = calloc(1, sizeof *j);
         if (j != NULL) {
-            snprintf(j->id, sizeof j->id, "%s", h->job);
-            snprintf(j->service, sizeof j->service, "%s", h->service);
-            snprintf(j->tenant, sizeof j->tenant, "%s", h->tenant);
+            sk_strlcpy(j->id, h->job, sizeof j->id);
+            sk_strlcpy(j->service, h->service, sizeof j->service);
+            sk_strlcpy(j->tenant, h->tenant, sizeof j->tenant);
             j->client.len = strlen(h->client);
             memcpy(j->client.id, h->client, j->client.len);
             j->req = h->req;
@@ -1002,7 +1002,7 @@ static void on_node_progress(broker *b, sk_wire_msg *m, node *n)
         return;
     sk_header p;
     sk_header_init(&p, SK_MSG_PROGRESS);
-    snprintf(p.job, sizeof p.job, "%s", j->id);
+    sk_strlcpy(p.job, j->id, sizeof p.job);
     p.req = j->req;
     p.attempt = j->attempt;
     p.progress = m->hdr.progress;
@@ -1032,7 +1032,7 @@ static void on_backend(sk_uvzmq *z)
                 sk_header e;
                 sk_header_init(&e, SK_MSG_ERROR);
                 e.code = rc;
-                snprintf(e.reason, sizeof e.reason, "%s", err.msg);
+                sk_strlcpy(e.reason, err.msg, sizeof e.reason);
                 send_to(b, b->back, &from, &e, NULL, 0);
             }
         }
@@ -1142,7 +1142,7 @@ static void on_tick(uv_timer_t *t)
             if (j->state == JOB_RUNNING && j->node != NULL) {
                 sk_header c;
                 sk_header_init(&c, SK_MSG_CANCEL);
-                snprintf(c.job, sizeof c.job, "%s", j->id);
+                sk_strlcpy(c.job, j->id, sizeof c.job);
                 c.attempt = j->attempt;
                 send_to(b, b->back, &j->node->id, &c, NULL, 0);
             }

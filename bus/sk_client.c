@@ -31,6 +31,11 @@ static void random_hex(char *out, size_t nbytes)
 
 sk_client *sk_client_new(const char *endpoint, sk_error *err)
 {
+    return sk_client_new_in(NULL, endpoint, err);
+}
+
+sk_client *sk_client_new_in(void *zmq_ctx, const char *endpoint, sk_error *err)
+{
     sk_client *c = calloc(1, sizeof *c);
     int zero = 0, hwm = 100000;
     if (c == NULL) {
@@ -44,7 +49,8 @@ sk_client *sk_client_new(const char *endpoint, sk_error *err)
      * either side reconnects. */
     memcpy(c->id, "c-", 2);
     random_hex(c->id + 2, 12);
-    c->ctx = zmq_ctx_new();
+    c->own_ctx = zmq_ctx == NULL;
+    c->ctx = zmq_ctx != NULL ? zmq_ctx : zmq_ctx_new();
     if (c->ctx == NULL || (c->sock = zmq_socket(c->ctx, ZMQ_DEALER)) == NULL) {
         sk_fail(err, SK_EIO, "zmq: %s", zmq_strerror(errno));
         sk_client_free(c);
@@ -68,7 +74,7 @@ void sk_client_free(sk_client *c)
         return;
     if (c->sock)
         zmq_close(c->sock);
-    if (c->ctx)
+    if (c->ctx && c->own_ctx)
         zmq_ctx_term(c->ctx);
     sk_map_free(&c->seen);
     if (c->seen_ring != NULL)

@@ -18,6 +18,7 @@
 
 typedef struct sk_client {
     void *ctx, *sock;
+    bool own_ctx;
     char endpoint[256];
     char id[SK_ID_MAX];
     int64_t next_req;
@@ -44,6 +45,9 @@ typedef struct sk_submit {
 } sk_submit;
 
 sk_client *sk_client_new(const char *endpoint, sk_error *err);
+/* The same on a ZeroMQ context the caller owns and shares between clients
+ * (one I/O thread for many clients in one process). */
+sk_client *sk_client_new_in(void *zmq_ctx, const char *endpoint, sk_error *err);
 void sk_client_free(sk_client *c);
 /* Returns the request number (> 0) echoed in ACCEPTED/RESULT/FAILED. */
 int64_t sk_client_submit(sk_client *c, const sk_submit *s, sk_error *err);

@@ -36,4 +36,15 @@ int sk_fail(sk_error *err, int code, const char *fmt, ...)
 int sk_failv(sk_error *err, int code, const char *fmt, va_list ap);
 const char *sk_strerror(int code);
 
+/* Copy src into dst (size n > 0), truncating; always NUL-terminates.
+ * Cheaper than snprintf("%s") on hot paths. */
+static inline void sk_strlcpy(char *dst, const char *src, unsigned long n)
+{
+    unsigned long i = 0;
+    if (src != 0)
+        for (; i + 1 < n && src[i] != '\0'; i++)
+            dst[i] = src[i];
+    dst[i] = '\0';
+}
+
 #endif

@@ -59,10 +59,53 @@ static int pack_params(msgpack_packer *pk, const sk_params *p)
     return rc;
 }
 
+/* A fixed buffer that msgpack writes into; headers fit in it nearly
+ * always, so sending costs no allocation. */
+typedef struct fixbuf {
+    char *data;
+    size_t len, cap;
+    bool heap;
+} fixbuf;
+
+static int fixbuf_write(void *data, const char *buf, size_t len)
+{
+    fixbuf *f = data;
+    if (f->len + len > f->cap) {
+        size_t cap = (f->len + len) * 2;
+        char *d = f->heap ? realloc(f->data, cap) : malloc(cap);
+        if (d == NULL)
+            return -1;
+        if (!f->heap)
+            memcpy(d, f->data, f->len);
+        f->data = d;
+        f->cap = cap;
+        f->heap = true;
+    }
+    memcpy(f->data + f->len, buf, len);
+    f->len += len;
+    return 0;
+}
+
+static int header_pack(const sk_header *h, msgpack_packer *pk);
+
 int sk_header_encode(const sk_header *h, char **out, size_t *len, sk_error *err)
 {
     msgpack_sbuffer sb;
     msgpack_packer pk;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    if (header_pack(h, &pk) != 0) {
+        msgpack_sbuffer_destroy(&sb);
+        return sk_fail(err, SK_ENOMEM, "header: out of memory");
+    }
+    *out = sb.data;
+    *len = sb.size;
+    return 0;
+}
+
+static int header_pack(const sk_header *h, msgpack_packer *pk_)
+{
+    msgpack_packer pk = *pk_;
     int rc = 0;
     size_t n = 1;
     /* Count first: msgpack maps carry their size up front. */
@@ -86,8 +129,6 @@ int sk_header_encode(const sk_header *h, char **out, size_t *len, sk_error *err)
     n += h->ntenants > 0;
     n += h->nheld > 0;
     n += h->node_name[0] != 0;
-    msgpack_sbuffer_init(&sb);
-    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
     rc |= msgpack_pack_map(&pk, n);
     rc |= sk_mp_pack_ki64(&pk, "t", h->type);
     if (h->job[0]) rc |= sk_mp_pack_kstr(&pk, "job", h->job);
@@ -141,13 +182,7 @@ int sk_header_encode(const sk_header *h, char **out, size_t *len, sk_error *err)
         }
     }
     if (h->node_name[0]) rc |= sk_mp_pack_kstr(&pk, "node", h->node_name);
-    if (rc != 0) {
-        msgpack_sbuffer_destroy(&sb);
-        return sk_fail(err, SK_ENOMEM, "header: out of memory");
-    }
-    *out = sb.data;
-    *len = sb.size;
-    return 0;
+    return rc;
 }
 
 /* ---- decoding ---- */
@@ -252,20 +287,39 @@ static int decode_held(const msgpack_object *o, sk_header *h, sk_error *err)
     return 0;
 }
 
+/* Headers are decoded on every hop: a zone per thread, cleared after each
+ * use, saves a malloc/free pair per message. */
+static __thread msgpack_zone header_zone;
+static __thread bool header_zone_ready;
+
+static void zone_release(void)
+{
+    msgpack_zone_clear(&header_zone);
+}
+
 int sk_header_decode(const void *data, size_t len, sk_header *h, sk_error *err)
 {
-    msgpack_unpacked u;
+    msgpack_object rootobj;
     int64_t type = 0;
     int rc = -1;
+    size_t off = 0;
     sk_header_init(h, 0);
-    msgpack_unpacked_init(&u);
+    if (!header_zone_ready) {
+        if (!msgpack_zone_init(&header_zone, 4096))
+            return sk_fail(err, SK_ENOMEM, "out of memory");
+        header_zone_ready = true;
+    }
     if (len > sk_mp_header_limits.max_str) {
         sk_fail(err, SK_ETOOBIG, "header: %zu bytes, the limit is %zu", len, sk_mp_header_limits.max_str);
         goto out;
     }
-    if (sk_mp_unpack(data, len, &sk_mp_header_limits, &u, err) < 0)
+    if (sk_mp_validate(data, len, &sk_mp_header_limits, err) < 0)
         goto out;
-    const msgpack_object *root = &u.data;
+    if (msgpack_unpack(data, len, &off, &header_zone, &rootobj) != MSGPACK_UNPACK_SUCCESS || off != len) {
+        sk_fail(err, SK_EPROTO, "header: cannot unpack");
+        goto out;
+    }
+    const msgpack_object *root = &rootobj;
     if (root->type != MSGPACK_OBJECT_MAP) {
         sk_fail(err, SK_EPROTO, "header: not a msgpack map");
         goto out;
@@ -275,49 +329,89 @@ int sk_header_decode(const void *data, size_t len, sk_header *h, sk_error *err)
         goto out;
     }
     h->type = (int)type;
-    const msgpack_object *o;
-    if (get_str(root, "job", h->job, sizeof h->job, err) < 0 ||
-        get_str(root, "svc", h->service, sizeof h->service, err) < 0 ||
-        get_str(root, "tenant", h->tenant, sizeof h->tenant, err) < 0 ||
-        get_str(root, "idem", h->idem, sizeof h->idem, err) < 0 ||
-        get_str(root, "client", h->client, sizeof h->client, err) < 0 ||
-        get_i64(root, "req", &h->req, err) < 0 || get_i64(root, "attempt", &h->attempt, err) < 0 ||
-        get_i64(root, "deadline_ms", &h->deadline_ms, err) < 0 || get_i64(root, "code", &h->code, err) < 0 ||
-        get_str(root, "reason", h->reason, sizeof h->reason, err) < 0 ||
-        get_str(root, "text", h->text, sizeof h->text, err) < 0 ||
-        get_i64(root, "capacity", &h->capacity, err) < 0 ||
-        get_str(root, "node", h->node_name, sizeof h->node_name, err) < 0)
-        goto out;
-    if ((o = sk_mp_get(root, "no_ack")) != NULL && sk_mp_bool(o, &h->no_ack) < 0) {
-        sk_fail(err, SK_EPROTO, "header: 'no_ack' must be a boolean");
-        goto out;
-    }
-    if ((o = sk_mp_get(root, "progress")) != NULL && sk_mp_f64(o, &h->progress) < 0) {
-        sk_fail(err, SK_EPROTO, "header: 'progress' must be a number");
-        goto out;
-    }
-    if (decode_params(sk_mp_get(root, "params"), h, err) < 0)
-        goto out;
-    if ((o = sk_mp_get(root, "bodies")) != NULL) {
-        if (o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size > SK_MAX_BODIES) {
-            sk_fail(err, SK_EPROTO, "header: 'bodies' must be an array of at most %d names", SK_MAX_BODIES);
-            goto out;
-        }
-        for (uint32_t i = 0; i < o->via.array.size; i++) {
-            if (sk_mp_strcpy(&o->via.array.ptr[i], h->body_names[i], SK_ID_MAX) < 0) {
-                sk_fail(err, SK_EPROTO, "header: body name %u must be a string under %d bytes", i, SK_ID_MAX);
+    /* One pass over the map: each field is looked at once, unknown keys are
+     * skipped (forward compatibility). */
+    for (uint32_t i = 0; i < root->via.map.size; i++) {
+        const msgpack_object *k = &root->via.map.ptr[i].key, *o = &root->via.map.ptr[i].val;
+        if (k->type != MSGPACK_OBJECT_STR || k->via.str.size == 0 || k->via.str.size > 16)
+            continue;
+        char key[17];
+        memcpy(key, k->via.str.ptr, k->via.str.size);
+        key[k->via.str.size] = '\0';
+        char *sbuf = NULL;
+        size_t slen = 0;
+        int64_t *ival = NULL;
+        if (strcmp(key, "job") == 0) sbuf = h->job, slen = sizeof h->job;
+        else if (strcmp(key, "svc") == 0) sbuf = h->service, slen = sizeof h->service;
+        else if (strcmp(key, "tenant") == 0) sbuf = h->tenant, slen = sizeof h->tenant;
+        else if (strcmp(key, "idem") == 0) sbuf = h->idem, slen = sizeof h->idem;
+        else if (strcmp(key, "client") == 0) sbuf = h->client, slen = sizeof h->client;
+        else if (strcmp(key, "reason") == 0) sbuf = h->reason, slen = sizeof h->reason;
+        else if (strcmp(key, "text") == 0) sbuf = h->text, slen = sizeof h->text;
+        else if (strcmp(key, "node") == 0) sbuf = h->node_name, slen = sizeof h->node_name;
+        else if (strcmp(key, "req") == 0) ival = &h->req;
+        else if (strcmp(key, "attempt") == 0) ival = &h->attempt;
+        else if (strcmp(key, "deadline_ms") == 0) ival = &h->deadline_ms;
+        else if (strcmp(key, "code") == 0) ival = &h->code;
+        else if (strcmp(key, "capacity") == 0) ival = &h->capacity;
+        if (sbuf != NULL) {
+            if (sk_mp_strcpy(o, sbuf, slen) < 0) {
+                sk_fail(err, SK_EPROTO, "header: field '%s' must be a string shorter than %zu bytes", key, slen);
                 goto out;
             }
+        } else if (ival != NULL) {
+            if (sk_mp_i64(o, ival) < 0) {
+                sk_fail(err, SK_EPROTO, "header: field '%s' must be an integer", key);
+                goto out;
+            }
+        } else if (strcmp(key, "no_ack") == 0) {
+            if (sk_mp_bool(o, &h->no_ack) < 0) {
+                sk_fail(err, SK_EPROTO, "header: 'no_ack' must be a boolean");
+                goto out;
+            }
+        } else if (strcmp(key, "progress") == 0) {
+            if (sk_mp_f64(o, &h->progress) < 0) {
+                sk_fail(err, SK_EPROTO, "header: 'progress' must be a number");
+                goto out;
+            }
+        } else if (strcmp(key, "params") == 0) {
+            if (h->params != NULL || decode_params(o, h, err) < 0) {
+                if (err != NULL && err->msg[0] == '\0')
+                    sk_fail(err, SK_EPROTO, "header: 'params' given twice");
+                goto out;
+            }
+        } else if (strcmp(key, "bodies") == 0) {
+            if (o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size > SK_MAX_BODIES) {
+                sk_fail(err, SK_EPROTO, "header: 'bodies' must be an array of at most %d names", SK_MAX_BODIES);
+                goto out;
+            }
+            for (uint32_t b = 0; b < o->via.array.size; b++) {
+                if (sk_mp_strcpy(&o->via.array.ptr[b], h->body_names[b], SK_ID_MAX) < 0) {
+                    sk_fail(err, SK_EPROTO, "header: body name %u must be a string under %d bytes", b, SK_ID_MAX);
+                    goto out;
+                }
+            }
+            h->nbodies = o->via.array.size;
+        } else if (strcmp(key, "services") == 0) {
+            if (h->services != NULL ||
+                decode_names(o, "services", &h->services, &h->nservices, 1024, err) < 0)
+                goto dup_or_fail;
+        } else if (strcmp(key, "tenants") == 0) {
+            if (h->tenants != NULL || decode_names(o, "tenants", &h->tenants, &h->ntenants, 4096, err) < 0)
+                goto dup_or_fail;
+        } else if (strcmp(key, "held") == 0) {
+            if (h->held != NULL || decode_held(o, h, err) < 0)
+                goto dup_or_fail;
         }
-        h->nbodies = o->via.array.size;
-    }
-    if (decode_names(sk_mp_get(root, "services"), "services", &h->services, &h->nservices, 1024, err) < 0 ||
-        decode_names(sk_mp_get(root, "tenants"), "tenants", &h->tenants, &h->ntenants, 4096, err) < 0 ||
-        decode_held(sk_mp_get(root, "held"), h, err) < 0)
+        continue;
+    dup_or_fail:
+        if (err != NULL && err->msg[0] == '\0')
+            sk_fail(err, SK_EPROTO, "header: '%s' given twice", key);
         goto out;
+    }
     rc = 0;
 out:
-    msgpack_unpacked_destroy(&u);
+    zone_release();
     if (rc < 0) {
         sk_header_clear(h);
         if (err != NULL && err->code == 0)
@@ -445,12 +539,18 @@ int sk_wire_send(void *sock, const void *route, size_t route_len, const sk_heade
                  zmq_msg_t *bodies, size_t nbodies, int flags)
 {
     static const unsigned char sig[4] = {'S', 'K', SK_PROTO_MAJOR, SK_PROTO_MINOR};
-    char *hdr;
-    size_t hlen;
-    if (sk_header_encode(h, &hdr, &hlen, NULL) < 0) {
+    char stack[1024];
+    fixbuf fb = {stack, 0, sizeof stack, false};
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &fb, fixbuf_write);
+    if (header_pack(h, &pk) != 0) {
+        if (fb.heap)
+            free(fb.data);
         errno = ENOMEM;
         return -1;
     }
+    const char *hdr = fb.data;
+    size_t hlen = fb.len;
     int rc = 0;
     if (route != NULL && zmq_send(sock, route, route_len, flags | ZMQ_SNDMORE) < 0)
         rc = -1;
@@ -463,7 +563,8 @@ int sk_wire_send(void *sock, const void *route, size_t route_len, const sk_heade
         if (zmq_msg_send(&bodies[i], sock, flags | (i + 1 < nbodies ? ZMQ_SNDMORE : 0)) < 0)
             rc = -1;
     int saved = errno;
-    free(hdr);
+    if (fb.heap)
+        free(fb.data);
     errno = saved;
     return rc;
 }

@@ -133,7 +133,7 @@ static void on_job_progress(void *ud, double fraction, const char *msg)
     e->kind = EV_PROGRESS;
     e->job = j;
     e->fraction = fraction;
-    snprintf(e->text, sizeof e->text, "%s", msg);
+    sk_strlcpy(e->text, msg, sizeof e->text);
     push_event(j->node, e);
 }
 
@@ -219,7 +219,7 @@ static void announce(node_state *n)
     h.tenants = n->tenants;
     h.ntenants = n->ntenants;
     h.capacity = n->cfg.jobs;
-    snprintf(h.node_name, sizeof h.node_name, "%s", n->cfg.name);
+    sk_strlcpy(h.node_name, n->cfg.name, sizeof h.node_name);
     size_t cap = n->jobs.len;
     sk_held_job *held = cap ? calloc(cap, sizeof *held) : NULL;
     const char *k;
@@ -286,7 +286,7 @@ static bool send_outcome(node_state *n, node_job *j)
             snprintf(h.reason, sizeof h.reason, "deadline passed on node %.40s (%.400s)", n->cfg.name, j->err.msg);
         } else {
             h.code = j->rc;
-            snprintf(h.reason, sizeof h.reason, "%s", j->err.msg);
+            sk_strlcpy(h.reason, j->err.msg, sizeof h.reason);
         }
         if (send_msg(n, &h, NULL, 0) < 0)
             return false;
@@ -327,7 +327,7 @@ static void on_wake(uv_async_t *a)
                 sk_header h;
                 fill_outcome_header(j, &h, SK_MSG_PROGRESS);
                 h.progress = e->fraction < 0 ? 0 : e->fraction;
-                snprintf(h.text, sizeof h.text, "%s", e->text);
+                sk_strlcpy(h.text, e->text, sizeof h.text);
                 send_msg(n, &h, NULL, 0); /* progress is advisory: a failed send is dropped */
             }
         } else {

@@ -118,7 +118,7 @@ static void *sk_client_thread(void *arg)
     targs *t = arg;
     config *c = t->cfg;
     sk_error err = SK_ERROR_INIT;
-    sk_client *cl = sk_client_new(c->front, &err);
+    sk_client *cl = sk_client_new_in(t->ctx, c->front, &err);
     char *body = calloc(1, (size_t)c->body);
     sk_submit s = {.service = "bench.echo", .tenant = "bench", .no_ack = !c->ack, .ninputs = 1};
     s.input_names[0] = "b";
