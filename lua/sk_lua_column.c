@@ -641,6 +641,31 @@ static int col_period(lua_State *L)
     return 1;
 }
 
+/* scale_periods({w1, ..., wP}): row of period p times w_p (period lengths
+ * as weights before a group_by_area or sum).  Static columns: unchanged
+ * copy scaled by w1. */
+static int col_scale_periods(lua_State *L)
+{
+    lcol *a = col_check(L, 1);
+    col_need_numeric(L, a, "scale_periods");
+    luaL_checktype(L, 2, LUA_TTABLE);
+    size_t np = a->nperiods && a->len == a->nelem * a->nperiods ? a->nperiods : 1;
+    if ((size_t)lua_rawlen(L, 2) < np)
+        return sk_lua__errorf(L, "scale_periods: %zu weights for %zu periods", (size_t)lua_rawlen(L, 2), np);
+    lcol *out = col_new(L, K_F64, a->len, a);
+    double *o = (double *)out->data;
+    size_t ne = a->len / np;
+    for (size_t p = 0; p < np; p++) {
+        sk_lua__check_deadline(L);
+        lua_rawgeti(L, 2, (lua_Integer)p + 1);
+        double w = lua_tonumber(L, -1);
+        lua_pop(L, 1);
+        for (size_t e = 0; e < ne; e++)
+            o[p * ne + e] = col_getd(a, p * ne + e) * w;
+    }
+    return 1;
+}
+
 enum { HOW_SUM, HOW_MEAN, HOW_MIN, HOW_MAX, HOW_COUNT };
 
 static int how_arg(lua_State *L, int idx)
@@ -1265,6 +1290,7 @@ static const luaL_Reg col_methods[] = {
     {"lor", col_bor},           {"lnot", col_bnot},
     {"abs", col_abs},           {"period", col_period},
     {"per_period", col_per_period}, {"per_element", col_per_element},
+    {"scale_periods", col_scale_periods},
     {"group_by_area", col_group_by_area},
     {"totable", col_totable},   {"len", col_len},
     {NULL, NULL},
