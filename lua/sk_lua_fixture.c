@@ -31,12 +31,12 @@ static const char *opt_str(lua_State *L, int idx, const char *k, const char *def
 static void fx_table(lua_State *L, sk_result *r, const char *tname, int idx)
 {
     idx = lua_absindex(L, idx);
-    /* default kind: the table name without a plural s ("nodes" -> "node") */
+    /* default kind as the kernels name them: nodes -> node, links -> link,
+     * bus/branch/gen unchanged */
     char defkind[64];
     snprintf(defkind, sizeof defkind, "%s", tname);
-    size_t dl = strlen(defkind);
-    if (dl > 1 && defkind[dl - 1] == 's')
-        defkind[dl - 1] = 0;
+    if (strcmp(tname, "nodes") == 0 || strcmp(tname, "links") == 0)
+        defkind[strlen(defkind) - 1] = 0;
     const char *kind = opt_str(L, idx, "kind", defkind);
     const char *id_name = opt_str(L, idx, "id_name", "id");
     lua_getfield(L, idx, "ids");
