@@ -541,16 +541,45 @@ int sk_lua_fixture_test(const sk_lua_plugin_info *plugin, const char *fixture_pa
             rc = sk_fail(err, SK_EINVAL, "%s: %s", fixture_path, le.message);
             goto out;
         }
+        /* a case may bring its own results (areas stay the fixture's) */
+        fx_ctx own;
+        memset(&own, 0, sizeof own);
+        fx_ctx *use = &fx;
+        lua_getfield(L, fixture, "cases");
+        lua_rawgeti(L, -1, ci);
+        lua_getfield(L, -1, "results");
+        int has_own = lua_istable(L, -1);
+        lua_pop(L, 3);
+        if (has_own) {
+            lua_pushlightuserdata(L, &own);
+            lua_pushcclosure(L, fx_build, 1);
+            lua_createtable(L, 0, 1);
+            lua_getfield(L, fixture, "cases");
+            lua_rawgeti(L, -1, ci);
+            lua_getfield(L, -1, "results");
+            lua_setfield(L, -4, "results");
+            lua_pop(L, 2);
+            if (sk_lua__pcall(h, 1, 0, base, "load", &le) != LUA_OK) {
+                for (int k = 0; k < 3; k++)
+                    sk_result_free(own.results[k]);
+                sk_result_free(own.building);
+                sk_params_free(c->params);
+                free(c);
+                rc = sk_fail(err, SK_EINVAL, "%s: case %d results: %s", fixture_path, (int)ci, le.message);
+                goto out;
+            }
+            use = &own;
+        }
         bool saved[3];
         const sk_result *inputs[3];
         size_t ni = 0;
         for (int k = 0; k < 3; k++) {
-            if (!fx.results[k])
+            if (!use->results[k])
                 continue;
-            saved[k] = fx.results[k]->converged;
+            saved[k] = use->results[k]->converged;
             if (c->converged == 0)
-                fx.results[k]->converged = false;
-            inputs[ni++] = fx.results[k];
+                use->results[k]->converged = false;
+            inputs[ni++] = use->results[k];
         }
         sk_lua_job job;
         memset(&job, 0, sizeof job);
@@ -565,8 +594,10 @@ int sk_lua_fixture_test(const sk_lua_plugin_info *plugin, const char *fixture_pa
         memset(&le, 0, sizeof le);
         int r = isolated ? sk_lua_run_isolated(&job, &out, &le) : sk_lua_run(&job, &out, &le);
         for (int k = 0; k < 3; k++)
-            if (fx.results[k])
-                fx.results[k]->converged = saved[k];
+            if (use->results[k])
+                use->results[k]->converged = saved[k];
+        for (int k = 0; k < 3; k++)
+            sk_result_free(own.results[k]);
         char detail[700];
         int pass = fx_compare(c, out, r, &le, detail, sizeof detail);
         failed += !pass;
