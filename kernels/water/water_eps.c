@@ -5,14 +5,14 @@
  * length cut at pattern, report, tank fill/empty and control times; Euler
  * update of tank levels; pump energy).  sk_water_run drives both. */
 #include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "water_sim.h"
 
 static int fail(sk_water_error *err, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-#include <stdarg.h>
-#include <stdio.h>
 static int fail(sk_water_error *err, int code, const char *fmt, ...)
 {
     if (err) {
@@ -40,7 +40,7 @@ void sk_water_sim_free(sk_water_sim *s)
     free(s->ndx); free(s->aii); free(s->aij); free(s->F);
     free(s->H); free(s->Q); free(s->P); free(s->Y); free(s->X); free(s->E);
     free(s->dfull); free(s->dflow); free(s->D); free(s->V); free(s->S); free(s->K);
-    free(s->kw); free(s->kwh); free(s->qfa); free(s->qva); free(s->R); free(s->dmark); free(s->queue); free(s->rpost); free(s->rprio); free(s->cvalves);
+    free(s->kw); free(s->kwh); free(s->qfa); free(s->qva); free(s->R); free(s->dmark); free(s->queue); free(s->adjp); free(s->adjl); free(s->rpost); free(s->rprio); free(s->cvalves);
     free(s->warnings);
     free(s);
 }
@@ -76,14 +76,23 @@ int sk_water_sim_new(const sk_water_net *net, sk_water_sim **out, sk_water_error
     s->queue = calloc(nn, sizeof(int));
     s->rpost = calloc((size_t)net->nactions + 1, sizeof(int));
     s->cvalves = calloc(nl, sizeof(int));
+    s->adjp = calloc(nn + 1, sizeof(int));
+    s->adjl = calloc(2 * nl, sizeof(int));
     s->rprio = calloc((size_t)net->nactions + 1, sizeof(double));
     int *pairs = malloc(nl * 3 * sizeof *pairs);
     if (!s->ndx || !s->aii || !s->F || !s->H || !s->Q || !s->P || !s->Y || !s->X || !s->E ||
         !s->dfull || !s->dflow || !s->D || !s->V || !s->S || !s->K || !s->kw || !s->kwh || !s->qfa || !s->qva ||
-        !s->R || !s->dmark || !s->queue || !s->rpost || !s->rprio || !s->cvalves || !pairs) {
+        !s->R || !s->dmark || !s->queue || !s->rpost || !s->rprio || !s->cvalves || !s->adjp || !s->adjl || !pairs) {
         free(pairs);
         sk_water_sim_free(s);
         return fail(err, SK_WATER_ENOMEM, "out of memory");
+    }
+    /* node -> links adjacency (CSR), for the connectivity check */
+    for (int k = 0; k < net->nlinks; k++) { s->adjp[net->link[k].n1 + 1]++; s->adjp[net->link[k].n2 + 1]++; }
+    for (int i = 0; i < net->nnodes; i++) s->adjp[i + 1] += s->adjp[i];
+    for (int k = 0; k < net->nlinks; k++) {
+        s->adjl[s->adjp[net->link[k].n1] + s->dmark[net->link[k].n1]++] = k;
+        s->adjl[s->adjp[net->link[k].n2] + s->dmark[net->link[k].n2]++] = k;
     }
     for (int k = 0; k < net->nlinks; k++) {
         int t = net->link[k].type;
@@ -291,23 +300,21 @@ static int controls(sk_water_sim *s)
     return n_changed;
 }
 
-/* Junctions that no open path joins to a tank or reservoir (EPANET warns). */
+/* Junctions that no open path joins to a tank or reservoir (EPANET warns):
+ * breadth-first search over open links from every fixed-grade node. */
 static int disconnected(sk_water_sim *s)
 {
     const sk_water_net *net = s->net;
     int nn = net->nnodes, head = 0, tail = 0, count = 0;
     memset(s->dmark, 0, (size_t)nn * sizeof *s->dmark);
     for (int i = net->njuncs; i < nn; i++) { s->dmark[i] = 1; s->queue[tail++] = i; }
-    /* simple repeated sweep over links: networks are sparse and this runs
-     * only when a solve looks suspicious */
-    int grown = 1;
-    (void)head;
-    while (grown) {
-        grown = 0;
-        for (int k = 0; k < net->nlinks; k++) {
+    while (head < tail) {
+        int i = s->queue[head++];
+        for (int p = s->adjp[i]; p < s->adjp[i + 1]; p++) {
+            int k = s->adjl[p];
             if (s->S[k] <= W_CLOSED) continue;
-            int a = net->link[k].n1, b = net->link[k].n2;
-            if (s->dmark[a] != s->dmark[b]) { s->dmark[a] = s->dmark[b] = 1; grown = 1; }
+            int j = net->link[k].n1 == i ? net->link[k].n2 : net->link[k].n1;
+            if (!s->dmark[j]) { s->dmark[j] = 1; s->queue[tail++] = j; }
         }
     }
     for (int i = 0; i < net->njuncs; i++)

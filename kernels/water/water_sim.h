@@ -33,6 +33,7 @@ struct sk_water_sim {
     double *R;           /* link resistance (PCV varies with setting) */
     int *dmark;          /* scratch for connectivity */
     int *queue;
+    int *adjp, *adjl;    /* node -> incident links (CSR), for connectivity */
     int *cvalves, ncvalves; /* PRV, PSV and FCV links, in input order */
     int *rpost;          /* rule actions posted in one evaluation */
     double *rprio;
