@@ -36,6 +36,7 @@ typedef struct sk_lua_host {
     long allocs, oom_after;
     int killed;             /* SK_LUA_KILL_*; sticky: every pcall re-raises */
     double deadline;        /* monotonic seconds */
+    double close_s;         /* budget for __close/finalizers at lua_close */
     double started;
     char *log;              /* print() output, bounded */
     size_t loglen;

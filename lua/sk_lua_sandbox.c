@@ -773,6 +773,7 @@ sk_lua_host *sk_lua__host_new(const sk_lua_limits *lim)
     h->magic = SK_LUA_HOST_MAGIC;
     h->mem_cap = lim && lim->mem_bytes ? lim->mem_bytes : SK_LUA_DEF_MEM;
     h->oom_after = lim ? lim->oom_after : 0;
+    h->close_s = lim && lim->close_s > 0 ? lim->close_s : SK_LUA_DEF_CLOSE_S;
     h->env_ref = h->loaded_ref = LUA_NOREF;
     h->started = sk_lua__now();
     sk_lua__set_deadline(h, lim && lim->deadline_s > 0 ? lim->deadline_s : SK_LUA_DEF_DEADLINE_S);
@@ -801,9 +802,8 @@ void sk_lua__host_free(sk_lua_host *h)
     if (h->L) {
         /* Plugin finalizers run now, with a short deadline of their own; a
          * killed host stays killed so they abort at their first hook. */
-        double close_s = SK_LUA_DEF_CLOSE_S;
         if (h->killed == SK_LUA_LIVE)
-            sk_lua__set_deadline(h, close_s);
+            sk_lua__set_deadline(h, h->close_s);
         lua_sethook(h->L, sk_lua_hook, LUA_MASKCOUNT, 100);
         lua_close(h->L);
     }
