@@ -407,6 +407,16 @@ static void test_units(void)
     double hw = 4.727 * 1000.0 / pow(120.0, 1.852) / pow(1.0, 4.871);
     double h = units_headloss("CFS", 1.0, 0, "H-W", 120);
     WT_CHECK(fabs(h - hw) < 1e-4, "H-W head loss %.6f, formula %.6f", h, hw);
+    /* Darcy-Weisbach, turbulent: Swamee-Jain friction factor, g = 32.2 */
+    double v = 4.0 / M_PI, re = v * 1.0 / 1.1e-5;
+    double lg = log10(0.5e-3 / 3.7 + 5.74 / pow(re, 0.9)), f = 0.25 / (lg * lg);
+    double dw = f * 1000.0 * v * v / (2.0 * 32.2);
+    h = units_headloss("CFS", 1.0, 0, "D-W", 0.5);
+    WT_CHECK(fabs(h - dw) < 1e-4 * dw, "D-W head loss %.6f, Swamee-Jain %.6f", h, dw);
+    /* Chezy-Manning: v = (1.49/n) R^(2/3) S^(1/2), R = d/4 */
+    double cm = 1000.0 * pow(0.012 * v / (1.49 * pow(0.25, 2.0 / 3.0)), 2.0);
+    h = units_headloss("CFS", 1.0, 0, "C-M", 0.012);
+    WT_CHECK(fabs(h - cm) < 1e-3 * cm, "C-M head loss %.6f, Manning %.6f", h, cm);
 }
 
 static void expect_error(const char *name, const char *inp, int code, const char *needle)
