@@ -17,6 +17,7 @@ typedef struct tcase {
     const char *kind;     /* NULL: must succeed */
     const char *msg;      /* substring of the message */
     size_t mem;           /* allocator cap; 0 -> 32 MiB */
+    double deadline;      /* 0 -> 0.25 s */
 } tcase;
 
 static const tcase cases[] = {
@@ -93,7 +94,7 @@ static const tcase cases[] = {
                             "print(coroutine.resume(co)) error('escaped')", "memory", "memory limit"},
     /* recursion */
     {"deep recursion", "local function f(n) return 1 + f(n + 1) end f(1)", "runtime", "stack overflow",
-     256u << 20},
+     256u << 20, 5.0},
     {"C recursion", "local t t = setmetatable({}, {__index = function(_, k) return t[k] end}) return t.x",
      "runtime", "overflow"},
     {"coroutine nesting", "local function f() local co = coroutine.wrap(f) return co() end f()",
@@ -138,6 +139,8 @@ int main(void)
         sk_lua_limits cl = lim;
         if (c->mem)
             cl.mem_bytes = c->mem;
+        if (c->deadline > 0)
+            cl.deadline_s = c->deadline;
         int rc = sk_lua_exec(c->name, c->src, strlen(c->src), &cl, &e);
         double dt = now() - t0;
         int ok;
@@ -146,7 +149,7 @@ int main(void)
         else
             ok = rc < 0 && strcmp(e.kind, c->kind) == 0 && strstr(e.message, c->msg) != NULL;
         /* a refused case must not hang: deadline + close budget + slack */
-        if (dt > 3.0)
+        if (dt > 3.0 + c->deadline)
             ok = 0;
         printf("%s %-24s %.3fs  %s%s%s%s\n", ok ? "ok  " : "FAIL", c->name, dt,
                rc < 0 ? e.kind : "success", rc < 0 ? ": " : "", e.where[0] ? e.where : "",
