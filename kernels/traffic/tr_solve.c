@@ -51,6 +51,7 @@ struct sk_traffic_solver {
     size_t ngaps, capgaps;
     sk_traffic_stats st;
     double shift_eps;
+    double flow_eps;     /* origin flows below this are zero */
     struct timespec t0;
 };
 
@@ -118,7 +119,7 @@ static void bush_labels(sk_traffic_solver *s, int32_t r, int used)
 {
     const tr_graph *g = &s->g;
     const uint8_t *ib = s->inbush + (size_t)r * s->m;
-    const double *bf = s->bflow + (size_t)r * s->m;
+    double *bf = s->bflow + (size_t)r * s->m;
     const int32_t *topo = s->topo + (size_t)r * s->n;
     int32_t nt = s->ntopo[r];
     double *L = s->L, *U = s->U;
@@ -141,6 +142,13 @@ static void bush_labels(sk_traffic_solver *s, int32_t r, int used)
             if (li < lj) {
                 lj = li;
                 lp = a;
+            }
+            if (used && bf[a] > 0 && U[i] == -INFINITY) {
+                /* Flow leaving a node that receives none: rounding crumbs
+                 * (see bush_shift).  Drop them so no phantom path is used. */
+                s->x[a] -= bf[a];
+                bf[a] = 0;
+                continue;
             }
             if (!used || bf[a] > 0) {
                 double ui = U[i] + c;
@@ -232,7 +240,11 @@ static double bush_shift(sk_traffic_solver *s, int32_t r)
         for (int32_t k = 0; k < nmax; k++) {
             int32_t l = smax[k];
             double nb = bf[l] - dx;
-            bf[l] = nb > 0 ? nb : 0;   /* the limiting link lands on exactly 0 */
+            /* Rounding leaves crumbs (1e-13 veh) on the other links of a
+             * segment emptied to its minimum; such crumbs would look "used"
+             * with no used path behind them, never move, and block bush
+             * growth.  Flows below flow_eps are zero. */
+            bf[l] = nb > s->flow_eps ? nb : 0;
             link_set(s, l, s->x[l] - dx);
         }
         for (int32_t k = 0; k < nmin; k++) {
@@ -511,6 +523,7 @@ sk_traffic_solver *sk_traffic_solver_new(const sk_traffic_net *net, const sk_tra
     s->st.total_demand = 0;
     for (int32_t k = 0; k < nd; k++)
         s->st.total_demand += s->dst_dem[k];
+    s->flow_eps = 1e-13 * s->st.total_demand;
 
     ALLOC(s->bflow, (size_t)norig * m);
     ALLOC(s->inbush, (size_t)norig * m);
