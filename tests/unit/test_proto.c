@@ -1,0 +1,160 @@
+/* test_proto.c - header frames: every field round-trips, and malformed
+ * headers (truncated, wrong types, oversized, hostile counts) are refused
+ * with a message that says what is wrong. */
+#include <stdint.h>
+
+#include "sk_mp.h"
+#include "sk_proto.h"
+#include "test_util.h"
+
+static void test_roundtrip(void)
+{
+    sk_header h, back;
+    sk_error err = SK_ERROR_INIT;
+    char *buf;
+    size_t len;
+    sk_header_init(&h, SK_MSG_READY);
+    strcpy(h.job, "j-1-2");
+    strcpy(h.service, "sim.water");
+    strcpy(h.tenant, "1504");
+    strcpy(h.idem, "nightly-2024-01-01");
+    strcpy(h.client, "c-abc");
+    h.req = 42;
+    h.attempt = 3;
+    h.deadline_ms = 1500;
+    h.no_ack = true;
+    h.code = SK_ETIMEDOUT;
+    strcpy(h.reason, "deadline passed");
+    h.progress = 0.25;
+    strcpy(h.text, "step 3 of 12");
+    h.params = sk_params_new();
+    sk_params_set_str(h.params, "periods", "all");
+    sk_params_set_f64(h.params, "accuracy", 1e-6);
+    sk_params_set_int(h.params, "max_iters", 100);
+    sk_params_set_bool(h.params, "dc", true);
+    h.nbodies = 2;
+    strcpy(h.body_names[0], "net");
+    strcpy(h.body_names[1], "trips");
+    h.capacity = 8;
+    char services[2][SK_ID_MAX] = {"diag.echo", "sim.power"};
+    char tenants[1][SK_ID_MAX] = {"*"};
+    sk_held_job held = {"j-9-9", 2, "c-x", 7, "diag.sleep", "1534"};
+    h.services = services;
+    h.nservices = 2;
+    h.tenants = tenants;
+    h.ntenants = 1;
+    h.held = &held;
+    h.nheld = 1;
+    strcpy(h.node_name, "haram-1");
+    CHECK(sk_header_encode(&h, &buf, &len, &err) == 0);
+    CHECK(sk_header_decode(buf, len, &back, &err) == 0);
+    CHECK(back.type == SK_MSG_READY);
+    CHECK_STR(back.job, "j-1-2");
+    CHECK_STR(back.service, "sim.water");
+    CHECK_STR(back.tenant, "1504");
+    CHECK_STR(back.idem, "nightly-2024-01-01");
+    CHECK_STR(back.client, "c-abc");
+    CHECK(back.req == 42 && back.attempt == 3 && back.deadline_ms == 1500 && back.no_ack);
+    CHECK(back.code == SK_ETIMEDOUT);
+    CHECK_STR(back.reason, "deadline passed");
+    CHECK(back.progress == 0.25);
+    CHECK_STR(back.text, "step 3 of 12");
+    CHECK(back.params != NULL && back.params->n == 4);
+    CHECK_STR(sk_params_get_str(back.params, "periods", NULL), "all");
+    double acc = 0;
+    CHECK(sk_params_get_f64(back.params, "accuracy", 0, 0, 1, &acc, &err) == 0 && acc == 1e-6);
+    bool dc = false;
+    CHECK(sk_params_get_bool(back.params, "dc", false, &dc, &err) == 0 && dc);
+    CHECK(back.nbodies == 2);
+    CHECK_STR(back.body_names[1], "trips");
+    CHECK(back.capacity == 8 && back.nservices == 2 && back.ntenants == 1 && back.nheld == 1);
+    CHECK_STR(back.services[1], "sim.power");
+    CHECK_STR(back.held[0].job, "j-9-9");
+    CHECK(back.held[0].attempt == 2 && back.held[0].req == 7);
+    CHECK_STR(back.held[0].tenant, "1534");
+    CHECK_STR(back.node_name, "haram-1");
+    /* Every truncation of a valid header is refused. */
+    for (size_t cut = 0; cut < len; cut++) {
+        sk_header t;
+        sk_error e = SK_ERROR_INIT;
+        CHECK(sk_header_decode(buf, cut, &t, &e) < 0);
+        CHECK(e.msg[0] != '\0');
+    }
+    /* Flipped bytes never crash (and whatever decodes is well-formed). */
+    for (size_t i = 0; i < len; i++) {
+        sk_header t;
+        buf[i] ^= 0xff;
+        if (sk_header_decode(buf, len, &t, NULL) == 0)
+            sk_header_clear(&t);
+        buf[i] ^= 0xff;
+    }
+    free(buf);
+    sk_header_clear(&back);
+    sk_params_free(h.params);
+}
+
+static void expect_refused(const char *bytes, size_t n, const char *needle)
+{
+    sk_header h;
+    sk_error err = SK_ERROR_INIT;
+    int rc = sk_header_decode(bytes, n, &h, &err);
+    CHECK(rc < 0);
+    if (rc < 0 && strstr(err.msg, needle) == NULL) {
+        fprintf(stderr, "expected '%s' in '%s'\n", needle, err.msg);
+        test_failures++;
+    }
+    if (rc == 0)
+        sk_header_clear(&h);
+}
+
+static void test_malformed(void)
+{
+    expect_refused("", 0, "empty");
+    expect_refused("\x01", 1, "not a msgpack map");
+    expect_refused("\x80", 1, "message type");                       /* {} */
+    expect_refused("\x81\xa1t\x63", 4, "message type");              /* {t: 99} */
+    expect_refused("\x81\xa1t\xa1x", 5, "message type");             /* {t: "x"} */
+    expect_refused("\x82\xa1t\x01\xa3job\x05", 9, "'job' must be a string");
+    expect_refused("\x82\xa1t\x01\xa3req\xa1x", 10, "'req' must be an integer");
+    expect_refused("\x82\xa1t\x01\xa6params\x01", 12, "'params' must be a map");
+    expect_refused("\x82\xa1t\x01\xa6no_ack\x01", 12, "'no_ack' must be a boolean");
+    expect_refused("\xdf\xff\xff\xff\xff", 5, "elements");           /* map32 of 4e9 pairs */
+    expect_refused("\x81\xa1t\xdb\x7f\xff\xff\xff", 8, "exceeds limit"); /* str32 of 2 GB */
+    expect_refused("\x81\xa1t\xd9\x20" "ab", 7, "truncated");     /* str8 of 32, 2 present */
+    expect_refused("\x81\xa1t\xc7\x01\x00\x00", 7, "unsupported type"); /* ext */
+    expect_refused("\x81\xa1t\x01\x00", 5, "trailing");
+    /* A job id of 64 bytes does not fit the 63-byte limit. */
+    char big[80] = "\x82\xa1t\x01\xa3job\xd9\x40";
+    memset(big + 10, 'a', 64);
+    expect_refused(big, 74, "'job' must be a string shorter than 64");
+    /* 17 body names is one too many. */
+    char bodies[64] = "\x82\xa1t\x01\xa6" "bodies" "\xdc\x00\x11";
+    size_t n = 14;
+    for (int i = 0; i < 17; i++)
+        bodies[n++] = (char)0xa0;
+    expect_refused(bodies, n, "at most 16");
+    /* Deep nesting. */
+    char deep[64] = "\x82\xa1t\x01\xa1x";
+    memset(deep + 6, (char)0x91, 40);
+    deep[46] = (char)0xc0;
+    expect_refused(deep, 47, "nesting");
+}
+
+static void test_signature(void)
+{
+    sk_error err = SK_ERROR_INIT;
+    CHECK(sk_sig_check("SK\x01\x00", 4, &err) == 0);
+    CHECK(sk_sig_check("SK\x01\x07", 4, &err) == 0);         /* newer minor: compatible */
+    CHECK(sk_sig_check("SK\x02\x00", 4, &err) == SK_EUNSUPPORTED);
+    CHECK(strstr(err.msg, "protocol version 2.0") != NULL);
+    CHECK(sk_sig_check("SK\x01", 3, &err) == SK_EPROTO);
+    CHECK(sk_sig_check("MDPC", 4, &err) == SK_EPROTO);
+}
+
+int main(void)
+{
+    test_roundtrip();
+    test_malformed();
+    test_signature();
+    TEST_DONE();
+}
