@@ -234,7 +234,7 @@ int sk_sim_water_run(const sk_job_ctx *ctx, sk_result **out, sk_error *err)
     if (!r) { rc = sk_fail(err, SK_ENOMEM, "sim.water: out of memory"); goto done; }
     r->converged = true;
     r->iterations = st.nper ? st.iters[st.nper - 1] : 0;
-    r->tolerance = accuracy;
+    r->tolerance = sk_water_accuracy(net);
     if (build_nodes(r, &st, all, sim) < 0 || build_links(r, &st, all, sim) < 0) {
         rc = sk_fail(err, SK_ENOMEM, "sim.water: out of memory building the result");
         goto done;
@@ -249,7 +249,7 @@ int sk_sim_water_run(const sk_job_ctx *ctx, sk_result **out, sk_error *err)
     bad |= sk_result_meta_int(r, "links", (int64_t)st.nl) < 0;
     bad |= sk_result_meta_int(r, "junctions", sk_water_njuncs(net)) < 0;
     bad |= sk_result_meta_int(r, "periods", (int64_t)st.nper) < 0;
-    bad |= sk_result_meta_i64v(r, "iterations", st.iters, st.nper) < 0;
+    bad |= sk_result_meta_i64v(r, "iterations_per_period", st.iters, st.nper) < 0;
     bad |= sk_result_meta_f64(r, "relative_flow_change", st.relerr) < 0;
     bad |= sk_result_meta_str(r, "warnings", warn) < 0;
     bad |= sk_result_meta_f64(r, "solve_ms", solve_ms) < 0;

@@ -64,6 +64,8 @@ long sk_water_report_step(const sk_water_net *net);
 long sk_water_report_start(const sk_water_net *net);
 /* Override ACCURACY (> 0) and TRIALS (> 0; 0 keeps the file's). */
 void sk_water_set_accuracy(sk_water_net *net, double accuracy, int trials);
+/* The ACCURACY in effect (the file's, or the one set above). */
+double sk_water_accuracy(const sk_water_net *net);
 
 /* Solver. */
 int sk_water_sim_new(const sk_water_net *net, sk_water_sim **out, sk_water_error *err);

@@ -1487,6 +1487,7 @@ void sk_water_net_free(sk_water_net *net)
 /* ---------- accessors ---------- */
 
 int sk_water_nnodes(const sk_water_net *net) { return net->nnodes; }
+double sk_water_accuracy(const sk_water_net *net) { return net->hacc; }
 int sk_water_nlinks(const sk_water_net *net) { return net->nlinks; }
 int sk_water_njuncs(const sk_water_net *net) { return net->njuncs; }
 const char *sk_water_node_id(const sk_water_net *net, int i) { return net->node[i].id; }

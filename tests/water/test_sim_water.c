@@ -60,7 +60,7 @@ int main(int argc, char **argv)
             /* Net1: pump 9 is off at 13:00 (controls on tank 2) */
             WT_CHECK(((int32_t *)st->data)[13 * 13 + 12] == 0, "pump 9 closed at 13 h");
         }
-        const sk_meta *m = sk_result_meta_find(r, "iterations");
+        const sk_meta *m = sk_result_meta_find(r, "iterations_per_period");
         WT_CHECK(m && m->type == SK_META_I64V && m->n == 25, "iterations meta");
         m = sk_result_meta_find(r, "flow_units");
         WT_CHECK(m && strcmp(m->s, "GPM") == 0, "flow_units meta");
