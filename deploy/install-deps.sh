@@ -23,6 +23,8 @@ libh2o-dev
 libsystemd-dev
 locales
 python3
+python3-zmq
+python3-msgpack
 "
 
 missing=""
