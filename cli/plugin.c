@@ -2,6 +2,7 @@
  * (lua/sk_lua.h).  One entry point, sk_cli_plugin_main; each subcommand
  * has --help, prints data on stdout and diagnostics on stderr, and --json
  * for programs. */
+#include <locale.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -592,7 +593,7 @@ static const char main_help[] =
     "  check FILE                      validate a plugin's metadata in the sandbox\n"
     "  list [DIR]                      list the plugins in a directory\n";
 
-int sk_cli_plugin_main(int argc, char **argv)
+static int plugin_main(int argc, char **argv)
 {
     if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
         fputs(main_help, argc < 2 ? stderr : stdout);
@@ -609,4 +610,17 @@ int sk_cli_plugin_main(int argc, char **argv)
         return cmd_list(argc - 1, argv + 1);
     fprintf(stderr, "samskap plugin: unknown command '%s'\n%s", cmd, main_help);
     return 2;
+}
+
+/* Data on stdout is C-locale whatever LANG says (this thread only). */
+int sk_cli_plugin_main(int argc, char **argv)
+{
+    locale_t c = newlocale(LC_ALL_MASK, "C", (locale_t)0);
+    locale_t old = c ? uselocale(c) : (locale_t)0;
+    int rc = plugin_main(argc, argv);
+    if (c) {
+        uselocale(old);
+        freelocale(c);
+    }
+    return rc;
 }

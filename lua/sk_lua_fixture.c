@@ -480,7 +480,7 @@ static int fx_compare(const fx_case *c, const sk_result *out, int rc, const sk_l
     return 1;
 }
 
-int sk_lua_fixture_test(const sk_lua_plugin_info *plugin, const char *fixture_path,
+static int fixture_impl(const sk_lua_plugin_info *plugin, const char *fixture_path,
                         bool isolated, const char *worker_path,
                         sk_lua_report_fn report, void *ud, int *ncases, sk_error *err)
 {
@@ -616,4 +616,15 @@ out:
     sk_result_free(fx.areas);
     free(src);
     return rc < 0 ? rc : failed;
+}
+
+int sk_lua_fixture_test(const sk_lua_plugin_info *plugin, const char *fixture_path,
+                        bool isolated, const char *worker_path,
+                        sk_lua_report_fn report, void *ud, int *ncases, sk_error *err)
+{
+    sk_lua_locale loc;
+    sk_lua__c_locale_enter(&loc);
+    int rc = fixture_impl(plugin, fixture_path, isolated, worker_path, report, ud, ncases, err);
+    sk_lua__c_locale_leave(&loc);
+    return rc;
 }

@@ -4,6 +4,8 @@
 #ifndef SK_LUA_INTERNAL_H
 #define SK_LUA_INTERNAL_H
 
+#include <locale.h>
+
 #include <lauxlib.h>
 #include <lua.h>
 
@@ -45,6 +47,15 @@ typedef struct sk_lua_host {
 } sk_lua_host;
 
 double sk_lua__now(void);
+
+/* Lua formats and parses numbers with the C library, which follows the
+ * locale (nb_NO: "2,5").  Every entry point that runs Lua switches the
+ * calling thread (uselocale, thread-safe) to the C locale and back. */
+typedef struct sk_lua_locale {
+    locale_t made, old;
+} sk_lua_locale;
+void sk_lua__c_locale_enter(sk_lua_locale *l);
+void sk_lua__c_locale_leave(sk_lua_locale *l);
 sk_lua_host *sk_lua__host_new(const sk_lua_limits *lim);
 /* Runs __gc/__close under the close deadline, then frees everything. */
 void sk_lua__host_free(sk_lua_host *h);

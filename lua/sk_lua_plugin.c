@@ -309,8 +309,8 @@ static char *read_source(const char *path, size_t *len, sk_lua_error *err)
     return s;
 }
 
-int sk_lua_plugin_check(const char *path, const char *src, size_t len,
-                        const sk_lua_limits *lim, sk_lua_plugin_info **out, sk_lua_error *err)
+static int check_impl(const char *path, const char *src, size_t len,
+                      const sk_lua_limits *lim, sk_lua_plugin_info **out, sk_lua_error *err)
 {
     *out = NULL;
     sk_lua_plugin_info *pi = calloc(1, sizeof *pi);
@@ -353,6 +353,16 @@ int sk_lua_plugin_check(const char *path, const char *src, size_t len,
     }
     *out = pi;
     return 0;
+}
+
+int sk_lua_plugin_check(const char *path, const char *src, size_t len,
+                        const sk_lua_limits *lim, sk_lua_plugin_info **out, sk_lua_error *err)
+{
+    sk_lua_locale loc;
+    sk_lua__c_locale_enter(&loc);
+    int rc = check_impl(path, src, len, lim, out, err);
+    sk_lua__c_locale_leave(&loc);
+    return rc;
 }
 
 static int cmp_str(const void *a, const void *b)
@@ -816,7 +826,7 @@ static int out_meta(run_ctx *rc, sk_lua_host *h, double t0)
     return r ? SK_ENOMEM : 0;
 }
 
-int sk_lua_run(const sk_lua_job *job, sk_result **out, sk_lua_error *err)
+static int run_impl(const sk_lua_job *job, sk_result **out, sk_lua_error *err)
 {
     *out = NULL;
     double t0 = sk_lua__now();
@@ -923,4 +933,13 @@ done:
     *out = rc.out;
     sk_lua_plugin_info_free(owned);
     return ret;
+}
+
+int sk_lua_run(const sk_lua_job *job, sk_result **out, sk_lua_error *err)
+{
+    sk_lua_locale loc;
+    sk_lua__c_locale_enter(&loc);
+    int rc = run_impl(job, out, err);
+    sk_lua__c_locale_leave(&loc);
+    return rc;
 }

@@ -30,6 +30,21 @@ double sk_lua__now(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
+void sk_lua__c_locale_enter(sk_lua_locale *l)
+{
+    l->made = newlocale(LC_ALL_MASK, "C", (locale_t)0);
+    l->old = l->made ? uselocale(l->made) : (locale_t)0;
+}
+
+void sk_lua__c_locale_leave(sk_lua_locale *l)
+{
+    if (l->made) {
+        uselocale(l->old);
+        freelocale(l->made);
+        l->made = (locale_t)0;
+    }
+}
+
 sk_lua_host *sk_lua__host_of(lua_State *L)
 {
     void *ud = NULL;
@@ -854,7 +869,9 @@ int sk_lua__pcall(sk_lua_host *h, int nargs, int nres, const char *plugin,
         lua_rawgeti(L, -1, 1);
         lua_rawgeti(L, -2, 2);
         sk_lua__err_from_msg(err, SK_EINVAL, fallback_kind, plugin, lua_tostring(L, -2));
-        if (err)
+        /* host-side checks (metadata, params, output) have no plugin stack */
+        int plugin_code = strcmp(fallback_kind, "runtime") == 0 || strcmp(fallback_kind, "load") == 0;
+        if (err && plugin_code)
             snprintf(err->traceback, sizeof err->traceback, "%s",
                      lua_tostring(L, -1) ? lua_tostring(L, -1) : "");
         lua_pop(L, 2);
@@ -904,8 +921,8 @@ static const char *sk_lua_basename(const char *p)
     return s ? s + 1 : p;
 }
 
-int sk_lua_exec(const char *chunkname, const char *src, size_t len,
-                const sk_lua_limits *lim, sk_lua_error *err)
+static int exec_impl(const char *chunkname, const char *src, size_t len,
+                     const sk_lua_limits *lim, sk_lua_error *err)
 {
     const char *base = sk_lua_basename(chunkname ? chunkname : "chunk");
     sk_lua_host *h = sk_lua__host_new(lim);
@@ -919,5 +936,15 @@ int sk_lua_exec(const char *chunkname, const char *src, size_t len,
     else if (sk_lua__pcall(h, 0, 0, base, "runtime", err) != LUA_OK)
         rc = err && err->code ? err->code : SK_EINVAL;
     sk_lua__host_free(h);
+    return rc;
+}
+
+int sk_lua_exec(const char *chunkname, const char *src, size_t len,
+                const sk_lua_limits *lim, sk_lua_error *err)
+{
+    sk_lua_locale loc;
+    sk_lua__c_locale_enter(&loc);
+    int rc = exec_impl(chunkname, src, len, lim, err);
+    sk_lua__c_locale_leave(&loc);
     return rc;
 }

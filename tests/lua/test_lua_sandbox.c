@@ -86,12 +86,12 @@ static const tcase cases[] = {
     {"pattern ok", "assert(('  x  '):match('^%s*(.-)%s*$') == 'x') "
                    "assert(select(2, string.rep('a b ', 1000):gsub('%s+', ' ')) == 2000)", NULL, NULL},
     /* memory */
-    {"table growth", "local t = {} for i = 1, 1e9 do t[i] = i end", "memory", "memory limit"},
-    {"string doubling", "local s = 'x' while true do s = s .. s end", "memory", "memory limit"},
+    {"table growth", "local t = {} for i = 1, 1e9 do t[i] = i end", "memory", "memory limit", 0, 5.0},
+    {"string doubling", "local s = 'x' while true do s = s .. s end", "memory", "memory limit", 0, 5.0},
     {"memory in pcall", "for i = 1, 100 do pcall(function() local t = {} for j = 1, 1e9 do t[j] = j end end) end "
-                        "error('escaped')", "memory", "memory limit"},
+                        "error('escaped')", "memory", "memory limit", 0, 5.0},
     {"memory in coroutine", "local co = coroutine.create(function() local t = {} for j = 1, 1e9 do t[j] = j end end) "
-                            "print(coroutine.resume(co)) error('escaped')", "memory", "memory limit"},
+                            "print(coroutine.resume(co)) error('escaped')", "memory", "memory limit", 0, 5.0},
     /* recursion */
     {"deep recursion", "local function f(n) return 1 + f(n + 1) end f(1)", "runtime", "stack overflow",
      256u << 20, 5.0},
