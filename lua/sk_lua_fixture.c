@@ -10,6 +10,7 @@
 #include "sk_lua_internal.h"
 
 typedef struct fx_ctx {
+    lua_Integer ncases;
     sk_result *results[3];
     sk_result *areas;
     sk_result *building;      /* reachable while filled, freed on error */
@@ -295,12 +296,18 @@ static int fx_build(lua_State *L)
         if (!fx->areas)
             return sk_lua__errorf(L, "fixture areas: %s", e.msg);
     }
+    lua_settop(L, 1);
+    lua_getfield(L, 1, "cases");
+    fx->ncases = lua_istable(L, -1) ? (lua_Integer)lua_rawlen(L, -1) : 0;
     return 0;
 }
 
 /* ---- cases -------------------------------------------------------------- */
 
 typedef struct fx_case {
+    lua_Integer index;
+    fx_ctx *own;              /* filled when the case brings its own results */
+    int has_own;
     char name[128];
     sk_params *params;
     int converged;            /* -1 leave, 0 force false */
@@ -329,12 +336,22 @@ static void copy_opt(lua_State *L, int idx, const char *k, char *dst, size_t n)
 static int fx_read_case(lua_State *L)
 {
     fx_case *c = lua_touserdata(L, lua_upvalueindex(1));
-    lua_Integer ci = lua_tointeger(L, lua_upvalueindex(2));
+    lua_Integer ci = c->index;
     lua_getfield(L, 1, "cases");
     lua_rawgeti(L, -1, ci);
     int t = lua_gettop(L);
     if (!lua_istable(L, t))
         return sk_lua__errorf(L, "fixture: cases[%d] must be a table", (int)ci);
+    /* the case's own results, built here (protected) from its table */
+    lua_getfield(L, t, "results");
+    c->has_own = lua_istable(L, -1);
+    lua_pop(L, 1);
+    if (c->has_own) {
+        lua_pushlightuserdata(L, c->own);
+        lua_pushcclosure(L, fx_build, 1);
+        lua_pushvalue(L, t);
+        lua_call(L, 1, 0);
+    }
     snprintf(c->name, sizeof c->name, "case %d", (int)ci);
     copy_opt(L, t, "name", c->name, sizeof c->name);
     lua_getfield(L, t, "converged");
@@ -509,16 +526,12 @@ static int fixture_impl(const sk_lua_plugin_info *plugin, const char *fixture_pa
     }
     lua_State *L = h->L;
     int fixture = lua_gettop(L);
-    lua_pushlightuserdata(L, &fx);
-    lua_pushcclosure(L, fx_build, 1);
     lua_pushvalue(L, fixture);
-    if (sk_lua__pcall(h, 1, 0, base, "load", &le) != LUA_OK) {
+    if (sk_lua__pcall_c(h, fx_build, &fx, 1, 0, base, "load", &le) != LUA_OK) {
         rc = sk_fail(err, SK_EINVAL, "%s: %s", fixture_path, le.message);
         goto out;
     }
-    lua_getfield(L, fixture, "cases");
-    lua_Integer ncase = lua_istable(L, -1) ? (lua_Integer)lua_rawlen(L, -1) : 0;
-    lua_pop(L, 1);
+    lua_Integer ncase = fx.ncases;
     if (ncase == 0) {
         rc = sk_fail(err, SK_EINVAL, "%s: no cases", fixture_path);
         goto out;
@@ -531,45 +544,23 @@ static int fixture_impl(const sk_lua_plugin_info *plugin, const char *fixture_pa
             goto out;
         }
         sk_lua__set_deadline(h, 10);   /* the runs in between use their own states */
-        lua_pushlightuserdata(L, c);
-        lua_pushinteger(L, ci);
-        lua_pushcclosure(L, fx_read_case, 2);
+        fx_ctx own;
+        memset(&own, 0, sizeof own);
+        c->index = ci;
+        c->own = &own;
         lua_pushvalue(L, fixture);
-        if (sk_lua__pcall(h, 1, 0, base, "load", &le) != LUA_OK) {
+        if (sk_lua__pcall_c(h, fx_read_case, c, 1, 0, base, "load", &le) != LUA_OK) {
+            for (int k = 0; k < 3; k++)
+                sk_result_free(own.results[k]);
+            sk_result_free(own.building);
+            sk_result_free(own.areas);
             sk_params_free(c->params);
             free(c);
-            rc = sk_fail(err, SK_EINVAL, "%s: %s", fixture_path, le.message);
+            rc = sk_fail(err, SK_EINVAL, "%s: case %d: %s", fixture_path, (int)ci, le.message);
             goto out;
         }
         /* a case may bring its own results (areas stay the fixture's) */
-        fx_ctx own;
-        memset(&own, 0, sizeof own);
-        fx_ctx *use = &fx;
-        lua_getfield(L, fixture, "cases");
-        lua_rawgeti(L, -1, ci);
-        lua_getfield(L, -1, "results");
-        int has_own = lua_istable(L, -1);
-        lua_pop(L, 3);
-        if (has_own) {
-            lua_pushlightuserdata(L, &own);
-            lua_pushcclosure(L, fx_build, 1);
-            lua_createtable(L, 0, 1);
-            lua_getfield(L, fixture, "cases");
-            lua_rawgeti(L, -1, ci);
-            lua_getfield(L, -1, "results");
-            lua_setfield(L, -4, "results");
-            lua_pop(L, 2);
-            if (sk_lua__pcall(h, 1, 0, base, "load", &le) != LUA_OK) {
-                for (int k = 0; k < 3; k++)
-                    sk_result_free(own.results[k]);
-                sk_result_free(own.building);
-                sk_params_free(c->params);
-                free(c);
-                rc = sk_fail(err, SK_EINVAL, "%s: case %d results: %s", fixture_path, (int)ci, le.message);
-                goto out;
-            }
-            use = &own;
-        }
+        fx_ctx *use = c->has_own ? &own : &fx;
         bool saved[3];
         const sk_result *inputs[3];
         size_t ni = 0;

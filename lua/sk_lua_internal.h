@@ -74,6 +74,12 @@ bool sk_lua__is_kill(lua_State *L, int idx);
 int sk_lua__pcall(sk_lua_host *h, int nargs, int nres, const char *plugin,
                   const char *fallback_kind, sk_lua_error *err);
 
+/* sk_lua__pcall of a C function that reads `ud` as lua_upvalueindex(1).
+ * The closure is made inside the protected call: making it outside could
+ * raise out-of-memory where nothing catches it (a Lua panic). */
+int sk_lua__pcall_c(sk_lua_host *h, lua_CFunction f, void *ud, int nargs, int nres,
+                    const char *plugin, const char *fallback_kind, sk_lua_error *err);
+
 /* Load a text chunk with the plugin env as _ENV. */
 int sk_lua__load_chunk(sk_lua_host *h, const char *chunkname, const char *src,
                        size_t len, const char *plugin, sk_lua_error *err);

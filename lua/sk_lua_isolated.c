@@ -216,6 +216,10 @@ int sk_lua_run_isolated(const sk_lua_job *job, sk_result **out, sk_lua_error *er
     *out = NULL;
     sk_lua_plugin_info *owned = NULL;
     const sk_lua_plugin_info *pi = job->plugin;
+    if (!pi && !job->plugin_path) {
+        sk_lua__err(err, SK_EINVAL, "host", "", "job names no plugin (plugin or plugin_path)");
+        return SK_EINVAL;
+    }
     if (!pi) {
         int rc = sk_lua_plugin_check(job->plugin_path, NULL, 0, &job->limits, &owned, err);
         if (rc < 0)

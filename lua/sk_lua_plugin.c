@@ -288,10 +288,8 @@ static int load_plugin(sk_lua_host *h, const char *path, const char *src, size_t
     if (sk_lua__pcall(h, 0, 1, file, "load", err) != LUA_OK)
         return err && err->code ? err->code : SK_EINVAL;
     meta_ctx m = {file, pi};
-    lua_pushlightuserdata(h->L, &m);
-    lua_pushcclosure(h->L, meta_read, 1);
-    lua_pushvalue(h->L, -2);
-    if (sk_lua__pcall(h, 1, 0, file, "metadata", err) != LUA_OK) {
+    lua_pushvalue(h->L, -1);
+    if (sk_lua__pcall_c(h, meta_read, &m, 1, 0, file, "metadata", err) != LUA_OK) {
         lua_pop(h->L, 1);
         return err && err->code ? err->code : SK_EINVAL;
     }
@@ -498,10 +496,15 @@ static const sk_column *areas_col(const sk_result *a, const char *name)
 }
 
 /* Build results, params and ctx (protected); params checked against the
- * declared ones.  Stack in: compute.  Stack out: compute, results, params, ctx. */
+ * declared ones.  Stack in: the plugin table.  Out: compute, results,
+ * params, ctx. */
 static int push_args(lua_State *L)
 {
     run_ctx *rc = lua_touserdata(L, lua_upvalueindex(1));
+    lua_pushliteral(L, "compute");
+    lua_rawget(L, 1);
+    lua_replace(L, 1);
+    lua_settop(L, 1);
     const sk_lua_plugin_info *pi = rc->pi;
     const sk_params *jp = rc->job->params;
 
@@ -621,7 +624,7 @@ static int push_args(lua_State *L)
     lua_setfield(L, -2, "warn");
     sk_lua__readonly(L, -1);
     lua_pop(L, 1);
-    return 3;
+    return 4;
 }
 
 static const char *band_of(const sk_lua_plugin_info *pi, double v)
@@ -832,6 +835,10 @@ static int run_impl(const sk_lua_job *job, sk_result **out, sk_lua_error *err)
     double t0 = sk_lua__now();
     sk_lua_plugin_info *owned = NULL;
     const sk_lua_plugin_info *pi = job->plugin;
+    if (!pi && !job->plugin_path) {
+        sk_lua__err(err, SK_EINVAL, "host", "", "job names no plugin (plugin or plugin_path)");
+        return SK_EINVAL;
+    }
     if (!pi) {
         int rc = sk_lua_plugin_check(job->plugin_path, NULL, 0, &job->limits, &owned, err);
         if (rc < 0)
@@ -889,12 +896,7 @@ static int run_impl(const sk_lua_job *job, sk_result **out, sk_lua_error *err)
     info_clear(&scratch);   /* validated before; only the table matters */
     if (ret < 0)
         goto close;
-    lua_State *L = h->L;
-    lua_getfield(L, -1, "compute");
-    lua_remove(L, -2);
-    lua_pushlightuserdata(L, &rc);
-    lua_pushcclosure(L, push_args, 1);
-    if (sk_lua__pcall(h, 0, 3, pi->name, "params", err) != LUA_OK) {
+    if (sk_lua__pcall_c(h, push_args, &rc, 1, 4, pi->name, "params", err) != LUA_OK) {
         ret = err && err->code ? err->code : SK_EINVAL;
         goto close;
     }
@@ -910,10 +912,7 @@ static int run_impl(const sk_lua_job *job, sk_result **out, sk_lua_error *err)
         ret = SK_ENOMEM;
         goto close;
     }
-    lua_pushlightuserdata(L, &rc);
-    lua_pushcclosure(L, read_output, 1);
-    lua_insert(L, -2);
-    if (sk_lua__pcall(h, 1, 0, pi->name, "output", err) != LUA_OK) {
+    if (sk_lua__pcall_c(h, read_output, &rc, 1, 0, pi->name, "output", err) != LUA_OK) {
         ret = err && err->code ? err->code : SK_EINVAL;
         goto close;
     }

@@ -887,6 +887,33 @@ int sk_lua__pcall(sk_lua_host *h, int nargs, int nres, const char *plugin,
     return st != LUA_OK ? st : LUA_ERRRUN;
 }
 
+typedef struct sk_lua_cfn {
+    lua_CFunction f;
+    void *ud;
+} sk_lua_cfn;
+
+static int sk_lua_trampoline(lua_State *L)
+{
+    sk_lua_cfn *c = lua_touserdata(L, 1);
+    lua_remove(L, 1);
+    lua_pushlightuserdata(L, c->ud);
+    lua_pushcclosure(L, c->f, 1);
+    lua_insert(L, 1);
+    lua_call(L, lua_gettop(L) - 1, LUA_MULTRET);
+    return lua_gettop(L);
+}
+
+int sk_lua__pcall_c(sk_lua_host *h, lua_CFunction f, void *ud, int nargs, int nres,
+                    const char *plugin, const char *fallback_kind, sk_lua_error *err)
+{
+    sk_lua_cfn c = {f, ud};
+    lua_State *L = h->L;
+    lua_pushcfunction(L, sk_lua_trampoline);      /* light C function: no allocation */
+    lua_pushlightuserdata(L, &c);
+    lua_rotate(L, -(nargs + 2), 2);
+    return sk_lua__pcall(h, nargs + 1, nres, plugin, fallback_kind, err);
+}
+
 int sk_lua__load_chunk(sk_lua_host *h, const char *chunkname, const char *src,
                        size_t len, const char *plugin, sk_lua_error *err)
 {

@@ -206,15 +206,18 @@ int main(int argc, char **argv)
             }
             double d;
             int64_t i;
+            int prc;
             if (v[0] == 'i' && sk_parse_i64(v + 1, &i) == 0)
-                sk_params_set_int(params, key, i);
+                prc = sk_params_set_int(params, key, i);
             else if (v[0] == 'd' && sk_parse_f64(v + 1, &d) == 0)
-                sk_params_set_f64(params, key, d);
+                prc = sk_params_set_f64(params, key, d);
             else if (v[0] == 'b')
-                sk_params_set_bool(params, key, v[1] == '1');
+                prc = sk_params_set_bool(params, key, v[1] == '1');
             else
-                sk_params_set_str(params, key, v + 1);
+                prc = sk_params_set_str(params, key, v + 1);
             free(v);
+            if (prc < 0)
+                rc = reply_proto("out of memory storing a param") - 10;
             break;
         }
         case 'e':

@@ -138,6 +138,41 @@ int main(void)
         sk_result_free(out);
         sk_params_free(params);
     }
+    /* OOM injection through a whole plugin run (state, results views,
+     * params, ctx, column temporaries, output): every failing allocation
+     * must end as a "memory" error, never a crash or a leak. */
+    {
+        int memerr = 0, other = 0, clean = 0;
+        for (long k = 1; k < 20000 && !clean; k += k < 2000 ? 1 : 7) {
+            sk_params *params = sk_params_new();
+            sk_params_set_str(params, "test", "ops");
+            const sk_result *rs[1] = {r};
+            sk_lua_job job;
+            memset(&job, 0, sizeof job);
+            job.plugin = pi;
+            job.results = rs;
+            job.nresults = 1;
+            job.params = params;
+            job.areas = areas;
+            job.limits.deadline_s = 5;
+            job.limits.oom_after = k;
+            sk_result *out = NULL;
+            memset(&le, 0, sizeof le);
+            int rc = sk_lua_run(&job, &out, &le);
+            if (rc == 0)
+                clean = 1;
+            else if (strcmp(le.kind, "memory") == 0)
+                memerr++;
+            else if (other++ < 3)
+                printf("       oom_after=%ld: %s: %s\n", k, le.kind, le.message);
+            sk_result_free(out);
+            sk_params_free(params);
+        }
+        int ok = clean && memerr > 100 && other == 0;
+        printf("%s oom      %d memory errors, %d other, clean run reached: %d\n", ok ? "ok  " : "FAIL",
+               memerr, other, clean);
+        fails += !ok;
+    }
     sk_lua_plugin_info_free(pi);
     sk_result_free(areas);
     sk_result_free(r);
