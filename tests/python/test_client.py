@@ -1,0 +1,467 @@
+#!/usr/bin/python3
+"""Integration tests of the Python client (clients/python) against a real
+samskap-broker and samskap-node on free loopback ports, like
+tests/integration/harness.c.  Usage: test_client.py NAME (see TESTS).
+
+Binaries come from $SAMSKAP_BUILD (set by ctest), sources from
+$SAMSKAP_SOURCE (default: two folders up).  Exit 0 pass, 1 fail, 77 skip.
+"""
+
+import csv
+import os
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SOURCE = os.environ.get("SAMSKAP_SOURCE") or os.path.normpath(os.path.join(HERE, "..", ".."))
+BUILD = os.environ.get("SAMSKAP_BUILD") or os.path.join(SOURCE, "build")
+sys.path.insert(0, os.path.join(SOURCE, "clients", "python"))
+
+try:
+    import msgpack  # noqa: F401
+    import zmq  # noqa: F401
+except ImportError as e:
+    print("skip: the Python client needs python3-zmq and python3-msgpack (%s)" % e, file=sys.stderr)
+    sys.exit(77)
+
+import samskap  # noqa: E402
+
+NET1 = os.path.join(SOURCE, "tests", "data", "water", "Net1")
+TEST_NAME = "python"
+CHILDREN = []
+
+
+class Failure(Exception):
+    pass
+
+
+def check(cond, what):
+    if not cond:
+        raise Failure(what)
+
+
+def expect_raises(exc, fn, *args, **kw):
+    try:
+        fn(*args, **kw)
+    except exc as e:
+        return e
+    except Exception as e:
+        raise Failure("expected %s, got %s: %s" % (exc.__name__, type(e).__name__, e))
+    raise Failure("expected %s, nothing was raised" % exc.__name__)
+
+
+# ---- processes ----
+
+def free_port():
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def stop_all():
+    for p in CHILDREN:
+        if p.poll() is None:
+            p.terminate()
+    for p in CHILDREN:
+        try:
+            p.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+    del CHILDREN[:]
+
+
+def on_alarm(sig, frame):
+    sys.stderr.write("%s: test timed out (alarm); killing its processes\n" % TEST_NAME)
+    for p in CHILDREN:
+        if p.poll() is None:
+            p.kill()
+    os._exit(1)
+
+
+class Cluster:
+    """A broker and nodes on free loopback ports; logs in BUILD/tests/logs."""
+
+    def __init__(self, broker_args=(), nodes=1, jobs=2):
+        fp = free_port()
+        bp = free_port()
+        while bp == fp:
+            bp = free_port()
+        self.front = "tcp://127.0.0.1:%d" % fp
+        self.back = "tcp://127.0.0.1:%d" % bp
+        self.logdir = os.path.join(BUILD, "tests", "logs")
+        os.makedirs(self.logdir, exist_ok=True)
+        self.broker = self._spawn(["samskap-broker", "--frontend", self.front, "--backend", self.back]
+                                  + list(broker_args), "broker")
+        for i in range(nodes):
+            self._spawn(["samskap-node", "--broker", self.back, "--jobs", str(jobs), "--name", "py%d" % i],
+                        "node-py%d" % i)
+        self.wait_nodes(nodes, 10.0)
+
+    def _spawn(self, argv, what):
+        exe = os.path.join(BUILD, argv[0])
+        if not os.access(exe, os.X_OK):
+            raise Failure("no %s in %s (set SAMSKAP_BUILD)" % (argv[0], BUILD))
+        log = open(os.path.join(self.logdir, "python.%s.%s.log" % (TEST_NAME, what)), "w")
+        p = subprocess.Popen([exe] + argv[1:], stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        log.close()
+        CHILDREN.append(p)
+        return p
+
+    def client(self, **kw):
+        kw.setdefault("tenant", "1504")
+        kw.setdefault("connect_timeout", 5.0)
+        return samskap.Client(self.front, **kw)
+
+    def wait_nodes(self, n, seconds):
+        end = time.monotonic() + seconds
+        with samskap.Client(self.front, connect_timeout=1.0) as c:
+            while time.monotonic() < end:
+                try:
+                    if len(c.status().get("nodes", [])) >= n:
+                        return
+                except samskap.BrokerUnreachable:
+                    pass
+                time.sleep(0.05)
+        raise Failure("%d node(s) did not join within %g s" % (n, seconds))
+
+
+# ---- tests ----
+
+def t_echo(cl):
+    """diag.echo round trip: params of every type and an input come back."""
+    with cl.client() as c:
+        params = {"text": "Ålesund, 1504", "count": 3, "ratio": 1.5, "flag": True}
+        r = c.run("diag.echo", inputs={"blob": b"\x00\x01hello", "empty": b""}, params=params)
+        check(r.kernel == "diag.echo" and r.converged, "kernel/converged: %r" % r)
+        p = r.table("params")
+        got = dict(zip(p.ids, p.column("value")))
+        check(got == {"text": "Ålesund, 1504", "count": "3", "ratio": "1.5", "flag": "true"},
+              "echoed params: %r" % got)
+        inp = r.table("inputs")
+        check(list(inp.ids) == ["blob", "empty"], "input names: %r" % list(inp.ids))
+        check(inp.column("bytes").tolist() == [7, 0] and inp.column("bytes").unit == "B",
+              "input sizes: %r" % inp.column("bytes"))
+        check(r.meta.get("service") == "diag.echo", "meta: %r" % r.meta)
+        d = r.to_dict()
+        check(d["tables"]["params"]["columns"]["value"][1] == "3" and d["job"] == r.job, "to_dict: %r" % d)
+        check(r.job and r.job.startswith("j-"), "job id %r" % r.job)
+        check(c.id.startswith("c-") and len(c.id) == 26, "routing id %r" % c.id)
+
+
+def t_water(cl):
+    """sim.water over the bus: columns match the EPANET reference for Net1."""
+    ref = {}
+    with open(os.path.join(NET1, "ref_nodes_all.csv")) as f:
+        for row in csv.DictReader(f):
+            ref[(int(row["time_s"]), row["node_id"])] = float(row["pressure"])
+    with cl.client() as c:
+        r = c.run("sim.water", inputs={"network": os.path.join(NET1, "network.inp")}, timeout=60)
+    check(r.converged, "water did not converge")
+    nodes = r.table("nodes")
+    pres = nodes.column("pressure")
+    check(pres.dtype == "f64" and pres.unit == "psi", "pressure column: %r" % pres)
+    check(nodes.n == 11 and len(nodes.periods) == 25 and len(pres) == 11 * 25,
+          "shape: n=%d periods=%d len=%d" % (nodes.n, len(nodes.periods), len(pres)))
+    check(list(nodes.periods[:3]) == [0, 3600, 7200], "periods: %r" % list(nodes.periods[:3]))
+    compared = 0
+    for p, t in enumerate(nodes.periods):
+        sl = nodes.at("pressure", p)
+        for i, nid in enumerate(nodes.ids):
+            if (t, nid) in ref:
+                want = ref[(t, nid)]
+                check(abs(sl[i] - want) <= 1e-3 * max(1.0, abs(want)),
+                      "pressure at t=%d node %s: %r, reference %r" % (t, nid, sl[i], want))
+                compared += 1
+    check(compared == len(ref) and compared >= 250, "compared %d of %d reference values" % (compared, len(ref)))
+    el = nodes.column("elevation")
+    check(el.static and len(el) == 11, "static column: %r" % el)
+    check(nodes.column("type")[0] == "JUNCTION", "str column: %r" % nodes.column("type").tolist())
+    e = expect_raises(KeyError, nodes.column, "no_such")
+    check("pressure" in str(e), "KeyError names the columns: %s" % e)
+
+
+def t_progress(cl):
+    """diag.sleep reports progress to the callback, in order, ending at 1."""
+    seen = []
+    with cl.client() as c:
+        r = c.run("diag.sleep", params={"ms": 700}, on_progress=lambda j, f, t: seen.append((j, f, t)))
+        check(r.meta.get("slept_ms") == 700, "meta: %r" % r.meta)
+        fr = [f for _, f, _ in seen]
+        check(len(seen) >= 3, "progress calls: %r" % seen)
+        check(all(j == r.job for j, _, _ in seen), "progress job ids: %r" % seen)
+        check(all(a <= b for a, b in zip(fr, fr[1:])), "progress goes backwards: %r" % fr)
+        # run() sends WAIT, so the broker sends each update to us as the
+        # submitter and as a waiter: the callback sees each once.
+        check(all(a != b for a, b in zip(seen, seen[1:])), "an update reached the callback twice: %r" % seen)
+        check(fr[-1] == 1.0 and 0 < fr[0] < 0.5, "progress range: %r" % fr)
+        check("of 700 ms" in seen[-1][2], "progress text: %r" % seen[-1][2])
+        # A client-wide callback works for jobs waited without one.
+        seen2 = []
+        c.on_progress = lambda j, f, t: seen2.append(f)
+        c.run("diag.sleep", params={"ms": 300})
+        check(len(seen2) >= 2, "client-wide progress: %r" % seen2)
+
+
+def t_cancel(cl):
+    """Cancel a running job: cancel() says so, wait() raises Cancelled at once."""
+    with cl.client() as c:
+        job = c.submit("diag.sleep", params={"ms": 30000})
+        end = time.monotonic() + 5
+        while time.monotonic() < end and not any(j["job"] == job and j["state"] == "running" for j in c.jobs()):
+            time.sleep(0.05)
+        check(any(j["job"] == job for j in c.jobs(tenant="1504")), "job not listed as running")
+        check(not any(j["job"] == job for j in c.jobs(tenant="9999")), "tenant filter of jobs")
+        t0 = time.monotonic()
+        check(c.cancel(job) is True, "cancel() did not report a cancel")
+        e = expect_raises(samskap.Cancelled, c.wait, job)
+        check(time.monotonic() - t0 < 3, "cancel took %.1f s" % (time.monotonic() - t0))
+        check(e.code == -6 and e.code_name == "cancelled" and e.job == job, "error: %r %s" % (e, e))
+        # A second client waiting on it hears the same outcome from the broker.
+        with cl.client() as c2:
+            e2 = expect_raises(samskap.Cancelled, c2.wait, job)
+            check(e2.reason == e.reason, "reasons differ: %r %r" % (e2.reason, e.reason))
+        # Cancelling a finished job returns False; its result stays readable.
+        j2 = c.submit("diag.echo", params={"k": 1})
+        time.sleep(0.3)
+        check(c.cancel(j2) is False, "cancel of a finished job")
+        check(c.wait(j2).kernel == "diag.echo", "result after a late cancel")
+        e3 = expect_raises(samskap.NotFound, c.cancel, "j-00000000-999999")
+        check(e3.code_name == "not found" and "no such job" in e3.reason, "unknown job: %s" % e3)
+        st = c.status()
+        check(st["counters"]["cancelled"] >= 1, "status counters: %r" % st["counters"])
+
+
+def t_deadline(cl):
+    """A job past its deadline fails with TimedOut; a local wait timeout
+    raises WaitTimeout and the job can still be waited for."""
+    with cl.client() as c:
+        t0 = time.monotonic()
+        job = c.submit("diag.sleep", params={"ms": 20000}, timeout=0.5)
+        e = expect_raises(samskap.TimedOut, c.wait, job)
+        took = time.monotonic() - t0
+        check(e.code == -7 and e.code_name == "timed out" and e.job == job, "error: %s" % e)
+        check(isinstance(e, TimeoutError), "TimedOut is a TimeoutError")
+        check(0.4 <= took < 4.0, "deadline of 0.5 s took %.2f s" % took)
+        job = c.submit("diag.sleep", params={"ms": 1500})
+        t0 = time.monotonic()
+        w = expect_raises(samskap.WaitTimeout, c.wait, job, timeout=0.3)
+        check(0.25 <= time.monotonic() - t0 < 2.0 and w.job == job, "local timeout: %s" % w)
+        r = c.wait(job, timeout=10)
+        check(r.meta.get("slept_ms") == 1500, "result after a local timeout: %r" % r.meta)
+
+
+def t_idempotency(cl):
+    """The same tenant + key returns the same job (also from another client,
+    and after it finished); another tenant gets its own job."""
+    key = "py-idem-%d" % os.getpid()
+    with cl.client() as c:
+        j1 = c.submit("diag.sleep", params={"ms": 300}, idempotency_key=key)
+        j2 = c.submit("diag.sleep", params={"ms": 300}, idempotency_key=key)
+        check(j1 == j2, "same key, two jobs: %s %s" % (j1, j2))
+        r = c.wait(j1)
+        check(r.meta.get("slept_ms") == 300, "result: %r" % r.meta)
+        with cl.client() as c2:
+            j3 = c2.submit("diag.sleep", params={"ms": 300}, idempotency_key=key)
+            check(j3 == j1, "after it finished, from another client: %s vs %s" % (j3, j1))
+            check(c2.wait(j3).meta.get("slept_ms") == 300, "duplicate's result")
+        with cl.client(tenant="1507") as c3:
+            j4 = c3.submit("diag.sleep", params={"ms": 10}, idempotency_key=key)
+            check(j4 != j1, "another tenant got the same job")
+            c3.wait(j4)
+        st = c.status()
+        check(st["counters"]["submitted"] == 2, "broker counted %r submits" % st["counters"]["submitted"])
+
+
+def t_unknown_service(cl):
+    """A service no node offers fails with NotFound and the broker's reason."""
+    with cl.client() as c:
+        t0 = time.monotonic()
+        e = expect_raises(samskap.NotFound, c.run, "no.such.service", params={"a": 1})
+        check(e.code == -8 and e.code_name == "not found", "code: %s" % e)
+        check("no node offers service 'no.such.service'" in e.reason, "reason: %r" % e.reason)
+        check(e.job and e.job.startswith("j-"), "job id on the error: %r" % e.job)
+        check(time.monotonic() - t0 < 4, "took %.1f s with --no-service-wait-ms 300" % (time.monotonic() - t0))
+        e2 = expect_raises(samskap.NotFound, c.wait, "j-00000000-424242")
+        check("no such job" in e2.reason, "wait for an unknown job: %s" % e2)
+
+
+def t_dedup(cl):
+    """Each outcome is taken in once (as the C client does): a job's outcome
+    that reaches the client twice (as submitter, and again in answer to a
+    WAIT sent after the job finished) is kept once; waiting again asks the
+    broker and gets the same result."""
+    with cl.client() as c:
+        job = c.submit("diag.sleep", params={"ms": 100})
+        time.sleep(0.8)           # it finishes; its outcome waits, unread, in the socket
+        r1 = c.wait(job)          # takes that one; the broker sends the WAIT copy too
+        end = time.monotonic() + 0.7
+        while time.monotonic() < end:
+            c._pump(end - time.monotonic())
+        check(job not in c._outcomes, "the second copy of an outcome was kept")
+        r2 = c.wait(job, timeout=5)
+        check(r2.raw == r1.raw and r2.job == job, "second wait returned another result")
+        # Submitter and waiter at once: two copies while waiting, one result.
+        job = c.submit("diag.sleep", params={"ms": 300})
+        c.wait(job)
+        end = time.monotonic() + 0.5
+        while time.monotonic() < end:
+            c._pump(end - time.monotonic())
+        check(job not in c._outcomes, "a duplicate outcome was kept")
+
+
+def t_unreachable(cl):
+    """No broker: submit raises BrokerUnreachable within the connect timeout."""
+    port = free_port()
+    with samskap.Client("tcp://127.0.0.1:%d" % port, tenant="1504", connect_timeout=0.5) as c:
+        t0 = time.monotonic()
+        e = expect_raises(samskap.BrokerUnreachable, c.submit, "diag.echo")
+        check(0.4 <= time.monotonic() - t0 < 2.0, "took %.2f s" % (time.monotonic() - t0))
+        check("127.0.0.1:%d" % port in str(e) and "0.5 s" in str(e), "message: %s" % e)
+        expect_raises(samskap.BrokerUnreachable, c.status)
+    # Argument checks happen before anything is sent.
+    with samskap.Client("tcp://127.0.0.1:%d" % port, tenant="1504", connect_timeout=0.2) as c:
+        expect_raises(ValueError, c.submit, "x" * 64)
+        expect_raises(TypeError, c.submit, "diag.echo", params={"a": [1]})
+        expect_raises(TypeError, c.submit, "diag.echo", inputs={"a": 42})
+        expect_raises(ValueError, c.submit, "diag.echo", inputs={"n%d" % i: b"" for i in range(17)})
+        expect_raises(FileNotFoundError, c.submit, "diag.echo", inputs={"a": "/nonexistent/file.inp"})
+    expect_raises(ValueError, samskap.Client, "tcp://127.0.0.1:1", curve_server_key="x" * 40)
+
+
+def _result(tables, **top):
+    r = {"schema": 1, "kernel": "k", "kernel_version": "1", "input_hash": "", "converged": True,
+         "iterations": 2, "tolerance": 0.5, "meta": {"a": 1, "v": [1.5, 2.5]}, "tables": tables}
+    r.update(top)
+    return msgpack.packb(r, use_bin_type=True)
+
+
+def _table(**over):
+    t = {"name": "nodes", "kind": "node", "id_name": "node_id", "ids_in_csv": True, "n": 2,
+         "ids": ["a", "b"], "ids_dtype": "str", "periods": struct.pack("<2q", 0, 3600),
+         "columns": [{"name": "p", "unit": "m", "dtype": "f64", "static": False, "len": 4,
+                      "data": struct.pack("<4d", 1.0, 2.0, 3.0, -4.5)},
+                     {"name": "k", "unit": "", "dtype": "i32", "static": True, "len": 2,
+                      "data": struct.pack("<2i", 7, -8)}]}
+    t.update(over)
+    return t
+
+
+def t_decode(cl):
+    """decode_result: a valid hand-made result, then malformed bytes, each
+    refused with ResultError naming what is wrong (no broker needed)."""
+    d = samskap.decode_result
+    r = d(_result([_table()]))
+    t = r.table("nodes")
+    check(t.column("p").tolist() == [1.0, 2.0, 3.0, -4.5] and t.at("p", 1).tolist() == [3.0, -4.5],
+          "f64 column: %r" % t.column("p").tolist())
+    check(t.column("k").tolist() == [7, -8] and list(t.periods) == [0, 3600], "i32 / periods")
+    check(r.meta == {"a": 1, "v": [1.5, 2.5]} and r.iterations == 2, "meta: %r" % r.meta)
+    ri = d(_result([_table(ids=struct.pack("<2q", 10, 1 << 40), periods=None,
+                           columns=[{"name": "x", "unit": "", "dtype": "i64", "static": False, "len": 2,
+                                     "data": struct.pack("<2q", -1, 1 << 50)}])]))
+    check(list(ri.table("nodes").ids) == [10, 1 << 40] and ri.table("nodes").column("x").tolist() == [-1, 1 << 50],
+          "int ids / i64 column")
+    good = _result([_table()])
+    bad = [
+        (b"", "empty"),
+        (b"\xc1", "not valid msgpack"),
+        (good[:-3], "not valid msgpack"),
+        (good + b"\x00", "trailing bytes"),
+        (msgpack.packb([1, 2]), "not a msgpack map"),
+        (_result([], schema=2), "schema 2"),
+        (_result([], kernel=5), "bad 'kernel'"),
+        (_result({}), "'tables' is not an array"),
+        (_result([_table(n=3)]), "2 ids for n=3"),
+        (_result([_table(periods=b"\x00" * 7)]), "'periods' is not a bin"),
+        (_result([_table(columns=[dict(_table()["columns"][0], len=3)])]), "len 3, table has 4 rows"),
+        (_result([_table(columns=[dict(_table()["columns"][0], data=b"\x00" * 31)])]), "not a bin of 32 bytes"),
+        (_result([_table(columns=[dict(_table()["columns"][0], dtype="f32")])]), "bad 'dtype'"),
+        (_result([_table(columns=[dict(_table()["columns"][0], dtype="str", data=["x", 1, "y", "z"])])]),
+         "row 1: not a string"),
+        (_result([_table(), _table()]), "appears twice"),
+        (_result([_table(ids=None)]), "neither an array nor a bin"),
+        (_result([_table()], meta={"a": {"b": 1}}), "unsupported type"),
+    ]
+    for data, words in bad:
+        e = expect_raises(samskap.ResultError, d, data)
+        check(words in str(e), "ResultError for %r says %r, expected %r" % (data[:16], str(e), words))
+    check(issubclass(samskap.ResultError, ValueError), "ResultError is a ValueError")
+    expect_raises(samskap.ResultError, d, "text, not bytes")
+
+
+def t_example(cl):
+    """examples/pipeline.py prints the minimum junction pressure per period."""
+    script = os.path.join(SOURCE, "clients", "python", "examples", "pipeline.py")
+    out = subprocess.run([sys.executable, script, "--broker", cl.front, "--tenant", "1504",
+                          os.path.join(NET1, "network.inp")],
+                         capture_output=True, text=True, timeout=60)
+    check(out.returncode == 0, "exit %d: %s" % (out.returncode, out.stderr))
+    lines = out.stdout.strip().splitlines()
+    check(lines[0] == "time_s,min_pressure_psi,node_id" and len(lines) == 26, "output: %r" % lines[:3])
+    want = {}
+    with open(os.path.join(NET1, "ref_nodes_all.csv")) as f:
+        for row in csv.DictReader(f):
+            if row["type"] == "JUNCTION":
+                t = int(row["time_s"])
+                want[t] = min(want.get(t, 1e300), float(row["pressure"]))
+    for line in lines[1:]:
+        t, v, _ = line.split(",")
+        check(abs(float(v) - want[int(t)]) <= 1e-3 * max(1.0, abs(want[int(t)])),
+              "t=%s: %s, reference %r" % (t, v, want[int(t)]))
+    bad = subprocess.run([sys.executable, script, "--broker", "tcp://127.0.0.1:%d" % free_port(),
+                          "--connect-timeout", "0.3"], capture_output=True, text=True, timeout=30)
+    check(bad.returncode == 3 and "no answer" in bad.stderr, "unreachable: %d %r" % (bad.returncode, bad.stderr))
+
+
+# name -> (function, needs a cluster, broker args)
+TESTS = {
+    "echo": (t_echo, True, ()),
+    "water": (t_water, True, ()),
+    "progress": (t_progress, True, ()),
+    "cancel": (t_cancel, True, ()),
+    "deadline": (t_deadline, True, ()),
+    "idempotency": (t_idempotency, True, ()),
+    "unknown_service": (t_unknown_service, True, ("--no-service-wait-ms", "300")),
+    "dedup": (t_dedup, True, ()),
+    "unreachable": (t_unreachable, False, ()),
+    "decode": (t_decode, False, ()),
+    "example": (t_example, True, ()),
+}
+
+
+def main():
+    global TEST_NAME
+    if len(sys.argv) != 2 or sys.argv[1] not in TESTS:
+        print("usage: test_client.py {%s}" % "|".join(TESTS), file=sys.stderr)
+        return 2
+    TEST_NAME = sys.argv[1]
+    fn, needs_cluster, broker_args = TESTS[TEST_NAME]
+    signal.signal(signal.SIGALRM, on_alarm)
+    signal.alarm(90)
+    t0 = time.monotonic()
+    try:
+        cl = Cluster(broker_args) if needs_cluster else None
+        fn(cl)
+    except Failure as e:
+        print("%s: FAIL: %s" % (TEST_NAME, e), file=sys.stderr)
+        return 1
+    except Exception as e:
+        import traceback
+        traceback.print_exc()
+        print("%s: FAIL: %s: %s" % (TEST_NAME, type(e).__name__, e), file=sys.stderr)
+        return 1
+    finally:
+        stop_all()
+    print("%s: ok (%.2f s)" % (TEST_NAME, time.monotonic() - t0))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
