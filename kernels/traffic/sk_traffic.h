@@ -83,7 +83,7 @@ typedef struct sk_traffic_options {
     int threads;              /* >= 1; used for the shortest-path (gap) phase */
     /* NaN: use the net file's <TOLL FACTOR> / <DISTANCE FACTOR>. */
     double toll_factor, distance_factor;
-    int inner_sweeps;         /* flow-shift sweeps over all bushes per iteration (default 3) */
+    int inner_sweeps;         /* extra flow-shift sweeps per iteration (default 10) */
     /* Called once per outer iteration from the calling thread; returning
      * nonzero cancels like *cancel. */
     int (*progress)(void *ud, int iter, double rel_gap, double elapsed_s);

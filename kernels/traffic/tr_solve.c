@@ -7,7 +7,8 @@
  *      links satisfy U_i + c_ij <= U_j, so the bush stays acyclic), and
  *      shift flow from the longest used to the shortest path segments with
  *      exact Newton steps (segment costs summed at current link costs);
- *   2. a few more shift-only sweeps over all bushes;
+ *   2. up to inner_sweeps more shift-only sweeps, each over the bushes
+ *      whose demand-weighted spread is at least the average;
  *   3. link flows re-summed from the bushes (no drift), then the relative
  *      gap from a full Dijkstra per origin (threads split the origins; the
  *      per-origin SPTT is summed in origin order, so results do not depend
@@ -52,6 +53,8 @@ struct sk_traffic_solver {
     sk_traffic_stats st;
     double shift_eps;
     double flow_eps;     /* origin flows below this are zero */
+    double skip_frac;
+    double *oexcess;     /* [norig] demand-weighted U - L at the last shift */
     struct timespec t0;
 };
 
@@ -64,7 +67,7 @@ void sk_traffic_options_init(sk_traffic_options *o)
     o->threads = 1;
     o->toll_factor = NAN;
     o->distance_factor = NAN;
-    o->inner_sweeps = 3;
+    o->inner_sweeps = 10;
 }
 
 static double now_s(void)
@@ -184,8 +187,14 @@ static double bush_shift(sk_traffic_solver *s, int32_t r)
     const int32_t *topo = s->topo + (size_t)r * s->n;
     int32_t nt = s->ntopo[r];
     bush_labels(s, r, 1);
-    double maxdiff = 0;
+    double maxdiff = 0, excess = 0;
     const double *L = s->L, *U = s->U;
+    for (int32_t k = s->dst_start[r]; k < s->dst_start[r + 1]; k++) {
+        int32_t d = s->dst_node[k];
+        if (s->Upred[d] >= 0)
+            excess += s->dst_dem[k] * (U[d] - L[d]);
+    }
+    s->oexcess[r] = excess;
     const int32_t *Lp = s->Lpred, *Up = s->Upred, *tpos = s->tpos;
     int32_t *smin = s->segmin, *smax = s->segmax;
     for (int32_t t = nt - 1; t > 0; t--) {
@@ -415,6 +424,7 @@ void sk_traffic_solver_free(sk_traffic_solver *s)
             tr_sp_free(&s->sp[t]);
     free(s->sp);
     free(s->sptt_orig);
+    free(s->oexcess);
     free(s->gaps);
     free(s);
 }
@@ -524,6 +534,7 @@ sk_traffic_solver *sk_traffic_solver_new(const sk_traffic_net *net, const sk_tra
     for (int32_t k = 0; k < nd; k++)
         s->st.total_demand += s->dst_dem[k];
     s->flow_eps = 1e-13 * s->st.total_demand;
+    s->skip_frac = 1.0;
 
     ALLOC(s->bflow, (size_t)norig * m);
     ALLOC(s->inbush, (size_t)norig * m);
@@ -539,6 +550,7 @@ sk_traffic_solver *sk_traffic_solver_new(const sk_traffic_net *net, const sk_tra
     ALLOC(s->segmin, n + 1);
     ALLOC(s->segmax, n + 1);
     ALLOC(s->sptt_orig, norig);
+    ALLOC(s->oexcess, norig);
     s->nthreads = s->opt.threads;
     ALLOC(s->sp, s->nthreads);
     for (int t = 0; t < s->nthreads; t++) {
@@ -641,12 +653,23 @@ int sk_traffic_solver_run(sk_traffic_solver *s, sk_error *err)
             if ((r & 15) == 15)
                 why = should_stop(s, tstart);
         }
-        for (int sw = 0; sw < s->opt.inner_sweeps && !why; sw++)
+        /* Extra sweeps go only to the bushes whose demand-weighted spread
+         * (sum of demand x (U - L) at the destinations) is at least the
+         * average: most of the excess cost sits in a few bushes, and the
+         * others are close to their own equilibrium already. */
+        for (int sw = 0; sw < s->opt.inner_sweeps && !why; sw++) {
+            double tot = 0;
+            for (int32_t r = 0; r < s->norig; r++)
+                tot += s->oexcess[r];
+            double thr = s->skip_frac * tot / (s->norig > 0 ? s->norig : 1);
             for (int32_t r = 0; r < s->norig && !why; r++) {
+                if (s->oexcess[r] < thr)
+                    continue;
                 bush_shift(s, r);
                 if ((r & 15) == 15)
                     why = should_stop(s, tstart);
             }
+        }
         measure(s);
         s->st.iterations++;
         if (push_gap(s, s->st.rel_gap) < 0) {
