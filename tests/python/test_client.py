@@ -286,6 +286,9 @@ def t_idempotency(cl):
         check(j1 == j2, "same key, two jobs: %s %s" % (j1, j2))
         r = c.wait(j1)
         check(r.meta.get("slept_ms") == 300, "result: %r" % r.meta)
+        # The same client retrying after it took the outcome in.
+        check(c.submit("diag.sleep", params={"ms": 300}, idempotency_key=key) == j1, "retry, same client")
+        check(c.wait(j1, timeout=5).raw == r.raw, "retry's result")
         with cl.client() as c2:
             j3 = c2.submit("diag.sleep", params={"ms": 300}, idempotency_key=key)
             check(j3 == j1, "after it finished, from another client: %s vs %s" % (j3, j1))
