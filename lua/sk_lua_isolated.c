@@ -261,8 +261,24 @@ int sk_lua_run_isolated(const sk_lua_job *job, sk_result **out, sk_lua_error *er
     posix_spawn_file_actions_adddup2(&fa, sv[1], 0);
     posix_spawn_file_actions_adddup2(&fa, sv[1], 1);
     posix_spawn_file_actions_adddup2(&fa, ev[1], 2);
+    /* The calling thread may block signals (node worker threads do); the
+     * worker starts with none blocked and default dispositions, so that
+     * SIGXCPU from its CPU rlimit works. */
+    posix_spawnattr_t sa;
+    posix_spawnattr_init(&sa);
+    sigset_t none, defs;
+    sigemptyset(&none);
+    sigemptyset(&defs);
+    sigaddset(&defs, SIGXCPU);
+    sigaddset(&defs, SIGPIPE);
+    sigaddset(&defs, SIGTERM);
+    sigaddset(&defs, SIGINT);
+    posix_spawnattr_setsigmask(&sa, &none);
+    posix_spawnattr_setsigdefault(&sa, &defs);
+    posix_spawnattr_setflags(&sa, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
     char *argv[] = {worker, "--job", NULL};
-    int sp = posix_spawn(&pid, worker, &fa, NULL, argv, environ);
+    int sp = posix_spawn(&pid, worker, &fa, &sa, argv, environ);
+    posix_spawnattr_destroy(&sa);
     posix_spawn_file_actions_destroy(&fa);
     close(sv[1]);
     close(ev[1]);

@@ -229,21 +229,22 @@ int main(int argc, char **argv)
     }
     if (!rc && (!magic || !ended || !path || !src || !params))
         rc = reply_proto("incomplete job") - 10;
-    /* Tests of the watchdog need a worker that defeats every Lua-side limit. */
-    const char *fault = getenv("SAMSKAP_PLUGIN_WORKER_FAULT");
-    if (!rc && fault && strcmp(fault, "spin") == 0) {
-        volatile unsigned long spin = 0;
-        for (;;)
-            spin++;
-    }
-    if (!rc && fault && strcmp(fault, "sleep") == 0)
-        for (;;)
-            pause();
-    if (!rc && fault && strcmp(fault, "crash") == 0)
-        abort();
     if (!rc) {
         limit_self(job.limits.deadline_s, job.limits.close_s > 0 ? job.limits.close_s : 0.5,
                    job.limits.mem_bytes);
+        /* Tests of the watchdog need a worker that defeats every Lua-side limit. */
+        const char *fault = getenv("SAMSKAP_PLUGIN_WORKER_FAULT");
+        if (!rc && fault && strcmp(fault, "spin") == 0) {
+            volatile unsigned long spin = 0;
+            for (;;)
+                spin++;
+        }
+        if (!rc && fault && strcmp(fault, "sleep") == 0)
+            for (;;)
+                pause();
+        if (!rc && fault && strcmp(fault, "crash") == 0)
+            abort();
+
         sk_lua_plugin_info *pi = NULL;
         sk_lua_error le;
         memset(&le, 0, sizeof le);

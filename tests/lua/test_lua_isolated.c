@@ -51,6 +51,8 @@ static sk_result *make_result(void)
     return r;
 }
 
+static double margin = 0.3;
+
 static int run(const sk_lua_plugin_info *pi, const sk_result *res, const char *mode, int isolated,
                double deadline, sk_result **out, sk_lua_error *le, double *took)
 {
@@ -65,7 +67,7 @@ static int run(const sk_lua_plugin_info *pi, const sk_result *res, const char *m
     job.params = params;
     job.limits.deadline_s = deadline;
     job.limits.close_s = 0.2;
-    job.limits.kill_margin_s = 0.3;
+    job.limits.kill_margin_s = margin;
     job.limits.mem_bytes = 64u << 20;
     memset(le, 0, sizeof *le);
     double t0 = now();
@@ -115,6 +117,13 @@ int main(void)
     rc = run(pi, res, "sum", 1, 0.3, &out, &le, &took);
     CHECK(rc < 0 && strcmp(le.kind, "killed") == 0 && took >= 0.75 && took < 2.5,
           "worker spinning in C killed by the watchdog: %s (%.2fs)", le.message, took);
+
+    /* with a long watchdog margin the worker's own CPU rlimit fires first */
+    margin = 30;
+    rc = run(pi, res, "sum", 1, 0.3, &out, &le, &took);
+    CHECK(rc < 0 && strcmp(le.kind, "killed") == 0 && strstr(le.message, "SIGXCPU") && took < 10,
+          "spinning worker stopped by its RLIMIT_CPU: %s (%.2fs)", le.message, took);
+    margin = 0.3;
 
     setenv("SAMSKAP_PLUGIN_WORKER_FAULT", "sleep", 1);
     rc = run(pi, res, "sum", 1, 0.3, &out, &le, &took);
