@@ -336,6 +336,21 @@ def t_dedup(cl):
         while time.monotonic() < end:
             c._pump(end - time.monotonic())
         check(job not in c._outcomes, "a duplicate outcome was kept")
+        # Outcomes nobody asked for yet are kept up to a bound; the ones
+        # dropped are fetched from the broker again by wait().
+        import samskap.client as sc
+        saved, sc.KEPT_OUTCOMES = sc.KEPT_OUTCOMES, 2
+        try:
+            jobs = [c.submit("diag.echo", params={"i": i}) for i in range(5)]
+            end = time.monotonic() + 1.0
+            while time.monotonic() < end:
+                c._pump(end - time.monotonic())
+            check(len(c._outcomes) == 2, "kept %d outcomes, bound 2" % len(c._outcomes))
+            for i, j in enumerate(jobs):
+                got = c.wait(j, timeout=5).table("params").column("value").tolist()
+                check(got == [str(i)], "job %d after eviction: %r" % (i, got))
+        finally:
+            sc.KEPT_OUTCOMES = saved
 
 
 def t_unreachable(cl):

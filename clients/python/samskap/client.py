@@ -149,6 +149,8 @@ class Client:
         if t == wire.PROGRESS:
             frac = msg.get("progress", -1.0)
             text = msg.get("text", "")
+            if job in self._seen:
+                return  # a late update of a job whose outcome is in
             if self._last_progress.get(job) == (frac, text):
                 return  # the same update reached us as submitter and as waiter
             self._last_progress[job] = (frac, text)
@@ -165,8 +167,14 @@ class Client:
             self._last_progress.pop(job, None)
             self._outcomes[job] = msg
             self._outcomes.move_to_end(job)
-            while len(self._outcomes) > KEPT_OUTCOMES:
-                self._outcomes.popitem(last=False)  # still at the broker for wait()
+            if len(self._outcomes) > KEPT_OUTCOMES:
+                # Drop the oldest nobody is asking for; the broker keeps it
+                # for wait() (--result-ttl).
+                for old in list(self._outcomes):
+                    if len(self._outcomes) <= KEPT_OUTCOMES:
+                        break
+                    if self._asking[old] == 0:
+                        del self._outcomes[old]
             if req in self._expect and self._expect[req] is None:
                 self._expect[req] = msg
             return
