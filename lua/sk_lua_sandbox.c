@@ -602,11 +602,17 @@ static int ro_newindex(lua_State *L)
 }
 
 /* pairs(proxy) walks the hidden table; #proxy is its length. */
+/* pairs(proxy) walks the hidden table without handing it out: the
+ * iterator state is the proxy itself. */
 static int ro_next(lua_State *L)
 {
-    luaL_checktype(L, 1, LUA_TTABLE);
     lua_settop(L, 2);
-    if (lua_next(L, 1))
+    if (!lua_getmetatable(L, 1))
+        return luaL_error(L, "not a read-only host table");
+    if (lua_getfield(L, -1, "__index") != LUA_TTABLE)
+        return luaL_error(L, "not a read-only host table");
+    lua_pushvalue(L, 2);
+    if (lua_next(L, -2))
         return 2;
     lua_pushnil(L);
     return 1;
@@ -615,9 +621,7 @@ static int ro_next(lua_State *L)
 static int ro_pairs(lua_State *L)
 {
     lua_pushcfunction(L, ro_next);
-    lua_getmetatable(L, 1);
-    lua_getfield(L, -1, "__index");
-    lua_remove(L, -2);
+    lua_pushvalue(L, 1);
     lua_pushnil(L);
     return 3;
 }

@@ -53,6 +53,10 @@ static const tcase cases[] = {
     {"column read-only", "local c = samskap.column({1, 2}) c[1] = 5", "runtime", "read-only"},
     {"column metatable", "assert(getmetatable(samskap.column({1})) == 'samskap.column') error('ok-col', 0)",
      "runtime", "ok-col"},
+    {"pairs hides host table", "local f, t = pairs(string) t.rep = 1", "runtime", "read-only host table"},
+    {"pairs iterator abuse", "local f = pairs(string) f(samskap.column({1}), nil)", "runtime", "not a read-only host table"},
+    {"pairs works", "local n = 0 for k, v in pairs(string) do n = n + 1 end assert(n > 10 and #samskap == 0)",
+     NULL, NULL},
     {"own globals ok", "x = 1 _G.y = 2 assert(x + y == 3)", NULL, NULL},
     /* CPU deadline */
     {"infinite loop", "while true do end", "timeout", "deadline"},
