@@ -293,7 +293,9 @@ int sk_lua_run_isolated(const sk_lua_job *job, sk_result **out, sk_lua_error *er
     set_nonblock(ev[0]);
     double t0 = sk_lua__now();
     /* The worker's own deadlines come first; the kill only when they failed. */
-    double kill_at = t0 + deadline + close_s + margin;
+    /* ... plus time to move and decode the results (>= 50 MB/s), which
+     * happens before the Lua deadline starts in the worker. */
+    double kill_at = t0 + deadline + close_s + margin + (double)req.len / 50e6;
     size_t sent = 0;
     int out_open = 1, err_open = 1, killed = 0, status = 0, reaped = 0;
     while (out_open || err_open || !reaped) {

@@ -194,8 +194,13 @@ void sk_lua__set_deadline(sk_lua_host *h, double s)
 static int sb_finishpcall(lua_State *L, int status, lua_KContext extra)
 {
     sk_lua_host *h = sk_lua__host_of(L);
-    if (status == LUA_ERRMEM && h->killed == SK_LUA_LIVE)
-        h->killed = SK_LUA_KILL_MEMORY;   /* out of memory is not catchable either */
+    /* Out of memory is not catchable either.  coroutine.wrap re-raises a
+     * coroutine's memory error as a plain error with Lua's message, so
+     * that message counts too. */
+    if (h->killed == SK_LUA_LIVE && status != LUA_OK && status != LUA_YIELD &&
+        (status == LUA_ERRMEM || (lua_type(L, -1) == LUA_TSTRING &&
+                                  strcmp(lua_tostring(L, -1), "not enough memory") == 0)))
+        h->killed = SK_LUA_KILL_MEMORY;
     if (h->killed != SK_LUA_LIVE)
         return sk_lua__raise_kill(L);
     if (status != LUA_OK && status != LUA_YIELD) {

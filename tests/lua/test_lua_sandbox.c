@@ -96,6 +96,8 @@ static const tcase cases[] = {
                         "error('escaped')", "memory", "memory limit", 0, 5.0},
     {"memory in coroutine", "local co = coroutine.create(function() local t = {} for j = 1, 1e9 do t[j] = j end end) "
                             "print(coroutine.resume(co)) error('escaped')", "memory", "memory limit", 0, 5.0},
+    {"memory in wrap+pcall", "for i = 1, 50 do pcall(coroutine.wrap(function() local t = {} for j = 1, 1e9 do t[j] = j end end)) end "
+                             "error('escaped')", "memory", "memory limit", 0, 5.0},
     /* recursion */
     {"deep recursion", "local function f(n) return 1 + f(n + 1) end f(1)", "runtime", "stack overflow",
      256u << 20, 5.0},
