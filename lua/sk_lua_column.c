@@ -529,6 +529,29 @@ static int col_where(lua_State *L)
     return 1;
 }
 
+/* masked(mask): a copy (f64) with NaN where the mask is false, keeping the
+ * rows in place (for per-element detail of a subset). */
+static int col_masked(lua_State *L)
+{
+    lcol *a = col_check(L, 1);
+    col_need_numeric(L, a, "masked");
+    size_t ml = 0;
+    const unsigned char *m = mask_arg(L, 2, a, &ml);
+    if (!m)
+        return sk_lua__errorf(L, "masked: a mask is required");
+    lcol *out = col_new(L, K_F64, a->len, a);
+    double *o = (double *)out->data;
+    size_t mi = 0;
+    for (size_t i = 0; i < a->len; i++) {
+        if ((i & (SK_COL_CHUNK - 1)) == 0)
+            sk_lua__check_deadline(L);
+        o[i] = m[mi] ? col_getd(a, i) : NAN;
+        if (++mi == ml)
+            mi = 0;
+    }
+    return 1;
+}
+
 /* ---- arithmetic ------------------------------------------------------------ */
 
 enum { AR_ADD, AR_SUB, AR_MUL, AR_DIV };
@@ -1286,7 +1309,8 @@ static const luaL_Reg col_methods[] = {
     {"gt", col_gt},             {"ge", col_ge},
     {"eq", col_eq},             {"ne", col_ne},
     {"between", col_between},   {"where", col_where},
-    {"filter", col_where},      {"land", col_band},
+    {"filter", col_where},      {"masked", col_masked},
+    {"land", col_band},
     {"lor", col_bor},           {"lnot", col_bnot},
     {"abs", col_abs},           {"period", col_period},
     {"per_period", col_per_period}, {"per_element", col_per_element},

@@ -30,7 +30,7 @@ return {
     if total == 0 then error("no junction pressures in the results", 0) end
     local out = {
       value = 100 * ok:count() / total,
-      detail = ok:per_element("mean") * 100,
+      detail = (ok:per_element("mean") * 100):masked(junction),   -- NaN for tanks
     }
     if ctx.areas then
       local good = ok:group_by_area(ctx.areas, "sum")

@@ -27,7 +27,7 @@ return {
     local ok = v:between(params.vmin, params.vmax) & pipe
     local total = v:count(pipe)
     if total == 0 then error("no pipe velocities in the results", 0) end
-    local out = { value = 100 * ok:count() / total, detail = ok:per_element("mean") * 100 }
+    local out = { value = 100 * ok:count() / total, detail = (ok:per_element("mean") * 100):masked(pipe) }
     if ctx.areas then
       local good = ok:group_by_area(ctx.areas, "sum")
       local all = v:group_by_area(ctx.areas, "count", pipe)

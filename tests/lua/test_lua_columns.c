@@ -38,6 +38,8 @@ static const char plugin_src[] =
     "  local pp = pr:per_period('sum')\n"
     "  assert(#pp == 2 and pp[1] == 100 and pp[2] == 120)\n"
     "  local pe = pr:per_element('max')\n"
+    "  local mk = pe:masked(j)\n"
+    "  assert(mk[1] == 15 and mk[3] ~= mk[3] and mk:count() == 3)\n"
     "  assert(#pe == 4 and pe[1] == 15 and pe[4] == 45)\n"
     "  assert(pr:period(2)[1] == 15 and #pr:period(2) == 4)\n"
     "  local s = pr:scale_periods({1, 2})\n"
