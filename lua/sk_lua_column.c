@@ -165,6 +165,25 @@ static red col_reduce(lua_State *L, const lcol *c, const unsigned char *mask, si
             r.max = mx;
             continue;
         }
+        if (c->kind == K_F64 && mask && mlen == c->len) {   /* same-shape mask */
+            const double *d = c->data;
+            double s = 0, mn = r.min, mx = r.max;
+            size_t n = 0;
+            for (size_t i = start; i < end; i++) {
+                double v = d[i];
+                if (mask[i] && v == v) {
+                    s += v;
+                    n++;
+                    mn = v < mn ? v : mn;
+                    mx = v > mx ? v : mx;
+                }
+            }
+            r.sum += s;
+            r.n += n;
+            r.min = mn;
+            r.max = mx;
+            continue;
+        }
         for (size_t i = start; i < end; i++) {
             if (mask) {
                 int take = mask[mi];
