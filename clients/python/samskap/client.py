@@ -15,7 +15,7 @@ import time
 import zmq
 
 from . import wire
-from .errors import (BrokerUnreachable, Cancelled, JobError, ProtocolError, ResultError,
+from .errors import (BrokerUnreachable, ProtocolError, ResultError,
                      WaitTimeout, job_error)
 from .result import decode_result
 
