@@ -4,6 +4,7 @@
  * every Lua limit (SAMSKAP_PLUGIN_WORKER_FAULT=spin|sleep) is killed by the
  * watchdog; a crash is reported; the caller survives all of them. */
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -75,6 +76,33 @@ static int run(const sk_lua_plugin_info *pi, const sk_result *res, const char *m
     *took = now() - t0;
     sk_params_free(params);
     return rc;
+}
+
+/* The node runs jobs from worker threads: several at once, in process and
+ * isolated, must not disturb each other. */
+typedef struct thr {
+    const sk_lua_plugin_info *pi;
+    const sk_result *res;
+    int bad;
+} thr;
+
+static void *thread_main(void *arg)
+{
+    thr *t = arg;
+    for (int i = 0; i < 6; i++) {
+        sk_result *out = NULL;
+        sk_lua_error le;
+        double took;
+        int rc = run(t->pi, t->res, i % 3 == 2 ? "loop" : "sum", i % 2, i % 3 == 2 ? 0.2 : 5.0,
+                     &out, &le, &took);
+        const sk_meta *v = out ? sk_result_meta_find(out, "value") : NULL;
+        if (i % 3 == 2)
+            t->bad += !(rc < 0 && strcmp(le.kind, "timeout") == 0);
+        else
+            t->bad += !(rc == 0 && v && v->d == 8.0);
+        sk_result_free(out);
+    }
+    return NULL;
 }
 
 int main(void)
@@ -152,6 +180,22 @@ int main(void)
     job.worker_path = "/nonexistent/samskap-plugin-worker";
     rc = sk_lua_run_isolated(&job, &out, &le);
     CHECK(rc == SK_ENOTFOUND && strstr(le.message, "cannot find"), "missing worker: %s", le.message);
+
+    {
+        pthread_t th[4];
+        thr ts[4];
+        int started = 0, bad = 0;
+        for (int i = 0; i < 4; i++) {
+            ts[i] = (thr){pi, res, 0};
+            if (pthread_create(&th[i], NULL, thread_main, &ts[i]) == 0)
+                started++;
+        }
+        for (int i = 0; i < started; i++) {
+            pthread_join(th[i], NULL);
+            bad += ts[i].bad;
+        }
+        CHECK(started == 4 && bad == 0, "4 threads x 6 jobs (in process and isolated, some timing out): %d bad", bad);
+    }
 
     sk_lua_plugin_info_free(pi);
     sk_result_free(res);
