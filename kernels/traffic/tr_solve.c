@@ -606,11 +606,12 @@ fail:
 
 /* ---- iterations --------------------------------------------------------- */
 
-static int should_stop(sk_traffic_solver *s, double tstart)
+/* base: solve time of earlier run calls; tstart: start of this one. */
+static int should_stop(sk_traffic_solver *s, double tstart, double base)
 {
     if (s->opt.cancel && atomic_load(s->opt.cancel))
         return SK_TRAFFIC_CANCELLED;
-    if (s->opt.time_limit_s > 0 && now_s() - tstart + s->st.solve_s > s->opt.time_limit_s)
+    if (s->opt.time_limit_s > 0 && base + (now_s() - tstart) > s->opt.time_limit_s)
         return SK_TRAFFIC_TIME_LIMIT;
     return 0;
 }
@@ -637,7 +638,7 @@ int sk_traffic_solver_run(sk_traffic_solver *s, sk_error *err)
             s->st.stop = SK_TRAFFIC_MAX_ITERS;
             break;
         }
-        int why = should_stop(s, tstart - (s->st.solve_s - base));
+        int why = should_stop(s, tstart, base);
         if (why) {
             s->st.stop = why;
             break;
@@ -651,7 +652,7 @@ int sk_traffic_solver_run(sk_traffic_solver *s, sk_error *err)
             bush_update(s, r);
             bush_shift(s, r);
             if ((r & 15) == 15)
-                why = should_stop(s, tstart);
+                why = should_stop(s, tstart, base);
         }
         /* Extra sweeps go only to the bushes whose demand-weighted spread
          * (sum of demand x (U - L) at the destinations) is at least the
@@ -667,7 +668,7 @@ int sk_traffic_solver_run(sk_traffic_solver *s, sk_error *err)
                     continue;
                 bush_shift(s, r);
                 if ((r & 15) == 15)
-                    why = should_stop(s, tstart);
+                    why = should_stop(s, tstart, base);
             }
         }
         measure(s);

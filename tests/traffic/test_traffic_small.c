@@ -194,6 +194,14 @@ static void test_two_route(void)
     sk_traffic_solver_stats(s, &st);
     CHECK(st.iterations == 1 && st.stop == SK_TRAFFIC_MAX_ITERS, "stop %d it %d", st.stop, st.iterations);
     sk_traffic_solver_free(s);
+    o.max_iters = 100;
+    o.time_limit_s = 1e-9;
+    s = sk_traffic_solver_new(n, t, &o, &err);
+    CHECK(s && sk_traffic_solver_run(s, &err) == 0, "%s", err.msg);
+    sk_traffic_solver_stats(s, &st);
+    CHECK(st.stop == SK_TRAFFIC_TIME_LIMIT && st.iterations <= 1, "time limit: stop %d it %d", st.stop, st.iterations);
+    sk_traffic_solver_free(s);
+    o.time_limit_s = 0;
     atomic_int cancel = 1;
     o.max_iters = 100;
     o.cancel = &cancel;
