@@ -392,7 +392,18 @@ static inline int cmp_num(int op, double a, double b)
     }
 }
 
-static int col_compare(lua_State *L, int op, const char *opname)
+static int ascii_ieq(const char *a, const char *b)
+{
+    for (; *a && *b; a++, b++) {
+        char x = *a >= 'A' && *a <= 'Z' ? (char)(*a + 32) : *a;
+        char y = *b >= 'A' && *b <= 'Z' ? (char)(*b + 32) : *b;
+        if (x != y)
+            return 0;
+    }
+    return *a == *b;
+}
+
+static int col_compare_ci(lua_State *L, int op, const char *opname, int ci)
 {
     lcol *a = col_check(L, 1);
     lcol *b = col_test(L, 2);
@@ -406,7 +417,7 @@ static int col_compare(lua_State *L, int op, const char *opname)
         for (size_t i = 0; i < a->len; i++) {
             if ((i & (SK_COL_CHUNK - 1)) == 0)
                 sk_lua__check_deadline(L);
-            int eq = d[i] && strcmp(d[i], s) == 0;
+            int eq = d[i] && (ci ? ascii_ieq(d[i], s) : strcmp(d[i], s) == 0);
             o[i] = (unsigned char)(op == OP_EQ ? eq : !eq);
         }
         return 1;
@@ -444,6 +455,20 @@ static int col_compare(lua_State *L, int op, const char *opname)
         }
     }
     return 1;
+}
+
+static int col_compare(lua_State *L, int op, const char *opname)
+{
+    return col_compare_ci(L, op, opname, 0);
+}
+
+/* ieq(s): ASCII case-insensitive string equality ("JUNCTION" = "junction"),
+ * for categorical tags whose case differs between kernels and sources. */
+static int col_ieq(lua_State *L)
+{
+    if (col_check(L, 1)->kind != K_STR)
+        return sk_lua__errorf(L, "ieq: only for string columns");
+    return col_compare_ci(L, OP_EQ, "ieq", 1);
 }
 
 static int col_lt(lua_State *L) { return col_compare(L, OP_LT, "lt"); }
@@ -1327,6 +1352,7 @@ static const luaL_Reg col_methods[] = {
     {"lt", col_lt},             {"le", col_le},
     {"gt", col_gt},             {"ge", col_ge},
     {"eq", col_eq},             {"ne", col_ne},
+    {"ieq", col_ieq},
     {"between", col_between},   {"where", col_where},
     {"filter", col_where},      {"masked", col_masked},
     {"land", col_band},

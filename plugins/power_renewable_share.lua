@@ -28,7 +28,7 @@ return {
     local on = gen:has("status") and gen.status:gt(0) or nil
     local ren
     for fuel in string.gmatch(params.renewables, "[^,%s]+") do
-      local m = tag:eq(fuel)
+      local m = tag:ieq(fuel)
       ren = ren and (ren | m) or m
     end
     if not ren then error("param renewables names no fuel", 0) end

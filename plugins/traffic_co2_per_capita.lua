@@ -20,13 +20,16 @@ return {
     periods_per_year = { default = 3650, min = 1, max = 1e6,
       description = "assignment periods per year (default: a peak hour carrying 10 % of daily traffic, 365 days)" },
     population = { default = 0, min = 0, unit = "persons", description = "population when the job has no areas" },
+    length_unit = { default = "", description = "length unit of the network (km, m, mi, ft); empty: the column's unit, km if none" },
   },
   bands = {},
   compute = function(results, params, ctx)
     local links = results.traffic.links
-    local lu = links.length:unit()
-    local f = (lu == "" or lu == "km") and 1 or lu == "m" and 1e-3 or lu == "mi" and 1.609344 or nil
-    if not f then error("unknown length unit '" .. lu .. "'", 0) end
+    -- the param overrides the column's unit (TNTP files do not say theirs)
+    local lu = params.length_unit ~= "" and params.length_unit or links.length:unit()
+    local factors = { [""] = 1, km = 1, m = 1e-3, mi = 1.609344, ft = 3.048e-4 }
+    local f = factors[lu]
+    if not f then error("unknown length unit '" .. lu .. "' (km, m, mi, ft)", 0) end
     local kg = links.flow * links.length * (f * params.ef_g_per_vkm * params.periods_per_year / 1000)
     local pop = 0
     for _, code in ipairs(ctx.area_codes) do pop = pop + (ctx.population[code] or 0) end

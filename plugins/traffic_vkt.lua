@@ -14,13 +14,17 @@ return {
     "SDG 11.6 / 3.9.1 emission estimates.",
   sdg = { code = "11.2", name = "Access to safe, affordable, accessible and sustainable transport" },
   needs = { "traffic" },
-  params = {},
+  params = {
+    length_unit = { default = "", description = "length unit of the network (km, m, mi, ft); empty: the column's unit, km if none" },
+  },
   bands = {},
   compute = function(results, params, ctx)
     local links = results.traffic.links
-    local lu = links.length:unit()
-    local f = (lu == "" or lu == "km") and 1 or lu == "m" and 1e-3 or lu == "mi" and 1.609344 or nil
-    if not f then error("unknown length unit '" .. lu .. "'", 0) end
+    -- the param overrides the column's unit (TNTP files do not say theirs)
+    local lu = params.length_unit ~= "" and params.length_unit or links.length:unit()
+    local factors = { [""] = 1, km = 1, m = 1e-3, mi = 1.609344, ft = 3.048e-4 }
+    local f = factors[lu]
+    if not f then error("unknown length unit '" .. lu .. "' (km, m, mi, ft)", 0) end
     local vkm = links.flow * links.length * f
     local out = { value = vkm:sum(), detail = vkm }
     if ctx.areas then out.per_area = vkm:group_by_area(ctx.areas, "sum") end

@@ -20,7 +20,7 @@ return {
   bands = bands.higher_better(98, 90),
   compute = function(results, params, ctx)
     local nodes = results.water.nodes
-    local j = nodes.type:eq("junction")
+    local j = nodes.type:ieq("junction")
     local dur = time.durations(nodes)
     local req = time.integrate(nodes.demand_required:per_period("sum", j), dur)
     local got = time.integrate(nodes.demand_delivered:per_period("sum", j), dur)

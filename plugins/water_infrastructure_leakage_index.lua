@@ -33,13 +33,11 @@ return {
     end
     local w = results.water
     local links, nodes = w.links, w.nodes
-    local pipe = links.type:eq("pipe")
-    local lu = links.length:unit()
-    local lf = (lu == "" or lu == "m") and 1e-3 or lu == "km" and 1 or lu == "ft" and 3.048e-4 or nil
-    if not lf then error("unknown length unit '" .. lu .. "'", 0) end
+    local pipe = links.type:ieq("pipe") | links.type:ieq("cvpipe")
+    local lf = units.factor(links.length:unit(), units.length) / 1000          -- -> km
     local Lm = links.length:sum(pipe) * lf
-    local j = nodes.type:eq("junction")
-    local P = nodes.pressure:mean(j)
+    local j = nodes.type:ieq("junction")
+    local P = nodes.pressure:mean(j) * units.factor(nodes.pressure:unit(), units.head)
     local leak = nodes:has("leakage_flow") and nodes.leakage_flow or nil
     local emit = nodes:has("emitter_flow") and nodes.emitter_flow or nil
     if not leak and not emit then error("results have neither leakage_flow nor emitter_flow", 0) end

@@ -1,6 +1,7 @@
 -- water_pressure_adequacy: share of junction-periods whose pressure head is
 -- within the required service range.
 local bands = require "samskap.bands"
+local units = require "samskap.units"
 
 return {
   api_level = 1,
@@ -23,8 +24,11 @@ return {
   compute = function(results, params, ctx)
     if params.pmin > params.pmax then error("pmin must not exceed pmax", 0) end
     local nodes = results.water.nodes
-    local junction = nodes.type:eq("junction")
+    local junction = nodes.type:ieq("junction")
+    -- metres of head; US-unit results report psi
     local p = nodes.pressure
+    local hf = units.factor(p:unit(), units.head)
+    if hf ~= 1 then p = p * hf end
     local ok = p:between(params.pmin, params.pmax) & junction
     local total = p:count(junction)
     if total == 0 then error("no junction pressures in the results", 0) end

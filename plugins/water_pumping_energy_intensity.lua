@@ -20,10 +20,10 @@ return {
   compute = function(results, params, ctx)
     local w = results.water
     local links, nodes = w.links, w.nodes
-    local pump = links.type:eq("pump")
+    local pump = links.type:ieq("pump")
     local pf = units.factor(links.pump_power:unit(), units.power) / 1e3   -- -> kW
     local kwh = time.integrate(links.pump_power:per_period("sum", pump), time.durations(links)) * pf / 3600
-    local j = nodes.type:eq("junction")
+    local j = nodes.type:ieq("junction")
     local dem = nodes:has("demand_delivered") and nodes.demand_delivered or nodes.demand
     local qf = units.factor(dem:unit(), units.flow)                        -- -> m3/s
     local m3 = time.integrate(dem:per_period("sum", j), time.durations(nodes)) * qf

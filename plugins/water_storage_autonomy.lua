@@ -20,10 +20,11 @@ return {
   bands = bands.higher_better(24, 12),
   compute = function(results, params, ctx)
     local nodes = results.water.nodes
-    local tank = nodes.type:eq("tank")
+    local tank = nodes.type:ieq("tank")
     if tank:count() == 0 then error("no tanks in the network", 0) end
-    local vol = nodes.tank_volume:per_period("sum", tank):mean()          -- m3
-    local j = nodes.type:eq("junction")
+    local vf = units.factor(nodes.tank_volume:unit(), units.volume)
+    local vol = nodes.tank_volume:per_period("sum", tank):mean() * vf     -- m3
+    local j = nodes.type:ieq("junction")
     local qf = units.factor(nodes.demand:unit(), units.flow)
     local q = nodes.demand:per_period("sum", j):mean() * qf              -- m3/s
     if q <= 0 then error("average demand is zero", 0) end
@@ -35,7 +36,7 @@ return {
       out.per_area = {}
       for code, qs in pairs(qa) do
         -- sums over all periods: the period count cancels
-        if qs > 0 then out.per_area[code] = (va[code] or 0) / (qs * qf * 3600) end
+        if qs > 0 then out.per_area[code] = (va[code] or 0) * vf / (qs * qf * 3600) end
       end
       out.notes = string.format("%d periods", np)
     end

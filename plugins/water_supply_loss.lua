@@ -22,7 +22,7 @@ return {
   compute = function(results, params, ctx)
     local nodes = results.water.nodes
     local dur = time.durations(nodes)
-    local j = nodes.type:eq("junction")
+    local j = nodes.type:ieq("junction")
     local leak = nodes:has("leakage_flow") and nodes.leakage_flow or nil
     local emit = nodes:has("emitter_flow") and nodes.emitter_flow or nil
     if not leak and not emit then error("results have neither leakage_flow nor emitter_flow", 0) end

@@ -1,6 +1,7 @@
 -- water_velocity_compliance: share of pipe-periods with flow velocity in
 -- the design range.
 local bands = require "samskap.bands"
+local units = require "samskap.units"
 
 return {
   api_level = 1,
@@ -22,8 +23,8 @@ return {
   bands = bands.higher_better(95, 80),
   compute = function(results, params, ctx)
     local links = results.water.links
-    local pipe = links.type:eq("pipe")
-    local v = links.velocity:abs()
+    local pipe = links.type:ieq("pipe") | links.type:ieq("cvpipe")   -- check-valve pipes are pipes
+    local v = links.velocity:abs() * units.factor(links.velocity:unit(), units.velocity)
     local ok = v:between(params.vmin, params.vmax) & pipe
     local total = v:count(pipe)
     if total == 0 then error("no pipe velocities in the results", 0) end
