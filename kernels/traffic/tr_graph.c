@@ -104,7 +104,8 @@ int tr_sp_init(tr_sp *sp, int32_t n)
     sp->order = malloc((size_t)n * sizeof(int32_t));
     sp->heap = malloc((size_t)n * sizeof(int32_t));
     sp->pos = malloc((size_t)n * sizeof(int32_t));
-    if (!sp->dist || !sp->pred || !sp->order || !sp->heap || !sp->pos) {
+    sp->mark = calloc((size_t)n ? (size_t)n : 1, 1);
+    if (!sp->dist || !sp->pred || !sp->order || !sp->heap || !sp->pos || !sp->mark) {
         tr_sp_free(sp);
         return SK_ENOMEM;
     }
@@ -113,7 +114,7 @@ int tr_sp_init(tr_sp *sp, int32_t n)
 
 void tr_sp_free(tr_sp *sp)
 {
-    free(sp->dist); free(sp->pred); free(sp->order); free(sp->heap); free(sp->pos);
+    free(sp->dist); free(sp->pred); free(sp->order); free(sp->heap); free(sp->pos); free(sp->mark);
     memset(sp, 0, sizeof *sp);
 }
 
@@ -157,6 +158,11 @@ static inline void heap_down(int32_t *heap, int32_t *pos, const double *key, int
 
 void tr_sp_run(tr_sp *sp, const tr_graph *g, const double *cost, int32_t origin)
 {
+    tr_sp_run_to(sp, g, cost, origin, -1);
+}
+
+void tr_sp_run_to(tr_sp *sp, const tr_graph *g, const double *cost, int32_t origin, int32_t ntarget)
+{
     int32_t n = g->n, size = 0;
     double *dist = sp->dist;
     int32_t *pred = sp->pred, *heap = sp->heap, *pos = sp->pos;
@@ -179,6 +185,8 @@ void tr_sp_run(tr_sp *sp, const tr_graph *g, const double *cost, int32_t origin)
             heap_down(heap, pos, dist, size, 0);
         }
         sp->order[sp->nsettled++] = u;
+        if (ntarget >= 0 && sp->mark[u] && --ntarget == 0)
+            break;
         if (u < g->ftn0 && u != origin)
             continue;   /* zones are destinations, not through nodes */
         double du = dist[u];

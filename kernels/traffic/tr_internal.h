@@ -101,11 +101,15 @@ typedef struct tr_sp {
     int32_t *order;    /* settled nodes in order */
     int32_t nsettled;
     int32_t *heap, *pos;
+    uint8_t *mark;     /* targets for tr_sp_run_to; all 0 between calls */
 } tr_sp;
 
 int tr_sp_init(tr_sp *sp, int32_t n);
 void tr_sp_free(tr_sp *sp);
 /* Shortest paths from origin (0-based) at link costs cost[]. */
 void tr_sp_run(tr_sp *sp, const tr_graph *g, const double *cost, int32_t origin);
+/* Same, but stops once ntarget nodes with mark[] set are settled: only
+ * their dist[] is final then. */
+void tr_sp_run_to(tr_sp *sp, const tr_graph *g, const double *cost, int32_t origin, int32_t ntarget);
 
 #endif

@@ -265,28 +265,70 @@ static double bush_shift(sk_traffic_solver *s, int32_t r)
     return maxdiff;
 }
 
+/* One pass in topological order: min labels L (all bush links), then drop
+ * the unused in-links that are not the min-path link, then max labels U
+ * over what is left (so removed links do not inflate U).  U is finite
+ * exactly for the nodes in the bush. */
+static void bush_prune_labels(sk_traffic_solver *s, int32_t r)
+{
+    const tr_graph *g = &s->g;
+    uint8_t *ib = s->inbush + (size_t)r * s->m;
+    const double *bf = s->bflow + (size_t)r * s->m;
+    const int32_t *topo = s->topo + (size_t)r * s->n;
+    int32_t nt = s->ntopo[r];
+    double *L = s->L, *U = s->U;
+    int32_t *Lp = s->Lpred, *Up = s->Upred;
+    int32_t o = topo[0];
+    L[o] = U[o] = 0;
+    Lp[o] = Up[o] = -1;
+    s->tpos[o] = 0;
+    for (int32_t t = 1; t < nt; t++) {
+        int32_t j = topo[t];
+        int32_t k0 = g->in_start[j], k1 = g->in_start[j + 1];
+        double lj = INFINITY, uj = -INFINITY;
+        int32_t lp = -1, up = -1;
+        for (int32_t k = k0; k < k1; k++) {
+            int32_t a = g->in_link[k];
+            if (!ib[a])
+                continue;
+            double li = L[g->from[a]] + s->cost[a];
+            if (li < lj) {
+                lj = li;
+                lp = a;
+            }
+        }
+        for (int32_t k = k0; k < k1; k++) {
+            int32_t a = g->in_link[k];
+            if (!ib[a])
+                continue;
+            if (!(bf[a] > 0) && a != lp) {
+                ib[a] = 0;
+                continue;
+            }
+            double ui = U[g->from[a]] + s->cost[a];
+            if (ui > uj) {
+                uj = ui;
+                up = a;
+            }
+        }
+        L[j] = lj;
+        Lp[j] = lp;
+        U[j] = uj;
+        Up[j] = up;
+        s->tpos[j] = t;
+    }
+}
+
 /* Drop unused links not on the min-path tree, add shortcuts against the
  * max labels over all bush links, rebuild the topological order. */
 static int bush_update(sk_traffic_solver *s, int32_t r)
 {
     const tr_graph *g = &s->g;
     uint8_t *ib = s->inbush + (size_t)r * s->m;
-    const double *bf = s->bflow + (size_t)r * s->m;
     int32_t o = s->orig_node[r];
-    bush_labels(s, r, 0);
+    bush_prune_labels(s, r);
     const int32_t *topo = s->topo + (size_t)r * s->n;
     int32_t nt = s->ntopo[r];
-    for (int32_t t = 1; t < nt; t++) {
-        int32_t j = topo[t];
-        for (int32_t k = g->in_start[j], ke = g->in_start[j + 1]; k < ke; k++) {
-            int32_t a = g->in_link[k];
-            if (ib[a] && !(bf[a] > 0) && s->Lpred[j] != a)
-                ib[a] = 0;
-        }
-    }
-    /* Labels again on what is left, so that removed links do not inflate
-     * the max labels.  U is finite exactly for the nodes in the bush. */
-    bush_labels(s, r, 0);
     int added = 0;
     for (int32_t t = 0; t < nt; t++) {
         int32_t i = topo[t];
@@ -326,7 +368,12 @@ typedef struct gap_job {
 
 static void sptt_origin(sk_traffic_solver *s, tr_sp *sp, int32_t r)
 {
-    tr_sp_run(sp, &s->g, s->cost, s->orig_node[r]);
+    /* Stop the search once every destination of r is settled. */
+    for (int32_t k = s->dst_start[r]; k < s->dst_start[r + 1]; k++)
+        sp->mark[s->dst_node[k]] = 1;
+    tr_sp_run_to(sp, &s->g, s->cost, s->orig_node[r], s->dst_start[r + 1] - s->dst_start[r]);
+    for (int32_t k = s->dst_start[r]; k < s->dst_start[r + 1]; k++)
+        sp->mark[s->dst_node[k]] = 0;
     double acc = 0;
     for (int32_t k = s->dst_start[r]; k < s->dst_start[r + 1]; k++)
         acc += s->dst_dem[k] * sp->dist[s->dst_node[k]];
