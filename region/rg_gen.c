@@ -191,7 +191,10 @@ static int gen_traffic(muni_ctx *c, const sk_region_gen_opts *o, const char *dir
                 long b = nz + bi * g + bj;
                 /* The middle row and column are the arterials. */
                 int art = (dir2 == 0 && i == g / 2) || (dir2 == 1 && j == g / 2);
-                double cap = art ? 1800 : 600, spd = art ? 60 : 40;
+                /* Local streets get narrower as the grid gets finer, so the
+                 * total capacity across town (and the congestion) stays
+                 * about the same at every scale. */
+                double cap = art ? 1800 : fmax(60.0, round(600.0 / sqrt(fmax(o->scale, 1.0)))), spd = art ? 60 : 40;
                 double len = dist(x[a], y[a], x[b], y[b]) / 1000.0;
                 for (int rev = 0; rev < 2; rev++)
                     rg_buf_printf(&net, "\t%ld\t%ld\t%.0f\t%.4f\t%.4f\t0.15\t4\t%.0f\t0\t%d\t;\n",
@@ -456,15 +459,18 @@ static int gen_power(muni_ctx *c, const sk_region_gen_opts *o, const char *dir, 
     for (long f = 0; f < nf; f++) {
         long nf_b = load / nf + (f < load % nf ? 1 : 0);
         double th = 2.0 * RG_PI * ((double)f + 0.5) / (double)nf;
+        double step = R / (double)nf_b;
         for (long k = 0; k < nf_b; k++, next++) {
-            double rad = R * (double)(k + 1) / (double)nf_b * (0.8 + 0.2 * rg_rng_unif(&r));
-            double a = th + (rg_rng_unif(&r) - 0.5) * 0.5;
-            x[next] = c->m.cx + rad * cos(a);
-            y[next] = c->m.cy + rad * sin(a);
             /* A feeder: each bus hangs off one of the last three of its
-             * feeder, so feeders branch into laterals but stay radial. */
+             * feeder, so feeders branch into laterals but stay radial; it
+             * sits one step (R / buses) from its parent, so a feeder's cable
+             * length is about R whatever the scale. */
             long back = k < 3 ? k : 3;
             par[next] = k == 0 ? 1 : next - 1 - rg_rng_below(&r, back);
+            double a = th + (rg_rng_unif(&r) - 0.5) * 1.2;
+            double len = step * (0.6 + 0.8 * rg_rng_unif(&r));
+            x[next] = x[par[next]] + len * cos(a);
+            y[next] = y[par[next]] + len * sin(a);
             pd[next] = 0.5 + rg_rng_unif(&r);
             wsum += pd[next];
         }
@@ -494,8 +500,8 @@ static int gen_power(muni_ctx *c, const sk_region_gen_opts *o, const char *dir, 
     long nbr = 1;
     for (long k = 2; k < nb; k++) {
         double km = dist(x[k], y[k], x[par[k]], y[par[k]]) / 1000.0, rr, xx, bb;
-        if (km < 0.05)
-            km = 0.05;
+        if (km < 0.01)
+            km = 0.01;
         line_params(c->cable, km, &rr, &xx, &bb);
         double rate = c->cable ? 12 : 8;
         rg_buf_printf(&b, "\t%ld\t%ld\t%.6f\t%.6f\t%.6f\t%.0f\t%.0f\t%.0f\t0\t0\t1\t-360\t360;\n", par[k] + 1, k + 1, rr,

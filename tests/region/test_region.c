@@ -748,7 +748,7 @@ static void test_cli(void)
 int main(int argc, char **argv)
 {
     if (argc < 2) {
-        fprintf(stderr, "usage: test_region solve|determinism|merge|spec|cli\n");
+        fprintf(stderr, "usage: test_region solve|determinism|merge|spec|cli|solve-dir DIR...\n");
         return 2;
     }
     snprintf(tmproot, sizeof tmproot, "/tmp/sk_region_test_XXXXXX");
@@ -766,6 +766,12 @@ int main(int argc, char **argv)
         test_spec();
     else if (strcmp(argv[1], "cli") == 0)
         test_cli();
+    else if (strcmp(argv[1], "solve-dir") == 0)   /* by hand: solve any member/merged folders */
+        for (int i = 2; i < argc; i++) {
+            solve_traffic(argv[i], NULL);
+            solve_water(argv[i], NULL);
+            solve_power(argv[i], NULL);
+        }
     else {
         fprintf(stderr, "unknown test %s\n", argv[1]);
         failures++;
