@@ -790,7 +790,7 @@ static void on_jobs(broker *b, sk_wire_msg *m, const route *from)
     sk_buf_free(&j);
 }
 
-static void on_frontend(sk_uvzmq *z)
+static int on_frontend(sk_uvzmq *z)
 {
     broker *b = z->data;
     sk_wire_msg m;
@@ -803,7 +803,7 @@ static void on_frontend(sk_uvzmq *z)
     }
     if (rc == 0) {
         sk_wire_msg_close(&m);
-        return;
+        return 0;
     }
     if (rc < 0) {
         b->n.malformed++;
@@ -816,12 +816,12 @@ static void on_frontend(sk_uvzmq *z)
             send_to(b, b->front, &from, &e, NULL, 0);
         }
         sk_wire_msg_close(&m);
-        return;
+        return 1;
     }
     if (b->stopping) {
         send_client_failure(b, &from, m.hdr.req, NULL, SK_EREFUSED, "broker is shutting down");
         sk_wire_msg_close(&m);
-        return;
+        return 1;
     }
     switch (m.hdr.type) {
     case SK_MSG_SUBMIT: on_submit(b, &m, &from); break;
@@ -842,6 +842,7 @@ static void on_frontend(sk_uvzmq *z)
     }
     }
     sk_wire_msg_close(&m);
+    return 1;
 }
 
 /* ---- node messages ---- */
@@ -1013,7 +1014,7 @@ static void on_node_progress(broker *b, sk_wire_msg *m, node *n)
         send_to(b, b->front, &j->waiters[i], &p, NULL, 0);
 }
 
-static void on_backend(sk_uvzmq *z)
+static int on_backend(sk_uvzmq *z)
 {
     broker *b = z->data;
     sk_wire_msg m;
@@ -1025,6 +1026,7 @@ static void on_backend(sk_uvzmq *z)
         memcpy(from.id, zmq_msg_data(&m.route), from.len);
     }
     if (rc <= 0) {
+        int consumed = rc < 0;
         if (rc < 0) {
             b->n.malformed++;
             sk_warn("msg=\"malformed node message\" error=\"%s\"", err.msg);
@@ -1037,7 +1039,7 @@ static void on_backend(sk_uvzmq *z)
             }
         }
         sk_wire_msg_close(&m);
-        return;
+        return consumed;
     }
     node *n = sk_map_get(&b->nodes, from.id, from.len);
     if (n != NULL)
@@ -1081,6 +1083,7 @@ static void on_backend(sk_uvzmq *z)
         send_to(b, b->back, &from, &e, NULL, 0);
     }
     sk_wire_msg_close(&m);
+    return 1;
 }
 
 /* ---- timers ---- */

@@ -19,12 +19,20 @@ static int readable(sk_uvzmq *z)
 static void pump(sk_uvzmq *z)
 {
     int n = 0;
-    while (!z->closing && readable(z)) {
-        if (n++ >= z->budget) {
+    while (!z->closing) {
+        if (n >= z->budget) {
             sk_uvzmq_kick(z);
             return;
         }
-        z->on_readable(z);
+        /* Receive until EAGAIN: cheaper than asking ZMQ_EVENTS (a poll
+         * system call) before every message.  Then ask once, which also
+         * re-arms the edge-triggered fd. */
+        if (z->on_readable(z)) {
+            n++;
+            continue;
+        }
+        if (!readable(z))
+            return;
     }
 }
 

@@ -13,8 +13,9 @@
 #include <uv.h>
 
 typedef struct sk_uvzmq sk_uvzmq;
-/* Read one message from z->sock (it is readable). */
-typedef void (*sk_uvzmq_cb)(sk_uvzmq *z);
+/* Read one message from z->sock without blocking: 1 if one was handled,
+ * 0 if none was waiting (EAGAIN). */
+typedef int (*sk_uvzmq_cb)(sk_uvzmq *z);
 
 struct sk_uvzmq {
     uv_poll_t poll;

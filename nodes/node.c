@@ -415,7 +415,7 @@ static void on_cancel_msg(node_state *n, const sk_header *h)
     sk_info("msg=\"cancel requested\" job=%s", j->id);
 }
 
-static void on_socket(sk_uvzmq *z)
+static int on_socket(sk_uvzmq *z)
 {
     node_state *n = z->data;
     sk_wire_msg m;
@@ -425,7 +425,7 @@ static void on_socket(sk_uvzmq *z)
         if (rc < 0)
             sk_warn("msg=\"malformed message from broker\" error=\"%s\"", err.msg);
         sk_wire_msg_close(&m);
-        return;
+        return rc < 0;
     }
     if (n->last_broker_ms + (uint64_t)(n->cfg.heartbeat_ms * n->cfg.liveness) < uv_now(&n->loop))
         sk_info("msg=\"broker is back\"");
@@ -440,6 +440,7 @@ static void on_socket(sk_uvzmq *z)
     default: sk_warn("msg=\"unexpected message\" type=%s", sk_msg_type_name(m.hdr.type));
     }
     sk_wire_msg_close(&m);
+    return 1;
 }
 
 static void on_tick(uv_timer_t *t)

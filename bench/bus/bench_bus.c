@@ -173,7 +173,12 @@ static void *proxy_thread(void *arg)
     proxy_args *p = arg;
     void *f = zmq_socket(p->ctx, ZMQ_ROUTER), *b = zmq_socket(p->ctx, ZMQ_DEALER);
     void *ctl = zmq_socket(p->ctx, ZMQ_PAIR);
-    int hwm = 100000;
+    int hwm = 100000, zero = 0;
+    /* Linger 0 everywhere: replies to clients that already left must not
+     * keep zmq_ctx_term waiting. */
+    zmq_setsockopt(f, ZMQ_LINGER, &zero, sizeof zero);
+    zmq_setsockopt(b, ZMQ_LINGER, &zero, sizeof zero);
+    zmq_setsockopt(ctl, ZMQ_LINGER, &zero, sizeof zero);
     zmq_setsockopt(f, ZMQ_SNDHWM, &hwm, sizeof hwm);
     zmq_setsockopt(f, ZMQ_RCVHWM, &hwm, sizeof hwm);
     zmq_setsockopt(b, ZMQ_SNDHWM, &hwm, sizeof hwm);
@@ -330,6 +335,8 @@ static double run(config *c, const char *label, const char *broker_bin, double *
         waitpid(broker, NULL, 0);
     } else {
         void *ctl = zmq_socket(ctx, ZMQ_PAIR);
+        int zero = 0;
+        zmq_setsockopt(ctl, ZMQ_LINGER, &zero, sizeof zero);
         zmq_connect(ctl, "inproc://proxy-control");
         zmq_send(ctl, "TERMINATE", 9, 0);
         pthread_join(proxy, NULL);
@@ -343,6 +350,7 @@ int main(int argc, char **argv)
 {
     config base = {.clients = 8, .workers = 2, .window = 100, .body = 100, .seconds = 3};
     const char *broker_bin = getenv("SAMSKAP_BUILD") ? NULL : "./samskap-broker";
+    const char *only = NULL;
     static char path[512];
     if (getenv("SAMSKAP_BUILD")) {
         snprintf(path, sizeof path, "%s/samskap-broker", getenv("SAMSKAP_BUILD"));
@@ -351,6 +359,7 @@ int main(int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--help") == 0) {
             printf("usage: bench_bus [--clients N] [--workers M] [--seconds S] [--window W] [--broker PATH]\n"
+                   "                 [--only proxy|samskap]\n"
                    "Round trips/s and p50/p99 latency through samskap-broker and through zmq_proxy.\n");
             return 0;
         } else if (i + 1 < argc && strcmp(argv[i], "--clients") == 0) base.clients = atoi(argv[++i]);
@@ -358,6 +367,7 @@ int main(int argc, char **argv)
         else if (i + 1 < argc && strcmp(argv[i], "--seconds") == 0) base.seconds = atof(argv[++i]);
         else if (i + 1 < argc && strcmp(argv[i], "--window") == 0) base.window = atoi(argv[++i]);
         else if (i + 1 < argc && strcmp(argv[i], "--broker") == 0) broker_bin = argv[++i];
+        else if (i + 1 < argc && strcmp(argv[i], "--only") == 0) only = argv[++i];
         else {
             fprintf(stderr, "bench_bus: unknown argument %s\n", argv[i]);
             return 2;
@@ -379,12 +389,18 @@ int main(int argc, char **argv)
         c.body = bodies[b];
         snprintf(c.front, sizeof c.front, "tcp://127.0.0.1:%d", port++);
         snprintf(c.back, sizeof c.back, "tcp://127.0.0.1:%d", port++);
-        run(&c, "zmq_proxy(ROUTER,DEALER)", NULL, &proxy_rate);
+        proxy_rate = 1;
+        if (only == NULL || strcmp(only, "proxy") == 0)
+            run(&c, "zmq_proxy(ROUTER,DEALER)", NULL, &proxy_rate);
+        if (only != NULL && strcmp(only, "proxy") == 0)
+            continue;
         c.samskap = true;
         c.ack = false;
         snprintf(c.front, sizeof c.front, "tcp://127.0.0.1:%d", port++);
         snprintf(c.back, sizeof c.back, "tcp://127.0.0.1:%d", port++);
         run(&c, "samskap (no accepted)", broker_bin, &sk_rate);
+        if (only != NULL)
+            continue;
         c.ack = true;
         snprintf(c.front, sizeof c.front, "tcp://127.0.0.1:%d", port++);
         snprintf(c.back, sizeof c.back, "tcp://127.0.0.1:%d", port++);
