@@ -189,8 +189,10 @@ static int gen_traffic(muni_ctx *c, const sk_region_gen_opts *o, const char *dir
                 if (bi >= g || bj >= g)
                     continue;
                 long b = nz + bi * g + bj;
-                /* The middle row and column are the arterials. */
-                int art = (dir2 == 0 && i == g / 2) || (dir2 == 1 && j == g / 2);
+                /* The middle row and column and the ring round the grid
+                 * are the arterials (ties to neighbours land on the ring). */
+                int art = (dir2 == 0 && (i == g / 2 || i == 0 || i == g - 1)) ||
+                          (dir2 == 1 && (j == g / 2 || j == 0 || j == g - 1));
                 /* Local streets get narrower as the grid gets finer, so the
                  * total capacity across town (and the congestion) stays
                  * about the same at every scale. */

@@ -125,8 +125,12 @@ static int solve_traffic(const char *dir, int32_t *nlinks_out)
     ok = rc == 0 && st.stop == SK_TRAFFIC_CONVERGED;
     if (nlinks_out)
         *nlinks_out = net->nlinks;
-    printf("  traffic %s: %d nodes, %d links, %zu OD, demand %.0f, gap %.2e in %d iterations\n", dir, net->nnodes,
-           net->nlinks, trips->nod, st.total_demand, st.rel_gap, st.iterations);
+    const double *fl = sk_traffic_solver_flows(s);
+    double vc = 0;
+    for (int32_t k = 0; k < net->nlinks; k++)
+        vc = fl[k] / net->capacity[k] > vc ? fl[k] / net->capacity[k] : vc;
+    printf("  traffic %s: %d nodes, %d links, %zu OD, demand %.0f, gap %.2e in %d iterations, max v/c %.2f\n", dir,
+           net->nnodes, net->nlinks, trips->nod, st.total_demand, st.rel_gap, st.iterations, vc);
 out:
     sk_traffic_solver_free(s);
     sk_traffic_nodes_free(nodes);
