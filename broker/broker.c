@@ -150,6 +150,25 @@ static int send_to(broker *b, void *sock, const route *r, const sk_header *h, zm
 static void send_client_failure(broker *b, const route *r, int64_t req, const char *jobid, int64_t code,
                                 const char *fmt, ...) __attribute__((format(printf, 6, 7)));
 
+/* A request that names no job we can speak of (unknown, or another
+ * tenant's): an `error` reply matched by req, carrying no job id, so it can
+ * never be mistaken for a job's outcome. */
+static void send_request_error(broker *b, const route *r, int64_t req, int64_t code, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+
+static void send_request_error(broker *b, const route *r, int64_t req, int64_t code, const char *fmt, ...)
+{
+    sk_header h;
+    va_list ap;
+    sk_header_init(&h, SK_MSG_ERROR);
+    h.req = req;
+    h.code = code;
+    va_start(ap, fmt);
+    vsnprintf(h.reason, sizeof h.reason, fmt, ap);
+    va_end(ap);
+    send_to(b, b->front, r, &h, NULL, 0);
+}
+
 static void send_client_failure(broker *b, const route *r, int64_t req, const char *jobid, int64_t code,
                                 const char *fmt, ...)
 {
@@ -265,8 +284,20 @@ static void list_del(job **head, job **tail, job *j)
     j->lprev = j->lnext = NULL;
 }
 
+static bool same_route(const route *a, const route *b)
+{
+    return a->len == b->len && memcmp(a->id, b->id, a->len) == 0;
+}
+
+/* Add a route that hears the job's progress and outcome, once: not the
+ * submitter again, not a waiter twice. */
 static void add_waiter(job *j, const route *r)
 {
+    if (same_route(&j->client, r))
+        return;
+    for (size_t i = 0; i < j->nwaiters; i++)
+        if (same_route(&j->waiters[i], r))
+            return;
     if (j->waiters == NULL && (j->waiters = calloc(MAX_WAITERS, sizeof *j->waiters)) == NULL)
         return;
     if (j->nwaiters < MAX_WAITERS)
@@ -632,7 +663,7 @@ static void on_cancel(broker *b, sk_wire_msg *m, const route *from)
 {
     job *j = find_job_for(b, &m->hdr);
     if (j == NULL) {
-        send_client_failure(b, from, m->hdr.req, m->hdr.job, SK_ENOTFOUND, "no such job: %s", m->hdr.job);
+        send_request_error(b, from, m->hdr.req, SK_ENOTFOUND, "no such job: %s", m->hdr.job);
         return;
     }
     if (j->state == JOB_DONE || j->state == JOB_FAILED) {
@@ -648,9 +679,7 @@ static void on_cancel(broker *b, sk_wire_msg *m, const route *from)
         send_to(b, b->back, &j->node->id, &c, NULL, 0);
     }
     /* The canceller hears "cancelled" even if it is not the submitter. */
-    if (j->client.len != from->len || memcmp(j->client.id, from->id, from->len) != 0) {
-        add_waiter(j, from);
-    }
+    add_waiter(j, from);
     node *held = j->node;
     finish_job(b, j, JOB_FAILED, SK_ECANCELED, "cancelled");
     j->node = held; /* the node's slot frees when it reports back */
@@ -661,9 +690,9 @@ static void on_wait(broker *b, sk_wire_msg *m, const route *from)
 {
     job *j = find_job_for(b, &m->hdr);
     if (j == NULL) {
-        send_client_failure(b, from, m->hdr.req, m->hdr.job, SK_ENOTFOUND,
-                            "no such job: %s (unknown, or finished more than %" PRId64 " s ago)", m->hdr.job,
-                            b->cfg.result_ttl_s);
+        send_request_error(b, from, m->hdr.req, SK_ENOTFOUND,
+                           "no such job: %s (unknown, or finished more than %" PRId64 " s ago)", m->hdr.job,
+                           b->cfg.result_ttl_s);
         return;
     }
     if (j->state == JOB_DONE || j->state == JOB_FAILED) {

@@ -349,7 +349,7 @@ static int job_command(int argc, char **argv, int type)
     }
     char jobbuf[SK_ID_MAX];
     snprintf(jobbuf, sizeof jobbuf, "%s", job);
-    int code = await_outcome(c, &o, 0, jobbuf, sizeof jobbuf, false);
+    int code = await_outcome(c, &o, req, jobbuf, sizeof jobbuf, false);
     /* For cancel, "cancelled" is success. */
     if (type == SK_MSG_CANCEL && code == SK_EXIT_FAILED && last_failure_code == SK_ECANCELED) {
         sk_client_free(c);
