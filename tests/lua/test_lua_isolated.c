@@ -146,10 +146,11 @@ int main(void)
     CHECK(rc < 0 && strcmp(le.kind, "killed") == 0 && took >= 0.75 && took < 2.5,
           "worker spinning in C killed by the watchdog: %s (%.2fs)", le.message, took);
 
-    /* with a long watchdog margin the worker's own CPU rlimit fires first */
+    /* with a long watchdog margin the worker's own CPU rlimit fires first
+     * (3 CPU seconds; wall time depends on the machine's load) */
     margin = 30;
     rc = run(pi, res, "sum", 1, 0.3, &out, &le, &took);
-    CHECK(rc < 0 && strcmp(le.kind, "killed") == 0 && strstr(le.message, "SIGXCPU") && took < 10,
+    CHECK(rc < 0 && strcmp(le.kind, "killed") == 0 && strstr(le.message, "SIGXCPU") && took < 30,
           "spinning worker stopped by its RLIMIT_CPU: %s (%.2fs)", le.message, took);
     margin = 0.3;
 
