@@ -143,7 +143,7 @@ int main(void)
 
     setenv("SAMSKAP_PLUGIN_WORKER_FAULT", "spin", 1);
     rc = run(pi, res, "sum", 1, 0.3, &out, &le, &took);
-    CHECK(rc < 0 && strcmp(le.kind, "killed") == 0 && took >= 0.75 && took < 2.5,
+    CHECK(rc < 0 && strcmp(le.kind, "killed") == 0 && took >= 0.75 && took < 5,
           "worker spinning in C killed by the watchdog: %s (%.2fs)", le.message, took);
 
     /* with a long watchdog margin the worker's own CPU rlimit fires first
@@ -156,7 +156,7 @@ int main(void)
 
     setenv("SAMSKAP_PLUGIN_WORKER_FAULT", "sleep", 1);
     rc = run(pi, res, "sum", 1, 0.3, &out, &le, &took);
-    CHECK(rc < 0 && strcmp(le.kind, "killed") == 0 && took < 2.5,
+    CHECK(rc < 0 && strcmp(le.kind, "killed") == 0 && took < 5,
           "sleeping worker killed by the watchdog: %s (%.2fs)", le.message, took);
 
     setenv("SAMSKAP_PLUGIN_WORKER_FAULT", "crash", 1);
