@@ -707,12 +707,23 @@ static void test_spec(void)
         solve_water(out, NULL);
         solve_power(out, NULL);
     }
-    /* A member file that is broken names its file and line. */
+    /* A member file that is broken names its file and line.  Kernels merge
+     * in the order traffic, water, power, so each break below is reported
+     * before the previous one. */
     char bad[600];
+    snprintf(bad, sizeof bad, "%s/1546/power.m", d);
+    put(bad, "function mpc = x\nmpc.version = '2';\nmpc.baseMVA = 100;\nmpc.bus = [\n 1 3 0 0;\n];\n");
+    rc = sk_region_merge(d, NULL, out, NULL, &err);
+    CHECK(rc == SK_REGION_EINVAL && strstr(err.msg, "1546/power.m:5: 4 columns"), "broken power member: %s", err.msg);
     snprintf(bad, sizeof bad, "%s/1534/water.inp", d);
     put(bad, "[JUNCTIONS]\n J1 1 1\n[SOMETHING]\n x\n");
     rc = sk_region_merge(d, NULL, out, NULL, &err);
     CHECK(rc == SK_REGION_EINVAL && strstr(err.msg, "1534/water.inp:3:"), "broken member: %s", err.msg);
+    snprintf(bad, sizeof bad, "%s/1504/traffic_net.tntp", d);
+    put(bad, "<NUMBER OF ZONES> 10\n<NUMBER OF NODES> 74\n<FIRST THRU NODE> 11\n<NUMBER OF LINKS> 1\n"
+             "<END OF METADATA>\n 1 x 3 ;\n");
+    rc = sk_region_merge(d, NULL, out, NULL, &err);
+    CHECK(rc == SK_REGION_EINVAL && strstr(err.msg, "1504/traffic_net.tntp:6:"), "broken traffic member: %s", err.msg);
 }
 
 /* ---- CLI ---------------------------------------------------------------- */
