@@ -69,6 +69,8 @@ struct node {
     size_t nservices, ntenants;
     char (*services)[SK_ID_MAX];
     char (*tenants)[SK_ID_MAX];
+    char (*hashes)[SK_HASH_MAX];  /* code hash per service, "" if none */
+    size_t nhashes;
     int64_t capacity, load;
     uint64_t expiry_ms, next_heartbeat_ms;
 };
@@ -533,6 +535,7 @@ static void node_drop(broker *b, node *n, const char *why)
     sk_map_del(&b->nodes, n->id.id, n->id.len);
     free(n->services);
     free(n->tenants);
+    free(n->hashes);
     free(n);
     dispatch_all(b);
 }
@@ -757,7 +760,20 @@ static void on_status(broker *b, sk_wire_msg *m, const route *from)
                 sk_buf_puts(&j, ",");
             sk_json_str(&j, n->tenants[i]);
         }
-        sk_buf_puts(&j, "]}");
+        sk_buf_puts(&j, "]");
+        /* Code hashes (plugins): two nodes offering different code under
+         * one name show up here instead of mixing silently. */
+        sk_json_key(&j, "hashes", false);
+        sk_buf_puts(&j, "{");
+        bool firsth = true;
+        for (size_t i = 0; i < n->nhashes && i < n->nservices; i++) {
+            if (n->hashes[i][0] == '\0')
+                continue;
+            sk_json_key(&j, n->services[i], firsth);
+            sk_json_str(&j, n->hashes[i]);
+            firsth = false;
+        }
+        sk_buf_puts(&j, "}}");
     }
     sk_buf_puts(&j, "],\"services\":[");
     first = true;
@@ -906,6 +922,11 @@ static void on_ready(broker *b, sk_wire_msg *m, const route *from)
     }
     free(n->services);
     free(n->tenants);
+    free(n->hashes);
+    n->hashes = h->hashes;
+    n->nhashes = h->nhashes;
+    h->hashes = NULL;
+    h->nhashes = 0;
     n->services = h->services;
     n->nservices = h->nservices;
     n->tenants = h->tenants;
@@ -1302,6 +1323,7 @@ out:
             node *n = v;
             free(n->services);
             free(n->tenants);
+            free(n->hashes);
             free(n);
         }
     }

@@ -34,6 +34,9 @@ void sk_header_clear(sk_header *h)
     free(h->services);
     free(h->tenants);
     free(h->held);
+    free(h->hashes);
+    h->hashes = NULL;
+    h->nhashes = 0;
     h->params = NULL;
     h->services = NULL;
     h->tenants = NULL;
@@ -128,6 +131,7 @@ static int header_pack(const sk_header *h, msgpack_packer *pk_)
     n += h->nservices > 0;
     n += h->ntenants > 0;
     n += h->nheld > 0;
+    n += h->nhashes > 0;
     n += h->node_name[0] != 0;
     rc |= msgpack_pack_map(&pk, n);
     rc |= sk_mp_pack_ki64(&pk, "t", h->type);
@@ -166,6 +170,12 @@ static int header_pack(const sk_header *h, msgpack_packer *pk_)
         rc |= msgpack_pack_array(&pk, h->ntenants);
         for (size_t i = 0; i < h->ntenants; i++)
             rc |= sk_mp_pack_cstr(&pk, h->tenants[i]);
+    }
+    if (h->nhashes > 0) {
+        rc |= sk_mp_pack_cstr(&pk, "hashes");
+        rc |= msgpack_pack_array(&pk, h->nhashes);
+        for (size_t i = 0; i < h->nhashes; i++)
+            rc |= sk_mp_pack_cstr(&pk, h->hashes[i]);
     }
     if (h->nheld > 0) {
         rc |= sk_mp_pack_cstr(&pk, "held");
@@ -399,6 +409,22 @@ int sk_header_decode(const void *data, size_t len, sk_header *h, sk_error *err)
         } else if (strcmp(key, "tenants") == 0) {
             if (h->tenants != NULL || decode_names(o, "tenants", &h->tenants, &h->ntenants, 4096, err) < 0)
                 goto dup_or_fail;
+        } else if (strcmp(key, "hashes") == 0) {
+            if (h->hashes != NULL || o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size > 1024) {
+                sk_fail(err, SK_EPROTO, "header: 'hashes' must be one array of at most 1024 strings");
+                goto out;
+            }
+            h->hashes = calloc(o->via.array.size ? o->via.array.size : 1, SK_HASH_MAX);
+            if (h->hashes == NULL) {
+                sk_fail(err, SK_ENOMEM, "out of memory");
+                goto out;
+            }
+            for (uint32_t b = 0; b < o->via.array.size; b++)
+                if (sk_mp_strcpy(&o->via.array.ptr[b], h->hashes[b], SK_HASH_MAX) < 0) {
+                    sk_fail(err, SK_EPROTO, "header: hash %u must be a string under %d bytes", b, SK_HASH_MAX);
+                    goto out;
+                }
+            h->nhashes = o->via.array.size;
         } else if (strcmp(key, "held") == 0) {
             if (h->held != NULL || decode_held(o, h, err) < 0)
                 goto dup_or_fail;

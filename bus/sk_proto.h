@@ -29,6 +29,7 @@
 #define SK_MAX_FRAME ((int64_t)64 << 20)     /* largest body frame */
 #define SK_MAX_BODIES 16
 #define SK_ID_MAX 64                         /* job ids, tenants, services */
+#define SK_HASH_MAX 80                       /* "sha256:<64 hex>" */
 
 typedef enum sk_msg_type {
     SK_MSG_SUBMIT = 1,      /* client -> broker: run a job */
@@ -85,6 +86,8 @@ typedef struct sk_header {
     size_t nservices, ntenants, nheld;
     char (*services)[SK_ID_MAX];
     char (*tenants)[SK_ID_MAX];
+    char (*hashes)[SK_HASH_MAX];  /* ready: code hash per service ("" if none) */
+    size_t nhashes;
     sk_held_job *held;
     char node_name[SK_ID_MAX];
 } sk_header;

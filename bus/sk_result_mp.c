@@ -80,7 +80,12 @@ static int pack_table(msgpack_packer *pk, const sk_table *t)
     } else if (t->ids_int != NULL) {
         rc |= msgpack_pack_bin_with_body(pk, t->ids_int, t->nelem * sizeof(int64_t));
     } else {
-        rc |= msgpack_pack_nil(pk);
+        /* No ids set: the row numbers 1..n, so the table still decodes. */
+        rc |= msgpack_pack_bin(pk, t->nelem * sizeof(int64_t));
+        for (size_t i = 0; i < t->nelem; i++) {
+            int64_t id = (int64_t)i + 1;
+            rc |= msgpack_pack_bin_body(pk, &id, sizeof id);
+        }
     }
     rc |= sk_mp_pack_cstr(pk, "ids_dtype");
     rc |= sk_mp_pack_cstr(pk, t->ids_str != NULL ? "str" : "i64");

@@ -152,7 +152,8 @@ int sk_cli_sim(int argc, char **argv)
         goto out;
     }
     signal(SIGINT, on_sigint);
-    sk_job_ctx ctx = {inputs, ninputs, params, &sim_cancel, on_progress, (void *)kind->kernel, 2};
+    sk_job_ctx ctx = {.inputs = inputs, .ninputs = ninputs, .params = params, .cancel = &sim_cancel,
+                      .progress = on_progress, .progress_ud = (void *)kind->kernel, .threads = 2};
     int rc = sk_sim_run(svc, &ctx, &r, &err);
     sk_cli_progress_done();
     signal(SIGINT, SIG_DFL);

@@ -10,6 +10,9 @@
 #ifdef SK_HAVE_PLUGIN_CLI
 #include "plugin.h"
 #endif
+#ifdef SK_HAVE_REGION_CLI
+#include "region.h"
+#endif
 
 typedef struct command {
     const char *name;
@@ -26,6 +29,9 @@ static const command commands[] = {
     {"sim", sk_cli_sim, "run a simulation kernel locally, without a broker"},
 #ifdef SK_HAVE_PLUGIN_CLI
     {"plugin", sk_cli_plugin_main, "run, test, check and list indicator plugins"},
+#endif
+#ifdef SK_HAVE_REGION_CLI
+    {"region", sk_cli_region_main, "generate and merge synthetic regions (docs/region.md)"},
 #endif
     {NULL, NULL, NULL},
 };

@@ -18,6 +18,9 @@
 #include "sk_proto.h"
 #include "sk_sim.h"
 #include "sk_uvzmq.h"
+#ifdef SK_HAVE_PLUGINS
+#include "plugins.h"
+#endif
 
 typedef struct node_job node_job;
 typedef struct node_state node_state;
@@ -40,6 +43,7 @@ struct node_job {
     char client[SK_ID_MAX];
     int64_t req;
     const sk_service_def *svc;
+    void *pset;                  /* plugin_set the service came from (held) */
     sk_params *params;
     size_t ninputs;
     zmq_msg_t bodies[SK_MAX_BODIES];
@@ -75,8 +79,10 @@ struct node_state {
     event *events_head, *events_tail;       /* under lock */
     bool quit;                              /* under lock */
     sk_map jobs;                            /* loop thread only */
-    const sk_service_def *services[64];
+    const sk_service_def *services[64];   /* built-in */
     size_t nservices;
+    void *plugins;                        /* plugin_set, or NULL */
+    uint64_t next_plugin_scan_ms;
     char tenants[64][SK_ID_MAX];
     size_t ntenants;
     uint64_t last_broker_ms, next_heartbeat_ms, next_announce_ms;
@@ -94,6 +100,8 @@ void sk_node_config_defaults(sk_node_config *c)
     c->heartbeat_ms = 1000;
     c->liveness = 5;
     c->progress_ms = 250;
+    c->plugins = NULL;
+    c->plugin_reload_ms = 2000;
     c->log_level = SK_LOG_INFO;
 }
 
@@ -211,11 +219,31 @@ static void announce(node_state *n)
 {
     sk_header h;
     sk_header_init(&h, SK_MSG_READY);
-    char svc[64][SK_ID_MAX];
+    size_t total = n->nservices;
+#ifdef SK_HAVE_PLUGINS
+    plugin_set *ps = n->plugins;
+    if (ps != NULL)
+        total += ps->n;
+#endif
+    char (*svc)[SK_ID_MAX] = calloc(total ? total : 1, SK_ID_MAX);
+    char (*hashes)[SK_HASH_MAX] = calloc(total ? total : 1, SK_HASH_MAX);
+    if (svc == NULL || hashes == NULL) {
+        free(svc);
+        free(hashes);
+        return;
+    }
     for (size_t i = 0; i < n->nservices; i++)
-        snprintf(svc[i], SK_ID_MAX, "%s", n->services[i]->name);
+        sk_strlcpy(svc[i], n->services[i]->name, SK_ID_MAX);
+#ifdef SK_HAVE_PLUGINS
+    for (size_t i = 0; ps != NULL && i < ps->n; i++) {
+        sk_strlcpy(svc[n->nservices + i], ps->defs[i].name, SK_ID_MAX);
+        sk_strlcpy(hashes[n->nservices + i], ps->defs[i].hash, SK_HASH_MAX);
+    }
+#endif
     h.services = svc;
-    h.nservices = n->nservices;
+    h.nservices = total;
+    h.hashes = hashes;
+    h.nhashes = total;
     h.tenants = n->tenants;
     h.ntenants = n->ntenants;
     h.capacity = n->cfg.jobs;
@@ -239,12 +267,17 @@ static void announce(node_state *n)
     if (send_msg(n, &h, NULL, 0) < 0)
         sk_debug("msg=\"announce not sent\" error=\"%s\"", zmq_strerror(errno));
     free(held);
-    sk_info("msg=\"announced\" broker=%s services=%zu capacity=%" PRId64 " held=%zu", n->cfg.broker, n->nservices,
+    free(svc);
+    free(hashes);
+    sk_info("msg=\"announced\" broker=%s services=%zu capacity=%" PRId64 " held=%zu", n->cfg.broker, total,
             n->cfg.jobs, h.nheld);
 }
 
 static void job_free(node_job *j)
 {
+#ifdef SK_HAVE_PLUGINS
+    plugin_set_unref(j->pset);
+#endif
     for (size_t i = 0; i < j->ninputs; i++)
         zmq_msg_close(&j->bodies[i]);
     sk_params_free(j->params);
@@ -386,6 +419,16 @@ static void on_job_msg(node_state *n, sk_wire_msg *m)
     for (size_t i = 0; i < n->nservices; i++)
         if (strcmp(n->services[i]->name, h->service) == 0)
             j->svc = n->services[i];
+#ifdef SK_HAVE_PLUGINS
+    plugin_set *ps = n->plugins;
+    for (size_t i = 0; j->svc == NULL && ps != NULL && i < ps->n; i++) {
+        if (strcmp(ps->defs[i].name, h->service) == 0) {
+            j->svc = &ps->defs[i];
+            j->pset = ps;
+            plugin_set_ref(ps); /* the job finishes on this code even if a reload swaps it */
+        }
+    }
+#endif
     if (j->svc == NULL) {
         j->rc = sk_fail(&j->err, SK_ENOTFOUND, "node %s does not offer service %s", n->cfg.name, h->service);
         j->finished = true;
@@ -474,6 +517,26 @@ static void on_tick(uv_timer_t *t)
         }
     }
     flush_finished(n);
+#ifdef SK_HAVE_PLUGINS
+    if (n->cfg.plugins != NULL && n->cfg.plugin_reload_ms > 0 && now >= n->next_plugin_scan_ms) {
+        n->next_plugin_scan_ms = now + (uint64_t)n->cfg.plugin_reload_ms;
+        char sig[80];
+        plugin_dir_signature(n->cfg.plugins, sig, sizeof sig);
+        plugin_set *old = n->plugins;
+        if (old == NULL || strcmp(sig, old->signature) != 0) {
+            sk_error err = SK_ERROR_INIT;
+            plugin_set *fresh = plugin_set_load(n->cfg.plugins, &err);
+            if (fresh == NULL) {
+                sk_warn("msg=\"plugin reload failed; keeping the old set\" error=\"%s\"", err.msg);
+            } else {
+                n->plugins = fresh;
+                plugin_set_unref(old);
+                sk_info("msg=\"plugins reloaded\" plugins=%zu", fresh->n);
+                announce(n);
+            }
+        }
+    }
+#endif
 }
 
 static void on_signal(uv_signal_t *s, int signum)
@@ -583,6 +646,15 @@ int sk_node_run(const sk_node_config *cfg)
     for (size_t i = 0; n->threads && i < n->nthreads; i++)
         if (uv_thread_create(&n->threads[i], worker_main, n) != 0)
             n->nthreads = i;
+#ifdef SK_HAVE_PLUGINS
+    if (cfg->plugins != NULL) {
+        sk_error perr = SK_ERROR_INIT;
+        n->plugins = plugin_set_load(cfg->plugins, &perr);
+        if (n->plugins == NULL)
+            sk_warn("msg=\"cannot load plugins\" dir=%s error=\"%s\"", cfg->plugins, perr.msg);
+        n->next_plugin_scan_ms = uv_now(&n->loop) + (uint64_t)cfg->plugin_reload_ms;
+    }
+#endif
     n->last_broker_ms = uv_now(&n->loop);
     announce(n);
     uv_run(&n->loop, UV_RUN_DEFAULT);
@@ -618,6 +690,9 @@ out:
             job_free(v);
     }
     sk_map_free(&n->jobs);
+#ifdef SK_HAVE_PLUGINS
+    plugin_set_unref(n->plugins);
+#endif
     free(n->threads);
     if (n->sock)
         zmq_close(n->sock);

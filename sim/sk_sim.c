@@ -77,6 +77,9 @@ void sk_inputs_hash(const sk_input *inputs, size_t n, char *buf, size_t len)
 int sk_sim_run(const sk_service_def *svc, const sk_job_ctx *ctx, sk_result **out, sk_error *err)
 {
     *out = NULL;
+    sk_job_ctx local = *ctx;
+    local.service_data = svc->data;
+    ctx = &local;
     int rc = svc->run(ctx, out, err);
     if (rc < 0) {
         sk_result_free(*out);
@@ -115,19 +118,19 @@ oom:
     return sk_fail(err, SK_ENOMEM, "out of memory");
 }
 
-static const sk_service_def diag_echo = {"diag.echo", "returns its params (diagnostic)", sk_diag_echo};
+static const sk_service_def diag_echo = {"diag.echo", "returns its params (diagnostic)", sk_diag_echo, NULL, NULL};
 static const sk_service_def diag_sleep = {"diag.sleep", "sleeps `ms` milliseconds with progress (diagnostic)",
-                                          sk_diag_sleep};
+                                          sk_diag_sleep, NULL, NULL};
 #ifdef SK_HAVE_WATER
 static const sk_service_def sim_water = {"sim.water", "EPANET-compatible hydraulics on an .inp network",
-                                         sk_sim_water_run};
+                                         sk_sim_water_run, NULL, NULL};
 #endif
 #ifdef SK_HAVE_POWER
-static const sk_service_def sim_power = {"sim.power", "AC/DC power flow on a MATPOWER case", sk_sim_power_run};
+static const sk_service_def sim_power = {"sim.power", "AC/DC power flow on a MATPOWER case", sk_sim_power_run, NULL, NULL};
 #endif
 #ifdef SK_HAVE_TRAFFIC
 static const sk_service_def sim_traffic = {"sim.traffic", "user-equilibrium assignment on TNTP networks",
-                                           sk_sim_traffic_run};
+                                           sk_sim_traffic_run, NULL, NULL};
 #endif
 
 const sk_service_def *const sk_sim_services[] = {

@@ -33,6 +33,7 @@ typedef struct sk_job_ctx {
     void (*progress)(void *ud, double fraction, const char *msg);
     void *progress_ud;
     int threads;          /* cores the service may use (>= 1) */
+    const void *service_data;  /* the service definition's data (a plugin) */
 } sk_job_ctx;
 
 /* Find input by name; if name is NULL or absent and there is exactly one
@@ -48,6 +49,8 @@ typedef struct sk_service_def {
     const char *name;          /* "sim.water" */
     const char *summary;       /* one line for `samskap services` */
     sk_service_fn run;
+    const void *data;          /* handed to run as ctx->service_data */
+    const char *hash;          /* content hash of the code (plugins), or NULL */
 } sk_service_def;
 
 /* Run a service and stamp provenance on its result: the content hash of

@@ -353,6 +353,130 @@ static void test_garbage(void)
     h_wait_nodes(&C, 1, 5000);
 }
 
+/* Submit one job and return its result body (malloc'ed) or NULL. */
+static char *run_for_body(sk_client *cl, sk_submit *s, size_t *len, char *reason, size_t rlen)
+{
+    sk_error err = SK_ERROR_INIT;
+    int64_t req = sk_client_submit(cl, s, &err);
+    char job[SK_ID_MAX] = "";
+    long end = h_now_ms() + 60000;
+    while (req > 0 && h_now_ms() < end) {
+        sk_wire_msg m;
+        if (sk_client_recv(cl, 1000, &m, &err) != 1)
+            continue;
+        if (m.hdr.type == SK_MSG_ACCEPTED && m.hdr.req == req)
+            snprintf(job, sizeof job, "%s", m.hdr.job);
+        if ((m.hdr.type == SK_MSG_RESULT || m.hdr.type == SK_MSG_FAILED) && strcmp(m.hdr.job, job) == 0) {
+            char *body = NULL;
+            if (m.hdr.type == SK_MSG_RESULT && m.nbodies == 1) {
+                *len = zmq_msg_size(&m.bodies[0]);
+                body = malloc(*len);
+                memcpy(body, zmq_msg_data(&m.bodies[0]), *len);
+            } else {
+                snprintf(reason, rlen, "%s", m.hdr.reason);
+            }
+            sk_wire_msg_close(&m);
+            return body;
+        }
+        sk_wire_msg_close(&m);
+    }
+    return NULL;
+}
+
+static char *slurp(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (f == NULL)
+        return NULL;
+    fseek(f, 0, SEEK_END);
+    *len = (size_t)ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *buf = malloc(*len + 1);
+    if (fread(buf, 1, *len, f) != *len)
+        *len = 0;
+    fclose(f);
+    return buf;
+}
+
+/* An indicator job over the bus on the result of a sim job: sim.traffic on
+ * Sioux Falls, then indicator.traffic_travel_time_index on its result. */
+static void test_indicator(void)
+{
+    char src[512], node_args[700], path[600];
+    const char *source = getenv("SAMSKAP_SOURCE");
+    snprintf(src, sizeof src, "%s", source ? source : ".");
+    snprintf(node_args, sizeof node_args, FAST_NODE " --plugins %s/plugins", src);
+    h_cluster_init(&C);
+    h_start_broker(&C, FAST_BROKER);
+    h_start_node(&C, "plugins", 2, node_args);
+    h_wait_nodes(&C, 1, 20000);
+    char *st = h_status(&C);
+    CHECK(st != NULL && strstr(st, "\"indicator.traffic_travel_time_index\":\"sha256:") != NULL);
+    free(st);
+    sk_error err = SK_ERROR_INIT;
+    sk_client *cl = sk_client_new(C.front, &err);
+    size_t netlen = 0, tripslen = 0, rlen = 0, ilen = 0;
+    snprintf(path, sizeof path, "%s/tests/data/traffic/SiouxFalls/SiouxFalls_net.tntp", src);
+    char *net = slurp(path, &netlen);
+    snprintf(path, sizeof path, "%s/tests/data/traffic/SiouxFalls/SiouxFalls_trips.tntp", src);
+    char *trips = slurp(path, &tripslen);
+    CHECK(net != NULL && trips != NULL);
+    sk_params *p = sk_params_new();
+    sk_params_set_str(p, "gap", "1e-6");
+    sk_submit s = {.service = "sim.traffic", .tenant = "1507", .params = p, .ninputs = 2};
+    s.input_names[0] = "net";
+    s.input_data[0] = net;
+    s.input_len[0] = netlen;
+    s.input_names[1] = "trips";
+    s.input_data[1] = trips;
+    s.input_len[1] = tripslen;
+    char reason[512] = "";
+    char *sim = run_for_body(cl, &s, &rlen, reason, sizeof reason);
+    CHECK(sim != NULL);
+    if (sim == NULL)
+        fprintf(stderr, "sim.traffic failed: %s\n", reason);
+    sk_submit ind = {.service = "indicator.traffic_travel_time_index", .tenant = "1507", .ninputs = 1};
+    ind.input_names[0] = "traffic";
+    ind.input_data[0] = sim;
+    ind.input_len[0] = rlen;
+    char *out = sim ? run_for_body(cl, &ind, &ilen, reason, sizeof reason) : NULL;
+    CHECK(out != NULL);
+    if (out == NULL)
+        fprintf(stderr, "indicator failed: %s\n", reason);
+    sk_result *r = out ? sk_result_decode(out, ilen, &err) : NULL;
+    CHECK(r != NULL);
+    if (r != NULL) {
+        const sk_meta *v = sk_result_meta_find(r, "value");
+        const sk_meta *h = sk_result_meta_find(r, "plugin_hash");
+        CHECK(v != NULL && v->type == SK_META_F64);
+        /* Congested / free-flow time on Sioux Falls at equilibrium. */
+        if (v != NULL)
+            CHECK_NEAR(v->d, 2.1878, 2e-3);
+        CHECK(h != NULL && h->type == SK_META_STR && strncmp(h->s, "sha256:", 7) == 0);
+        CHECK_STR(r->kernel, "indicator.traffic_travel_time_index");
+    }
+    /* Pinning a hash the node does not have is refused with the reason. */
+    sk_params *pin = sk_params_new();
+    sk_params_set_str(pin, "plugin_hash", "sha256:0000");
+    ind.params = pin;
+    char *bad = sim ? run_for_body(cl, &ind, &ilen, reason, sizeof reason) : NULL;
+    CHECK(bad == NULL && strstr(reason, "the job asks for sha256:0000") != NULL);
+    /* A body that is not a result is a clear error. */
+    ind.params = NULL;
+    ind.input_data[0] = "not msgpack";
+    ind.input_len[0] = 11;
+    bad = run_for_body(cl, &ind, &ilen, reason, sizeof reason);
+    CHECK(bad == NULL && strstr(reason, "input 'traffic' is not a samskap result") != NULL);
+    sk_result_free(r);
+    sk_params_free(p);
+    sk_params_free(pin);
+    free(out);
+    free(sim);
+    free(net);
+    free(trips);
+    sk_client_free(cl);
+}
+
 int main(int argc, char **argv)
 {
     static const struct {
@@ -370,6 +494,7 @@ int main(int argc, char **argv)
         {"unknown_service", test_unknown_service, 60},
         {"queue_full", test_queue_full, 60},
         {"garbage", test_garbage, 90},
+        {"indicator", test_indicator, 120},
     };
     if (argc != 2) {
         fprintf(stderr, "usage: test_bus NAME\n");

@@ -55,7 +55,7 @@ int main(int argc, char **argv)
     sk_params *pp = sk_params_new();
     atomic_int cancel = 0;
     prog pr = {0, 0, NULL, 0};
-    sk_job_ctx ctx = {in, 1, pp, &cancel, on_progress, &pr, 1};
+    sk_job_ctx ctx = {in, 1, pp, &cancel, on_progress, &pr, 1, NULL};
     sk_result *r = NULL;
     sk_error err = SK_ERROR_INIT;
     int rc = sk_sim_power_run(&ctx, &r, &err);

@@ -24,7 +24,7 @@ static void on_progress(void *ud, double f, const char *msg)
 static sk_result *run(const char *body, size_t len, sk_params *params, atomic_int *cancel, sk_error *err)
 {
     sk_input in = {"network", "Net1.inp", body, len};
-    sk_job_ctx ctx = {&in, 1, params, cancel, on_progress, NULL, 1};
+    sk_job_ctx ctx = {&in, 1, params, cancel, on_progress, NULL, 1, NULL};
     sk_result *r = NULL;
     int rc = sk_sim_water_run(&ctx, &r, err);
     if (rc) return NULL;
