@@ -244,8 +244,8 @@ static double bush_shift(sk_traffic_solver *s, int32_t r)
         if (!(dc > 0) || !(fmax > 0))
             continue;
         double dx = dsum > 0 ? dc / dsum : fmax;
-        if (dx >= fmax)
-            dx = fmax;
+        if (!(dx < fmax))
+            dx = fmax;   /* also inf/inf on overflowing high powers */
         for (int32_t k = 0; k < nmax; k++) {
             int32_t l = smax[k];
             double nb = bf[l] - dx;
