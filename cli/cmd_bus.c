@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cli.h"
 #include "sk_buf.h"
@@ -204,7 +205,8 @@ static void submit_usage(FILE *out)
                  "Submits a job and waits for its result.  The result is printed (or written\n"
                  "as a CSV directory with --out).  Progress shows on stderr on a terminal.\n\n"
                  "  --param KEY=VALUE       a job parameter (repeatable)\n"
-                 "  --input [NAME=]FILE     an input file; NAME defaults to the file name (repeatable)\n"
+                 "  --input [NAME=]FILE     an input file; NAME defaults to the file name (repeatable);\n"
+                 "                          a result directory (from --out) is sent as that result\n"
                  "  --idempotency-key KEY   resubmitting with the same key returns the same job\n"
                  "  --out DIR               write the result as a CSV directory\n%s",
             common_help);
@@ -254,7 +256,21 @@ int sk_cli_submit(int argc, char **argv)
                 snprintf(names[s.ninputs], SK_ID_MAX, "%s", base ? base + 1 : path);
             }
             size_t len;
-            files[s.ninputs] = sk_read_file(path, &len, (size_t)SK_MAX_FRAME, &err);
+            struct stat st;
+            if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+                /* A result directory (from --out or `samskap sim`) travels
+                 * as the msgpack result it was written from. */
+                sk_result *r = sk_result_read_dir(path, &err);
+                if (r == NULL || sk_result_encode(r, &files[s.ninputs], &len, &err) < 0) {
+                    fprintf(stderr, "samskap: --input %s: %s\n", spec, err.msg);
+                    sk_result_free(r);
+                    code = SK_EXIT_ERROR;
+                    goto out;
+                }
+                sk_result_free(r);
+            } else {
+                files[s.ninputs] = sk_read_file(path, &len, (size_t)SK_MAX_FRAME, &err);
+            }
             if (files[s.ninputs] == NULL) {
                 fprintf(stderr, "samskap: %s\n", err.msg);
                 code = SK_EXIT_ERROR;

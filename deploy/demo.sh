@@ -28,9 +28,11 @@ sk() { "$BIN/samskap" "$@" --broker "$FRONT"; }
 say "starting a broker on $FRONT / $BACK and two nodes (logs in $LOG)"
 "$BIN/samskap-broker" --frontend "$FRONT" --backend "$BACK" --heartbeat-ms 250 --liveness 8 \
     2>"$LOG/broker.log" & pids="$pids $!"
-"$BIN/samskap-node" --broker "$BACK" --name alesund --jobs 2 --heartbeat-ms 250 2>"$LOG/node-alesund.log" &
+"$BIN/samskap-node" --broker "$BACK" --name alesund --jobs 2 --heartbeat-ms 250 --plugins "$ROOT/plugins" \
+    2>"$LOG/node-alesund.log" &
 NODE_A=$!; pids="$pids $NODE_A"
-"$BIN/samskap-node" --broker "$BACK" --name haram --jobs 2 --heartbeat-ms 250 2>"$LOG/node-haram.log" &
+"$BIN/samskap-node" --broker "$BACK" --name haram --jobs 2 --heartbeat-ms 250 --plugins "$ROOT/plugins" \
+    2>"$LOG/node-haram.log" &
 pids="$pids $!"
 i=0
 until sk services --json 2>/dev/null | grep -q '"haram"' && sk services --json | grep -q '"alesund"'; do
@@ -75,6 +77,15 @@ for kernel in water power traffic; do
         sk submit "sim.$kernel" --tenant 1507 $args --out "$OUT/$kernel" --timeout 120 | head -40
     fi
 done
+
+if [ -d "$OUT/traffic" ] && sk services --json | grep -q '"indicator.traffic_travel_time_index"'; then
+    say "indicator.traffic_travel_time_index (U4SSC EC:I:T:5A) on that traffic result, in a sandboxed plugin"
+    sk submit indicator.traffic_travel_time_index --tenant 1507 --input "traffic=$OUT/traffic" | head -12
+fi
+if [ -d "$OUT/power" ] && sk services --json | grep -q '"indicator.power_network_losses"'; then
+    say "indicator.power_network_losses on the power result"
+    sk submit indicator.power_network_losses --tenant 1507 --input "power=$OUT/power" | head -12
+fi
 
 say "broker counters"
 sk services --json | sed 's/.*"counters":\({[^}]*}\).*/\1/'
