@@ -13,6 +13,7 @@
 #include <zmq.h>
 
 #include "sk_buf.h"
+#include "sk_keys.h"
 #include "sk_log.h"
 #include "sk_map.h"
 #include "sk_proto.h"
@@ -72,6 +73,7 @@ struct node {
     char (*hashes)[SK_HASH_MAX];  /* code hash per service, "" if none */
     size_t nhashes;
     int64_t capacity, load;
+    bool restricted;            /* its key limits tenants: an empty list means none */
     uint64_t expiry_ms, next_heartbeat_ms;
 };
 
@@ -85,14 +87,16 @@ struct svc_queue {
 
 typedef struct counters {
     uint64_t submitted, completed, failed, requeued, cancelled, malformed, late_results,
-        unroutable, refused;
+        unroutable, refused, auth_refused, access_refused;
 } counters;
 
 typedef struct broker {
     sk_broker_config cfg;
     uv_loop_t loop;
     void *ctx, *front, *back;
-    sk_uvzmq zfront, zback;
+    sk_uvzmq zfront, zback, zzap;
+    void *zap;                  /* ZAP handler (REP on inproc://zeromq.zap.01) */
+    sk_access *access;          /* NULL: insecure mode, everyone may do anything */
     uv_timer_t tick;
     uv_signal_t sigint, sigterm;
     sk_map jobs, nodes, idem;
@@ -125,6 +129,9 @@ void sk_broker_config_defaults(sk_broker_config *c)
     c->result_keep = 100000;
     c->result_bytes = (int64_t)1 << 30;
     c->log_level = SK_LOG_INFO;
+    c->curve_secret = NULL;
+    c->access = NULL;
+    c->insecure = 0;
 }
 
 static uint64_t now_ms(broker *b)
@@ -371,7 +378,7 @@ static void job_free(broker *b, job *j)
 
 static bool node_offers(const node *n, const char *service, const char *tenant)
 {
-    bool svc = false, ten = n->ntenants == 0;
+    bool svc = false, ten = n->ntenants == 0 && !n->restricted;
     for (size_t i = 0; i < n->nservices && !svc; i++)
         svc = strcmp(n->services[i], service) == 0;
     for (size_t i = 0; i < n->ntenants && !ten; i++)
@@ -540,6 +547,25 @@ static void node_drop(broker *b, node *n, const char *why)
     dispatch_all(b);
 }
 
+/* ---- access ---- */
+
+/* The access entry of a message's sender; NULL in insecure mode (allowed
+ * everything).  With CURVE, ZAP admitted the key, so it is listed. */
+static const sk_access_entry *peer_entry(broker *b, const sk_wire_msg *m)
+{
+    if (b->access == NULL)
+        return NULL;
+    return sk_access_by_name(b->access, m->user);
+}
+
+static bool may_act_for(broker *b, const sk_wire_msg *m, const char *tenant)
+{
+    if (b->access == NULL)
+        return true;
+    const sk_access_entry *e = peer_entry(b, m);
+    return e != NULL && (e->role == SK_ROLE_ADMIN || sk_list_allows(e->tenants, tenant));
+}
+
 /* ---- client messages ---- */
 
 static void make_job_id(broker *b, char *out, size_t n)
@@ -553,6 +579,13 @@ static void on_submit(broker *b, sk_wire_msg *m, const route *from)
     if (h->service[0] == '\0' || h->tenant[0] == '\0') {
         b->n.refused++;
         send_client_failure(b, from, h->req, NULL, SK_EINVAL, "submit needs a service and a tenant");
+        return;
+    }
+    if (!may_act_for(b, m, h->tenant)) {
+        b->n.access_refused++;
+        sk_warn("msg=\"submit refused: tenant not allowed for key\" key=%s tenant=%s", m->user, h->tenant);
+        send_client_failure(b, from, h->req, NULL, SK_EREFUSED, "key '%s' may not act for tenant '%s'", m->user,
+                            h->tenant);
         return;
     }
     if (h->idem[0] != '\0') {
@@ -653,18 +686,24 @@ static void on_submit(broker *b, sk_wire_msg *m, const route *from)
     dispatch(b, q);
 }
 
-static job *find_job_for(broker *b, const sk_header *h)
+static job *find_job_for(broker *b, const sk_wire_msg *m)
 {
+    const sk_header *h = &m->hdr;
     job *j = sk_map_get(&b->jobs, h->job, strlen(h->job));
-    /* A tenant-scoped request never learns of another tenant's job. */
+    /* A tenant-scoped request, or a key without the job's tenant, never
+     * learns that the job exists: it gets "no such job". */
     if (j != NULL && h->tenant[0] != '\0' && strcmp(h->tenant, j->tenant) != 0)
         return NULL;
+    if (j != NULL && !may_act_for(b, m, j->tenant)) {
+        b->n.access_refused++;
+        return NULL;
+    }
     return j;
 }
 
 static void on_cancel(broker *b, sk_wire_msg *m, const route *from)
 {
-    job *j = find_job_for(b, &m->hdr);
+    job *j = find_job_for(b, m);
     if (j == NULL) {
         send_request_error(b, from, m->hdr.req, SK_ENOTFOUND, "no such job: %s", m->hdr.job);
         return;
@@ -691,7 +730,7 @@ static void on_cancel(broker *b, sk_wire_msg *m, const route *from)
 
 static void on_wait(broker *b, sk_wire_msg *m, const route *from)
 {
-    job *j = find_job_for(b, &m->hdr);
+    job *j = find_job_for(b, m);
     if (j == NULL) {
         send_request_error(b, from, m->hdr.req, SK_ENOTFOUND,
                            "no such job: %s (unknown, or finished more than %" PRId64 " s ago)", m->hdr.job,
@@ -791,9 +830,11 @@ static void on_status(broker *b, sk_wire_msg *m, const route *from)
     sk_buf_printf(&j, "],\"counters\":{\"submitted\":%" PRIu64 ",\"completed\":%" PRIu64 ",\"failed\":%" PRIu64
                   ",\"requeued\":%" PRIu64 ",\"cancelled\":%" PRIu64 ",\"malformed\":%" PRIu64
                   ",\"late_results\":%" PRIu64 ",\"unroutable\":%" PRIu64 ",\"refused\":%" PRIu64
-                  "},\"queued_bytes\":%" PRId64 ",\"jobs_known\":%zu}",
+                  ",\"auth_refused\":%" PRIu64 ",\"access_refused\":%" PRIu64
+                  "},\"queued_bytes\":%" PRId64 ",\"jobs_known\":%zu,\"secure\":%s}",
                   b->n.submitted, b->n.completed, b->n.failed, b->n.requeued, b->n.cancelled, b->n.malformed,
-                  b->n.late_results, b->n.unroutable, b->n.refused, b->queued_bytes, b->jobs.len);
+                  b->n.late_results, b->n.unroutable, b->n.refused, b->n.auth_refused, b->n.access_refused,
+                  b->queued_bytes, b->jobs.len, b->access ? "true" : "false");
     reply_json(b, from, m->hdr.req, &j);
     sk_buf_free(&j);
 }
@@ -812,6 +853,8 @@ static void on_jobs(broker *b, sk_wire_msg *m, const route *from)
     (void)v;
     for (job *jb = b->active_head; jb != NULL && count < 10000; jb = jb->lnext) {
         if (m->hdr.tenant[0] != '\0' && strcmp(m->hdr.tenant, jb->tenant) != 0)
+            continue;
+        if (!may_act_for(b, m, jb->tenant))
             continue;
         sk_buf_puts(&j, count++ ? ",{" : "{");
         sk_json_key(&j, "job", true);
@@ -934,6 +977,63 @@ static void on_ready(broker *b, sk_wire_msg *m, const route *from)
     h->services = NULL;
     h->tenants = NULL;
     h->nservices = h->ntenants = 0;
+    /* The broker's access list, not the node's announcement, decides what
+     * it may serve: drop services and tenants the key does not allow. */
+    const sk_access_entry *e = peer_entry(b, m);
+    if (e != NULL) {
+        size_t k = 0;
+        for (size_t i = 0; i < n->nservices; i++) {
+            if (sk_list_allows(e->services, n->services[i])) {
+                if (k != i) {
+                    memcpy(n->services[k], n->services[i], SK_ID_MAX);
+                    if (n->hashes != NULL && i < n->nhashes)
+                        memcpy(n->hashes[k], n->hashes[i], SK_HASH_MAX);
+                }
+                k++;
+            } else {
+                b->n.access_refused++;
+                sk_warn("msg=\"service not allowed for node key\" key=%s service=%s", e->name, n->services[i]);
+            }
+        }
+        n->nservices = k;
+        if (n->nhashes > k)
+            n->nhashes = k;
+        if (strcmp(e->tenants, "*") != 0) {
+            bool any = false;
+            for (size_t i = 0; i < n->ntenants; i++)
+                any |= strcmp(n->tenants[i], "*") == 0;
+            if (any || n->ntenants == 0) {
+                /* "*" from the node means: whatever the key allows. */
+                size_t cnt = 1;
+                for (const char *p = e->tenants; *p; p++)
+                    cnt += *p == ',';
+                char (*t)[SK_ID_MAX] = calloc(cnt, SK_ID_MAX);
+                size_t nt = 0;
+                for (const char *p = e->tenants; t != NULL && *p;) {
+                    const char *comma = strchr(p, ',');
+                    size_t l = comma ? (size_t)(comma - p) : strlen(p);
+                    if (l > 0 && l < SK_ID_MAX) {
+                        memcpy(t[nt], p, l);
+                        t[nt++][l] = '\0';
+                    }
+                    p += l + (comma != NULL);
+                }
+                free(n->tenants);
+                n->tenants = t;
+                n->ntenants = t != NULL ? nt : 0;
+            } else {
+                size_t kt = 0;
+                for (size_t i = 0; i < n->ntenants; i++)
+                    if (sk_list_allows(e->tenants, n->tenants[i]))
+                        memmove(n->tenants[kt++], n->tenants[i], SK_ID_MAX);
+                n->ntenants = kt;
+            }
+        }
+        n->restricted = strcmp(e->tenants, "*") != 0;
+        if (n->nservices == 0 || (n->ntenants == 0 && n->restricted)) {
+            sk_warn("msg=\"node has nothing it may serve\" key=%s", e->name);
+        }
+    }
     n->capacity = h->capacity;
     sk_strlcpy(n->name, h->node_name[0] ? h->node_name : "node", sizeof n->name);
     n->expiry_ms = now_ms(b) + (uint64_t)(b->cfg.heartbeat_ms * b->cfg.liveness);
@@ -1229,9 +1329,101 @@ static void on_signal(uv_signal_t *s, int signum)
     uv_stop(&b->loop);
 }
 
+/* ---- ZAP: who may connect ---- */
+
+/* One ZAP request (RFC 27): version, request id, domain, address, routing
+ * id, mechanism, credentials.  We answer 200 only for a CURVE key in the
+ * access list whose role fits the endpoint: clients and admins on the
+ * frontend ("front"), nodes on the backend ("back").  Everything else gets
+ * 400: the handler fails closed. */
+static int on_zap(sk_uvzmq *z)
+{
+    broker *b = z->data;
+    zmq_msg_t f[8];
+    int n = 0, more = 1;
+    while (more && n < 8) {
+        zmq_msg_init(&f[n]);
+        if (zmq_msg_recv(&f[n], b->zap, n == 0 ? ZMQ_DONTWAIT : 0) < 0) {
+            zmq_msg_close(&f[n]);
+            if (n == 0)
+                return 0;
+            break;
+        }
+        more = zmq_msg_more(&f[n]);
+        n++;
+    }
+    while (more) { /* drain anything beyond what we read */
+        zmq_msg_t x;
+        zmq_msg_init(&x);
+        if (zmq_msg_recv(&x, b->zap, 0) < 0) {
+            zmq_msg_close(&x);
+            break;
+        }
+        more = zmq_msg_more(&x);
+        zmq_msg_close(&x);
+    }
+    const char *status = "400", *text = "unknown key", *user = "";
+    char domain[16] = "", mech[16] = "", addr[64] = "", key[SK_KEY_Z85] = "";
+    if (n >= 7) {
+        size_t dl = zmq_msg_size(&f[2]) < sizeof domain - 1 ? zmq_msg_size(&f[2]) : sizeof domain - 1;
+        memcpy(domain, zmq_msg_data(&f[2]), dl);
+        size_t al = zmq_msg_size(&f[3]) < sizeof addr - 1 ? zmq_msg_size(&f[3]) : sizeof addr - 1;
+        memcpy(addr, zmq_msg_data(&f[3]), al);
+        size_t ml = zmq_msg_size(&f[5]) < sizeof mech - 1 ? zmq_msg_size(&f[5]) : sizeof mech - 1;
+        memcpy(mech, zmq_msg_data(&f[5]), ml);
+        if (strcmp(mech, "CURVE") == 0 && zmq_msg_size(&f[6]) == 32) {
+            zmq_z85_encode(key, zmq_msg_data(&f[6]), 32);
+            const sk_access_entry *e = sk_access_by_key(b->access, key);
+            if (e == NULL) {
+                text = "unknown key";
+            } else if (strcmp(domain, "back") == 0 ? e->role != SK_ROLE_NODE : e->role == SK_ROLE_NODE) {
+                text = strcmp(domain, "back") == 0 ? "not a node key" : "a node key cannot act as a client";
+            } else {
+                status = "200";
+                text = "OK";
+                user = e->name;
+            }
+        } else {
+            text = "CURVE required";
+        }
+    }
+    if (strcmp(status, "200") != 0) {
+        b->n.auth_refused++;
+        sk_warn("msg=\"connection refused\" endpoint=%s address=%s key=%.8s... reason=\"%s\"",
+                domain, addr, key[0] ? key : "-", text);
+    } else {
+        sk_debug("msg=\"connection admitted\" endpoint=%s key=%s", domain, user);
+    }
+    /* Reply: version, request id, status code, status text, user id, metadata. */
+    zmq_send(b->zap, "1.0", 3, ZMQ_SNDMORE);
+    if (n >= 2)
+        zmq_send(b->zap, zmq_msg_data(&f[1]), zmq_msg_size(&f[1]), ZMQ_SNDMORE);
+    else
+        zmq_send(b->zap, "", 0, ZMQ_SNDMORE);
+    zmq_send(b->zap, status, 3, ZMQ_SNDMORE);
+    zmq_send(b->zap, text, strlen(text), ZMQ_SNDMORE);
+    zmq_send(b->zap, user, strlen(user), ZMQ_SNDMORE);
+    zmq_send(b->zap, "", 0, 0);
+    for (int i = 0; i < n; i++)
+        zmq_msg_close(&f[i]);
+    sk_uvzmq_kick(&b->zzap);
+    return 1;
+}
+
+int sk_endpoint_is_local(const char *ep)
+{
+    if (strncmp(ep, "ipc://", 6) == 0 || strncmp(ep, "inproc://", 9) == 0)
+        return 1;
+    if (strncmp(ep, "tcp://", 6) != 0)
+        return 0;
+    const char *host = ep + 6;
+    return strncmp(host, "127.", 4) == 0 || strncmp(host, "localhost:", 10) == 0 || strncmp(host, "[::1]:", 6) == 0;
+}
+
 /* ---- setup ---- */
 
-static void *make_router(broker *b, const char *endpoint, sk_error *err)
+static void *make_router(broker *b, const char *endpoint, const char *domain, const sk_keypair *kp,
+                         sk_error *err)
 {
     void *s = zmq_socket(b->ctx, ZMQ_ROUTER);
     int one = 1, zero = 0;
@@ -1249,6 +1441,21 @@ static void *make_router(broker *b, const char *endpoint, sk_error *err)
         sk_fail(err, SK_EIO, "zmq_setsockopt: %s", zmq_strerror(errno));
         zmq_close(s);
         return NULL;
+    }
+    if (kp != NULL) {
+        int enforce = 1;
+        if (zmq_setsockopt(s, ZMQ_CURVE_SERVER, &one, sizeof one) < 0 ||
+            zmq_setsockopt(s, ZMQ_CURVE_SECRETKEY, kp->secret_key, 41) < 0 ||
+            zmq_setsockopt(s, ZMQ_ZAP_DOMAIN, domain, strlen(domain)) < 0) {
+            sk_fail(err, SK_EIO, "cannot enable CURVE on %s: %s", endpoint, zmq_strerror(errno));
+            zmq_close(s);
+            return NULL;
+        }
+        /* ZMQ_ZAP_ENFORCE_DOMAIN (93) is a draft option in 4.3: without it
+         * a connection is admitted when no handler answers.  Our handler is
+         * bound before this socket exists, so it always answers. */
+        if (zmq_setsockopt(s, 93, &enforce, sizeof enforce) < 0)
+            sk_debug("msg=\"ZMQ_ZAP_ENFORCE_DOMAIN not available; relying on the bound ZAP handler\"");
     }
     if (zmq_bind(s, endpoint) < 0) {
         sk_fail(err, SK_EIO, "cannot bind %s: %s", endpoint, zmq_strerror(errno));
@@ -1283,9 +1490,45 @@ int sk_broker_run(const sk_broker_config *cfg)
         free(b);
         return 1;
     }
+    sk_keypair kp;
+    bool secure = cfg->curve_secret != NULL;
+    if (secure && cfg->access == NULL) {
+        sk_error_log("msg=\"--curve-secret needs --access (the list of keys that may connect)\"");
+        exit_code = 2;
+        goto out;
+    }
+    if (!secure && !cfg->insecure) {
+        sk_error_log("msg=\"no keys: give --curve-secret FILE --access FILE, or --insecure for a loopback-only broker\"");
+        exit_code = 2;
+        goto out;
+    }
+    if (!secure && (!sk_endpoint_is_local(cfg->frontend) || !sk_endpoint_is_local(cfg->backend))) {
+        sk_error_log("msg=\"--insecure is allowed on loopback and ipc endpoints only\" frontend=%s backend=%s",
+                     cfg->frontend, cfg->backend);
+        exit_code = 2;
+        goto out;
+    }
+    if (secure && (sk_key_read(cfg->curve_secret, true, &kp, &err) < 0 ||
+                   sk_access_read(cfg->access, &b->access, &err) < 0)) {
+        sk_error_log("msg=\"cannot read keys\" error=\"%s\"", err.msg);
+        exit_code = 2;
+        goto out;
+    }
     b->ctx = zmq_ctx_new();
-    if (b->ctx == NULL || (b->front = make_router(b, cfg->frontend, &err)) == NULL ||
-        (b->back = make_router(b, cfg->backend, &err)) == NULL) {
+    if (b->ctx != NULL && secure) {
+        b->zap = zmq_socket(b->ctx, ZMQ_REP);
+        int zero = 0;
+        if (b->zap == NULL || zmq_setsockopt(b->zap, ZMQ_LINGER, &zero, sizeof zero) < 0 ||
+            zmq_bind(b->zap, "inproc://zeromq.zap.01") < 0 ||
+            sk_uvzmq_start(&b->loop, &b->zzap, b->zap, on_zap, b) < 0) {
+            sk_error_log("msg=\"cannot start the ZAP handler\" error=\"%s\"", zmq_strerror(errno));
+            exit_code = 1;
+            goto out;
+        }
+        sk_info("msg=\"CURVE on; access list loaded\" keys=%zu", b->access->n);
+    }
+    if (b->ctx == NULL || (b->front = make_router(b, cfg->frontend, "front", secure ? &kp : NULL, &err)) == NULL ||
+        (b->back = make_router(b, cfg->backend, "back", secure ? &kp : NULL, &err)) == NULL) {
         sk_error_log("msg=\"startup failed\" error=\"%s\"", err.msg[0] ? err.msg : "zmq_ctx_new failed");
         exit_code = 1;
         goto out;
@@ -1338,6 +1581,10 @@ out:
         zmq_close(b->front);
     if (b->back)
         zmq_close(b->back);
+    if (b->zap)
+        zmq_close(b->zap);
+    sk_access_free(b->access);
+    explicit_bzero(&kp, sizeof kp);
     if (b->ctx)
         zmq_ctx_term(b->ctx);
     free(b);

@@ -24,7 +24,13 @@ typedef struct sk_broker_config {
     int64_t result_keep;         /* at most this many finished jobs kept */
     int64_t result_bytes;        /* at most this many bytes of results kept */
     int log_level;
+    const char *curve_secret;    /* broker key pair file: enables CURVE + ZAP */
+    const char *access;          /* access list: keys -> role, tenants, services */
+    int insecure;                /* no keys; allowed on loopback/ipc only */
 } sk_broker_config;
+
+/* Is this endpoint local to the machine (loopback TCP, ipc, inproc)? */
+int sk_endpoint_is_local(const char *endpoint);
 
 void sk_broker_config_defaults(sk_broker_config *c);
 /* Runs until SIGINT/SIGTERM; returns the process exit code. */

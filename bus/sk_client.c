@@ -36,6 +36,25 @@ sk_client *sk_client_new(const char *endpoint, sk_error *err)
 
 sk_client *sk_client_new_in(void *zmq_ctx, const char *endpoint, sk_error *err)
 {
+    return sk_client_new_opts(zmq_ctx, endpoint, NULL, err);
+}
+
+int sk_curve_apply(void *sock, const sk_curve *curve, sk_error *err)
+{
+    if (curve == NULL)
+        return 0;
+    if (curve->server_key == NULL || curve->public_key == NULL || curve->secret_key == NULL ||
+        strlen(curve->server_key) != 40 || strlen(curve->public_key) != 40 || strlen(curve->secret_key) != 40)
+        return sk_fail(err, SK_EINVAL, "CURVE needs the server's public key and this side's key pair (40-character Z85)");
+    if (zmq_setsockopt(sock, ZMQ_CURVE_SERVERKEY, curve->server_key, 41) < 0 ||
+        zmq_setsockopt(sock, ZMQ_CURVE_PUBLICKEY, curve->public_key, 41) < 0 ||
+        zmq_setsockopt(sock, ZMQ_CURVE_SECRETKEY, curve->secret_key, 41) < 0)
+        return sk_fail(err, SK_EINVAL, "cannot set CURVE keys: %s", zmq_strerror(errno));
+    return 0;
+}
+
+sk_client *sk_client_new_opts(void *zmq_ctx, const char *endpoint, const sk_curve *curve, sk_error *err)
+{
     sk_client *c = calloc(1, sizeof *c);
     int zero = 0, hwm = 100000;
     if (c == NULL) {
@@ -53,6 +72,10 @@ sk_client *sk_client_new_in(void *zmq_ctx, const char *endpoint, sk_error *err)
     c->ctx = zmq_ctx != NULL ? zmq_ctx : zmq_ctx_new();
     if (c->ctx == NULL || (c->sock = zmq_socket(c->ctx, ZMQ_DEALER)) == NULL) {
         sk_fail(err, SK_EIO, "zmq: %s", zmq_strerror(errno));
+        sk_client_free(c);
+        return NULL;
+    }
+    if (sk_curve_apply(c->sock, curve, err) < 0) {
         sk_client_free(c);
         return NULL;
     }

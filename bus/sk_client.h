@@ -48,6 +48,18 @@ sk_client *sk_client_new(const char *endpoint, sk_error *err);
 /* The same on a ZeroMQ context the caller owns and shares between clients
  * (one I/O thread for many clients in one process). */
 sk_client *sk_client_new_in(void *zmq_ctx, const char *endpoint, sk_error *err);
+
+/* CurveZMQ: the broker's public key and this client's key pair (Z85). */
+typedef struct sk_curve {
+    const char *server_key;
+    const char *public_key;
+    const char *secret_key;
+} sk_curve;
+
+/* Full form: shared context (or NULL) and CURVE (or NULL for plain TCP). */
+sk_client *sk_client_new_opts(void *zmq_ctx, const char *endpoint, const sk_curve *curve, sk_error *err);
+/* Set CURVE client options on any socket (before connect). */
+int sk_curve_apply(void *sock, const sk_curve *curve, sk_error *err);
 void sk_client_free(sk_client *c);
 /* Returns the request number (> 0) echoed in ACCEPTED/RESULT/FAILED. */
 int64_t sk_client_submit(sk_client *c, const sk_submit *s, sk_error *err);

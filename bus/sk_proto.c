@@ -515,6 +515,11 @@ int sk_wire_recv(void *sock, bool router, sk_wire_msg *m, int flags, sk_error *e
         return errno == EAGAIN ? 0 : sk_fail(err, SK_EIO, "recv: %s", zmq_strerror(errno));
     }
     int rc = sk_sig_check(zmq_msg_data(&f), zmq_msg_size(&f), err);
+    /* Frames that came over the wire carry the connection's metadata; the
+     * routing-id frame a ROUTER makes up does not. */
+    const char *uid = zmq_msg_gets(&f, "User-Id");
+    if (uid != NULL)
+        sk_strlcpy(m->user, uid, sizeof m->user);
     zmq_msg_close(&f);
     if (rc < 0) {
         drain(sock);

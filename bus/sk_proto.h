@@ -109,6 +109,7 @@ int sk_sig_check(const void *data, size_t len, sk_error *err);
 typedef struct sk_wire_msg {
     zmq_msg_t route;
     bool has_route;
+    char user[64];       /* ZAP User-Id of the connection ("" without CURVE) */
     sk_header hdr;
     size_t nbodies;
     zmq_msg_t bodies[SK_MAX_BODIES];

@@ -11,6 +11,7 @@
 #include "sk_buf.h"
 #include "sk_client.h"
 #include "sk_csv.h"
+#include "sk_keys.h"
 #include "sk_num.h"
 #include "sk_result.h"
 
@@ -21,6 +22,8 @@ typedef struct common_opts {
     double connect_timeout_s;
     bool json;
     const char *out_dir;
+    const char *curve_key;    /* this client's key pair file */
+    const char *server_key;   /* the broker's public key file */
 } common_opts;
 
 static void common_defaults(common_opts *o)
@@ -31,6 +34,26 @@ static void common_defaults(common_opts *o)
     o->connect_timeout_s = 10;
     o->json = false;
     o->out_dir = NULL;
+    o->curve_key = getenv("SAMSKAP_CURVE_KEY") && *getenv("SAMSKAP_CURVE_KEY") ? getenv("SAMSKAP_CURVE_KEY") : NULL;
+    o->server_key = getenv("SAMSKAP_SERVER_KEY") && *getenv("SAMSKAP_SERVER_KEY") ? getenv("SAMSKAP_SERVER_KEY") : NULL;
+}
+
+/* A client for the options: plain, or CURVE when keys are given. */
+static sk_client *open_client(const common_opts *o, sk_error *err)
+{
+    if (o->curve_key == NULL && o->server_key == NULL)
+        return sk_client_new(o->broker, err);
+    sk_keypair mine, server;
+    if (o->curve_key == NULL || o->server_key == NULL) {
+        sk_fail(err, SK_EINVAL, "CURVE needs both --curve-key (or $SAMSKAP_CURVE_KEY) and --server-key (or $SAMSKAP_SERVER_KEY)");
+        return NULL;
+    }
+    if (sk_key_read(o->curve_key, true, &mine, err) < 0 || sk_key_read(o->server_key, false, &server, err) < 0)
+        return NULL;
+    sk_curve cv = {server.public_key, mine.public_key, mine.secret_key};
+    sk_client *c = sk_client_new_opts(NULL, o->broker, &cv, err);
+    explicit_bzero(&mine, sizeof mine);
+    return c;
 }
 
 /* Options every bus command shares; returns 1 if consumed (advancing *i),
@@ -38,7 +61,8 @@ static void common_defaults(common_opts *o)
 static int common_arg(common_opts *o, int argc, char **argv, int *i)
 {
     const char *a = argv[*i];
-    const char *needs[] = {"--broker", "--tenant", "--timeout", "--connect-timeout", "--out", NULL};
+    const char *needs[] = {"--broker", "--tenant", "--timeout", "--connect-timeout", "--out", "--curve-key",
+                           "--server-key", NULL};
     for (const char **n = needs; *n; n++) {
         if (strcmp(a, *n) == 0) {
             if (*i + 1 >= argc) {
@@ -53,6 +77,10 @@ static int common_arg(common_opts *o, int argc, char **argv, int *i)
                 o->tenant = v;
             } else if (strcmp(a, "--out") == 0) {
                 o->out_dir = v;
+            } else if (strcmp(a, "--curve-key") == 0) {
+                o->curve_key = v;
+            } else if (strcmp(a, "--server-key") == 0) {
+                o->server_key = v;
             } else {
                 if (sk_parse_f64(v, &d) < 0 || d < 0 || d > 1e7) {
                     fprintf(stderr, "samskap: %s: '%s' is not a number of seconds\n", a, v);
@@ -79,6 +107,8 @@ static const char common_help[] =
     "  --timeout SECONDS       give up (and set the job's deadline) after this long\n"
     "  --connect-timeout S     how long to wait for the broker to answer (default 10)\n"
     "  --json                  print one JSON object on stdout\n"
+    "  --curve-key FILE        this client's key pair (or $SAMSKAP_CURVE_KEY): CurveZMQ\n"
+    "  --server-key FILE       the broker's public key (or $SAMSKAP_SERVER_KEY)\n"
     "  --help                  show this help\n";
 
 static int64_t last_failure_code;
@@ -299,7 +329,7 @@ int sk_cli_submit(int argc, char **argv)
     s.tenant = o.tenant;
     s.params = params;
     s.timeout_ms = (int64_t)(o.timeout_s * 1000);
-    c = sk_client_new(o.broker, &err);
+    c = open_client(&o, &err);
     if (c == NULL) {
         fprintf(stderr, "samskap: %s\n", err.msg);
         code = SK_EXIT_UNREACHABLE;
@@ -352,7 +382,7 @@ static int job_command(int argc, char **argv, int type)
         fprintf(stderr, "usage: samskap %s JOB\n", argv[0]);
         return SK_EXIT_USAGE;
     }
-    sk_client *c = sk_client_new(o.broker, &err);
+    sk_client *c = open_client(&o, &err);
     if (c == NULL) {
         fprintf(stderr, "samskap: %s\n", err.msg);
         return SK_EXIT_UNREACHABLE;
@@ -389,7 +419,7 @@ int sk_cli_cancel(int argc, char **argv)
 static char *query(const common_opts *o, int type, const char *tenant, int *code)
 {
     sk_error err = SK_ERROR_INIT;
-    sk_client *c = sk_client_new(o->broker, &err);
+    sk_client *c = open_client(o, &err);
     char *out = NULL;
     if (c == NULL) {
         fprintf(stderr, "samskap: %s\n", err.msg);
@@ -531,4 +561,47 @@ int sk_cli_services(int argc, char **argv)
 int sk_cli_jobs(int argc, char **argv)
 {
     return list_command(argc, argv, SK_MSG_JOBS);
+}
+
+int sk_cli_keygen(int argc, char **argv)
+{
+    const char *out = NULL, *name = NULL;
+    bool json = false;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            printf("usage: samskap keygen NAME --out FILE [--json]\n\n"
+                   "Writes a CurveZMQ key pair to FILE (mode 0600) and its public half to FILE.pub,\n"
+                   "and prints the public key.  Put the public key in the broker's access list:\n"
+                   "    ROLE NAME PUBLIC-KEY TENANTS [SERVICES]\n"
+                   "Existing files are never overwritten.\n");
+            return SK_EXIT_OK;
+        } else if (strcmp(argv[i], "--out") == 0 && i + 1 < argc) {
+            out = argv[++i];
+        } else if (strcmp(argv[i], "--json") == 0) {
+            json = true;
+        } else if (argv[i][0] != '-' && name == NULL) {
+            name = argv[i];
+        } else {
+            fprintf(stderr, "samskap keygen: unexpected argument '%s' (see --help)\n", argv[i]);
+            return SK_EXIT_USAGE;
+        }
+    }
+    if (out == NULL || name == NULL) {
+        fprintf(stderr, "usage: samskap keygen NAME --out FILE\n");
+        return SK_EXIT_USAGE;
+    }
+    sk_keypair kp;
+    sk_error err = SK_ERROR_INIT;
+    if (sk_keygen(out, name, &kp, &err) < 0) {
+        fprintf(stderr, "samskap keygen: %s\n", err.msg);
+        return SK_EXIT_ERROR;
+    }
+    if (json)
+        printf("{\"name\":\"%s\",\"public\":\"%s\",\"key_file\":\"%s\",\"public_file\":\"%s.pub\"}\n", name,
+               kp.public_key, out, out);
+    else
+        printf("%s\n", kp.public_key);
+    fprintf(stderr, "samskap keygen: wrote %s (secret, 0600) and %s.pub\n", out, out);
+    explicit_bzero(&kp, sizeof kp);
+    return SK_EXIT_OK;
 }

@@ -26,7 +26,7 @@ say() { printf '\n== %s\n' "$*"; }
 sk() { "$BIN/samskap" "$@" --broker "$FRONT"; }
 
 say "starting a broker on $FRONT / $BACK and two nodes (logs in $LOG)"
-"$BIN/samskap-broker" --frontend "$FRONT" --backend "$BACK" --heartbeat-ms 250 --liveness 8 \
+"$BIN/samskap-broker" --frontend "$FRONT" --backend "$BACK" --heartbeat-ms 250 --liveness 8 --insecure \
     2>"$LOG/broker.log" & pids="$pids $!"
 "$BIN/samskap-node" --broker "$BACK" --name alesund --jobs 2 --heartbeat-ms 250 --plugins "$ROOT/plugins" \
     2>"$LOG/node-alesund.log" &

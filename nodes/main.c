@@ -20,6 +20,8 @@ int main(int argc, char **argv)
         {"heartbeat-ms", SK_OPT_INT, &cfg.heartbeat_ms, 10, 600000, "heartbeat interval to the broker"},
         {"liveness", SK_OPT_INT, &cfg.liveness, 2, 1000, "silent heartbeat intervals before re-announcing"},
         {"progress-ms", SK_OPT_INT, &cfg.progress_ms, 0, 60000, "minimum gap between progress messages per job"},
+        {"curve-key", SK_OPT_STR, &cfg.curve_key, 0, 0, "this node's key pair file (samskap keygen); turns on CURVE"},
+        {"server-key", SK_OPT_STR, &cfg.server_key, 0, 0, "the broker's public key file (with --curve-key)"},
         {"plugins", SK_OPT_STR, &cfg.plugins, 0, 0, "directory of indicator plugins, offered as indicator.<name>"},
         {"plugin-reload-ms", SK_OPT_INT, &cfg.plugin_reload_ms, 0, 3600000,
          "how often to look for edited plugins and swap them in (0: never)"},

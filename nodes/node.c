@@ -13,6 +13,8 @@
 #include <uv.h>
 #include <zmq.h>
 
+#include "sk_client.h"
+#include "sk_keys.h"
 #include "sk_log.h"
 #include "sk_map.h"
 #include "sk_proto.h"
@@ -101,6 +103,8 @@ void sk_node_config_defaults(sk_node_config *c)
     c->liveness = 5;
     c->progress_ms = 250;
     c->plugins = NULL;
+    c->curve_key = NULL;
+    c->server_key = NULL;
     c->plugin_reload_ms = 2000;
     c->log_level = SK_LOG_INFO;
 }
@@ -612,8 +616,28 @@ int sk_node_run(const sk_node_config *cfg)
     uv_loop_init(&n->loop);
     uv_mutex_init(&n->lock);
     uv_cond_init(&n->cond);
+    sk_keypair mine, server;
+    sk_error kerr = SK_ERROR_INIT;
+    bool curve = cfg->curve_key != NULL || cfg->server_key != NULL;
+    if (curve && (cfg->curve_key == NULL || cfg->server_key == NULL)) {
+        sk_error_log("msg=\"CURVE needs both --curve-key and --server-key\"");
+        exit_code = 2;
+        goto out;
+    }
+    if (curve && (sk_key_read(cfg->curve_key, true, &mine, &kerr) < 0 ||
+                  sk_key_read(cfg->server_key, false, &server, &kerr) < 0)) {
+        sk_error_log("msg=\"cannot read keys\" error=\"%s\"", kerr.msg);
+        exit_code = 2;
+        goto out;
+    }
     n->ctx = zmq_ctx_new();
     n->sock = n->ctx ? zmq_socket(n->ctx, ZMQ_DEALER) : NULL;
+    sk_curve cv = {server.public_key, mine.public_key, mine.secret_key};
+    if (curve && n->sock != NULL && sk_curve_apply(n->sock, &cv, &kerr) < 0) {
+        sk_error_log("msg=\"cannot use keys\" error=\"%s\"", kerr.msg);
+        exit_code = 2;
+        goto out;
+    }
     /* A new routing id per process: a restarted node is a new node. */
     snprintf(rid, sizeof rid, "n-%s-%lx", n->cfg.name, (unsigned long)mono_ms());
     if (n->sock == NULL || zmq_setsockopt(n->sock, ZMQ_ROUTING_ID, rid, strlen(rid)) < 0 ||

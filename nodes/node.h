@@ -19,6 +19,8 @@ typedef struct sk_node_config {
     int64_t liveness;
     int64_t progress_ms;     /* minimum gap between progress messages per job */
     const char *plugins;     /* directory of indicator plugins, or NULL */
+    const char *curve_key;   /* this node's key pair file (CURVE), or NULL */
+    const char *server_key;  /* the broker's public key file */
     int64_t plugin_reload_ms;/* how often to look for changed plugins (0: never) */
     int log_level;
 } sk_node_config;

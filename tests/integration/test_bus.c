@@ -4,10 +4,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "../unit/test_util.h"
 #include "harness.h"
+#include "sk_keys.h"
 #include "sk_result.h"
 
 /* Generous heartbeats: loopback under ASan on 2 cores is slow. */
@@ -477,6 +480,194 @@ static void test_indicator(void)
     sk_client_free(cl);
 }
 
+/* Keys and tenants: CURVE on both endpoints, a fail-closed ZAP handler,
+ * and the access list deciding who may do what. */
+static sk_client *curve_client(const char *dir, const char *name, const sk_keypair *server)
+{
+    char path[512];
+    sk_keypair kp;
+    sk_error err = SK_ERROR_INIT;
+    snprintf(path, sizeof path, "%s/%s.key", dir, name);
+    if (sk_key_read(path, true, &kp, &err) < 0) {
+        fprintf(stderr, "%s\n", err.msg);
+        return NULL;
+    }
+    sk_curve cv = {server->public_key, kp.public_key, kp.secret_key};
+    return sk_client_new_opts(NULL, C.front, &cv, &err);
+}
+
+static int submit_and_wait(sk_client *cl, const char *service, const char *tenant, const char *ms, char *job,
+                           char *reason, int timeout_ms)
+{
+    sk_error err = SK_ERROR_INIT;
+    sk_params *p = sk_params_new();
+    if (ms)
+        sk_params_set_str(p, "ms", ms);
+    sk_submit s = {.service = service, .tenant = tenant, .params = p};
+    int64_t req = sk_client_submit(cl, &s, &err);
+    sk_params_free(p);
+    long end = h_now_ms() + timeout_ms;
+    job[0] = '\0';
+    while (h_now_ms() < end) {
+        sk_wire_msg m;
+        if (sk_client_recv(cl, 200, &m, &err) != 1)
+            continue;
+        int t = m.hdr.type;
+        if (t == SK_MSG_ACCEPTED && m.hdr.req == req)
+            snprintf(job, SK_ID_MAX, "%s", m.hdr.job);
+        if ((t == SK_MSG_RESULT || t == SK_MSG_FAILED) && (m.hdr.req == req || (job[0] && !strcmp(m.hdr.job, job)))) {
+            snprintf(reason, 512, "%s", m.hdr.reason);
+            sk_wire_msg_close(&m);
+            return t;
+        }
+        sk_wire_msg_close(&m);
+    }
+    return 0; /* no answer */
+}
+
+static void test_curve(void)
+{
+    char dir[] = "/tmp/sk_curve_XXXXXX", path[512], access[4096] = "", job[SK_ID_MAX], reason[512];
+    sk_error err = SK_ERROR_INIT;
+    CHECK(mkdtemp(dir) != NULL);
+    const char *names[] = {"broker", "node1504", "alesund", "haram", "stranger", "ops"};
+    sk_keypair kp[6];
+    for (int i = 0; i < 6; i++) {
+        snprintf(path, sizeof path, "%s/%s.key", dir, names[i]);
+        CHECK(sk_keygen(path, names[i], &kp[i], &err) == 0);
+    }
+    /* The node key may serve 1504 only; "stranger" is in no list. */
+    snprintf(access, sizeof access,
+             "# role name key tenants [services]\n"
+             "node node1504 %s 1504 diag.echo,diag.sleep\n"
+             "client alesund %s 1504\n"
+             "client haram %s 1534\n"
+             "admin ops %s *\n",
+             kp[1].public_key, kp[2].public_key, kp[3].public_key, kp[5].public_key);
+    snprintf(path, sizeof path, "%s/access.conf", dir);
+    FILE *f = fopen(path, "w");
+    fputs(access, f);
+    fclose(f);
+    char bargs[1024], nargs[1024];
+    snprintf(bargs, sizeof bargs, FAST_BROKER " --no-service-wait-ms 60000 --curve-secret %s/broker.key --access %s",
+             dir, path);
+    snprintf(nargs, sizeof nargs, FAST_NODE " --curve-key %s/node1504.key --server-key %s/broker.key.pub", dir, dir);
+    h_cluster_init(&C);
+    h_start_broker(&C, bargs);
+    h_start_node(&C, "node1504", 2, nargs);
+    /* A client key used as a node is refused at the handshake. */
+    char badnode[1024];
+    snprintf(badnode, sizeof badnode, FAST_NODE " --curve-key %s/alesund.key --server-key %s/broker.key.pub", dir, dir);
+    h_start_node(&C, "impostor", 1, badnode);
+    sk_client *ops = curve_client(dir, "ops", &kp[0]);
+    sk_client *ale = curve_client(dir, "alesund", &kp[0]);
+    sk_client *har = curve_client(dir, "haram", &kp[0]);
+    sk_client *str = curve_client(dir, "stranger", &kp[0]);
+    CHECK(ops && ale && har && str);
+    usleep(1500000);
+    /* 1504's job runs. */
+    CHECK(submit_and_wait(ale, "diag.echo", "1504", NULL, job, reason, 15000) == SK_MSG_RESULT);
+    char ale_job[SK_ID_MAX];
+    snprintf(ale_job, sizeof ale_job, "%s", job);
+    /* Ålesund's key may not act for Haram. */
+    CHECK(submit_and_wait(ale, "diag.echo", "1534", NULL, job, reason, 5000) == SK_MSG_FAILED);
+    CHECK(strstr(reason, "may not act for tenant '1534'") != NULL);
+    /* Haram's job is never given to the node whose key serves 1504 only:
+     * it waits until its deadline. */
+    sk_params *p = sk_params_new();
+    sk_submit s = {.service = "diag.echo", .tenant = "1534", .params = p, .timeout_ms = 1500};
+    int64_t req = sk_client_submit(har, &s, &err);
+    sk_params_free(p);
+    int failed_deadline = 0, got_result = 0;
+    long end = h_now_ms() + 8000;
+    while (h_now_ms() < end && !failed_deadline && !got_result) {
+        sk_wire_msg m;
+        if (sk_client_recv(har, 200, &m, &err) != 1)
+            continue;
+        if (m.hdr.type == SK_MSG_RESULT)
+            got_result = 1;
+        if (m.hdr.type == SK_MSG_FAILED && m.hdr.code == SK_ETIMEDOUT && m.hdr.req == req)
+            failed_deadline = 1;
+        sk_wire_msg_close(&m);
+    }
+    CHECK(failed_deadline && !got_result);
+    /* Haram cannot see or touch Ålesund's job: "no such job". */
+    int64_t wreq = sk_client_request(har, SK_MSG_WAIT, ale_job, NULL, &err);
+    int not_found = 0;
+    for (int i = 0; i < 20 && !not_found; i++) {
+        sk_wire_msg m;
+        if (sk_client_recv(har, 200, &m, &err) != 1)
+            continue;
+        if (m.hdr.type == SK_MSG_ERROR && m.hdr.req == wreq && m.hdr.code == SK_ENOTFOUND &&
+            strstr(m.hdr.reason, "no such job") != NULL)
+            not_found = 1;
+        CHECK(m.hdr.type != SK_MSG_RESULT);
+        sk_wire_msg_close(&m);
+    }
+    CHECK(not_found);
+    /* An unknown key gets no answer at all (ZAP refused the handshake). */
+    CHECK(submit_and_wait(str, "diag.echo", "1504", NULL, job, reason, 2000) == 0);
+    /* The admin sees one node (the impostor never joined) and the refusals. */
+    int64_t sreq = sk_client_request(ops, SK_MSG_STATUS, NULL, NULL, &err);
+    char *status = NULL;
+    for (int i = 0; i < 20 && status == NULL; i++) {
+        sk_wire_msg m;
+        if (sk_client_recv(ops, 200, &m, &err) != 1)
+            continue;
+        if (m.hdr.type == SK_MSG_REPLY && m.hdr.req == sreq && m.nbodies == 1) {
+            size_t n = zmq_msg_size(&m.bodies[0]);
+            status = calloc(1, n + 1);
+            memcpy(status, zmq_msg_data(&m.bodies[0]), n);
+        }
+        sk_wire_msg_close(&m);
+    }
+    CHECK(status != NULL);
+    if (status != NULL) {
+        CHECK(strstr(status, "\"name\":\"node1504\"") != NULL);
+        CHECK(strstr(status, "impostor") == NULL);
+        CHECK(strstr(status, "\"tenants\":[\"1504\"]") != NULL);
+        CHECK(h_counter(status, "auth_refused") >= 2);
+        CHECK(h_counter(status, "access_refused") >= 2);
+        CHECK(strstr(status, "\"secure\":true") != NULL);
+    }
+    free(status);
+    sk_client_free(ops);
+    sk_client_free(ale);
+    sk_client_free(har);
+    sk_client_free(str);
+    /* A secret key file others can read is refused, naming the fix. */
+    snprintf(path, sizeof path, "%s/ops.key", dir);
+    chmod(path, 0644);
+    sk_keypair k;
+    CHECK(sk_key_read(path, true, &k, &err) == SK_EREFUSED && strstr(err.msg, "chmod 600") != NULL);
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    CHECK(system(cmd) == 0);
+}
+
+/* The broker refuses to run open to the network without keys. */
+static void test_insecure_rules(void)
+{
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "%s --frontend tcp://0.0.0.0:%d --backend tcp://127.0.0.1:%d --insecure 2>&1",
+             h_bin("samskap-broker"), 20000 + (int)(getpid() % 10000), 30000 + (int)(getpid() % 10000));
+    FILE *p = popen(cmd, "r");
+    char out[4096] = "";
+    size_t n = fread(out, 1, sizeof out - 1, p);
+    out[n] = '\0';
+    int st = pclose(p);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 2);
+    CHECK(strstr(out, "loopback and ipc endpoints only") != NULL);
+    snprintf(cmd, sizeof cmd, "%s --frontend tcp://127.0.0.1:%d --backend tcp://127.0.0.1:%d 2>&1",
+             h_bin("samskap-broker"), 20000 + (int)(getpid() % 10000), 30000 + (int)(getpid() % 10000));
+    p = popen(cmd, "r");
+    n = fread(out, 1, sizeof out - 1, p);
+    out[n] = '\0';
+    st = pclose(p);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 2);
+    CHECK(strstr(out, "--insecure") != NULL);
+}
+
 int main(int argc, char **argv)
 {
     static const struct {
@@ -495,6 +686,8 @@ int main(int argc, char **argv)
         {"queue_full", test_queue_full, 60},
         {"garbage", test_garbage, 90},
         {"indicator", test_indicator, 120},
+        {"curve", test_curve, 120},
+        {"insecure_rules", test_insecure_rules, 60},
     };
     if (argc != 2) {
         fprintf(stderr, "usage: test_bus NAME\n");

@@ -114,7 +114,7 @@ class Cluster:
         self.back = "tcp://127.0.0.1:%d" % bp
         self.logdir = os.path.join(BUILD, "tests", "logs")
         os.makedirs(self.logdir, exist_ok=True)
-        self.broker = self._spawn(["samskap-broker", "--frontend", self.front, "--backend", self.back]
+        self.broker = self._spawn(["samskap-broker", "--frontend", self.front, "--backend", self.back, "--insecure"]
                                   + list(broker_args), "broker")
         for i in range(nodes):
             self._spawn(["samskap-node", "--broker", self.back, "--jobs", str(jobs), "--name", "py%d" % i],
