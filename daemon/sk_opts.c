@@ -11,7 +11,7 @@ void sk_opts_help(const sk_opt *opts, FILE *out, const char *usage, const char *
     fprintf(out, "usage: %s\n\n%s\n\noptions:\n", usage, about);
     for (const sk_opt *o = opts; o->name != NULL; o++) {
         char left[64];
-        if (o->type == SK_OPT_FLAG)
+        if (SK_OPT_IS_FLAG(o))
             snprintf(left, sizeof left, "--%s", o->name);
         else
             snprintf(left, sizeof left, "--%s %s", o->name, o->type == SK_OPT_INT ? "N" : "VALUE");
@@ -19,7 +19,7 @@ void sk_opts_help(const sk_opt *opts, FILE *out, const char *usage, const char *
         if (o->type == SK_OPT_INT)
             fprintf(out, " (default %" PRId64 ", range %" PRId64 "..%" PRId64 ")", *(int64_t *)o->target, o->min,
                     o->max);
-        else if (o->type == SK_OPT_STR && *(const char **)o->target != NULL)
+        else if (SK_OPT_IS_STR(o) && *(const char **)o->target != NULL)
             fprintf(out, " (default %s)", *(const char **)o->target);
         fputc('\n', out);
     }
@@ -49,7 +49,7 @@ int sk_opts_parse(const sk_opt *opts, int argc, char **argv, const char *usage, 
             fprintf(stderr, "%s: unknown option '%s' (see --help)\n", argv[0], arg);
             return -1;
         }
-        if (o->type == SK_OPT_FLAG) {
+        if (SK_OPT_IS_FLAG(o)) {
             if (eq != NULL) {
                 fprintf(stderr, "%s: option --%s takes no value\n", argv[0], o->name);
                 return -1;
@@ -65,7 +65,7 @@ int sk_opts_parse(const sk_opt *opts, int argc, char **argv, const char *usage, 
             fprintf(stderr, "%s: option --%s needs a value\n", argv[0], o->name);
             return -1;
         }
-        if (o->type == SK_OPT_STR) {
+        if (SK_OPT_IS_STR(o)) {
             *(const char **)o->target = val;
         } else {
             int64_t v;

@@ -9,12 +9,19 @@
 #include <stdint.h>
 #include <stdio.h>
 
-typedef enum { SK_OPT_STR, SK_OPT_INT, SK_OPT_FLAG } sk_opt_type;
+/* SK_OPT_CLI_STR and SK_OPT_CLI_FLAG parse like STR and FLAG but are
+ * command-line actions, not configuration (--config FILE, --print-config,
+ * --version): a config file may not set them, and --print-config and the
+ * docs table (sk_config.h) leave them out. */
+typedef enum { SK_OPT_STR, SK_OPT_INT, SK_OPT_FLAG, SK_OPT_CLI_STR, SK_OPT_CLI_FLAG } sk_opt_type;
+
+#define SK_OPT_IS_FLAG(o) ((o)->type == SK_OPT_FLAG || (o)->type == SK_OPT_CLI_FLAG)
+#define SK_OPT_IS_STR(o) ((o)->type == SK_OPT_STR || (o)->type == SK_OPT_CLI_STR)
 
 typedef struct sk_opt {
     const char *name;       /* without the leading "--" */
     sk_opt_type type;
-    void *target;           /* const char **, int64_t *, or int * (flag) */
+    void *target;           /* const char ** (STR), int64_t * (INT), or int * (FLAG) */
     int64_t min, max;       /* SK_OPT_INT only */
     const char *help;
 } sk_opt;
