@@ -331,5 +331,7 @@ void sk_http_stop(sk_http *h)
         if (uv_fileno((uv_handle_t *)&c->tcp, &fd) == 0)
             shutdown(fd, SHUT_RDWR);
     }
-    h2o_context_request_shutdown(&h->ctx);
+    /* No h2o_context_request_shutdown: its HTTP/2 part arms a GOAWAY timer
+     * in the context, and every response here is complete when its handler
+     * returns, so there is nothing in flight to let finish. */
 }

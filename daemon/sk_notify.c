@@ -83,7 +83,11 @@ int sk_notify_ready(sk_notify *n, const char *status)
     char buf[512];
     if (status == NULL)
         return send_state(n, "READY=1");
-    snprintf(buf, sizeof buf, "READY=1\nSTATUS=%s", status);
+    int off = snprintf(buf, sizeof buf, "READY=1\nSTATUS=");
+    snprintf(buf + off, sizeof buf - (size_t)off, "%s", status);
+    for (char *p = buf + off; *p; p++)
+        if (*p == '\n')
+            *p = ' ';
     return send_state(n, buf);
 }
 
