@@ -20,8 +20,15 @@
 #include <sys/socket.h>
 
 #include "sk_log.h"
+#include "sk_metrics.h"
 
 #define SK_HTTP_MAX_ROUTES 64
+/* Scrapers and probes open a few connections; more is a misbehaving
+ * client, and each costs buffers on the daemon's loop. */
+#define SK_HTTP_MAX_CONNS 256
+/* No route takes a body: refuse big ones (h2o answers 413) instead of
+ * buffering h2o's default of 1 GiB. */
+#define SK_HTTP_MAX_BODY (64 * 1024)
 
 typedef struct sk_http_conn {
     uv_tcp_t tcp;   /* first: h2o hands our close callback the uv_handle_t */
@@ -187,7 +194,9 @@ static void on_accept(uv_stream_t *listener, int status)
         free(c);
         return;
     }
-    if ((rc = uv_accept(listener, (uv_stream_t *)&c->tcp)) < 0) {
+    if ((rc = uv_accept(listener, (uv_stream_t *)&c->tcp)) < 0 || srv->nopen >= SK_HTTP_MAX_CONNS) {
+        if (rc == 0)
+            sk_warn("msg=\"http: too many connections, refusing one\" open=%zu", srv->nopen);
         uv_close((uv_handle_t *)&c->tcp, on_conn_closed_unaccepted);
         return;
     }
@@ -289,6 +298,7 @@ int sk_http_start(uv_loop_t *loop, const char *addr_port, const sk_http_route *r
      * want exact paths and our own 404. */
     h2o_config_init(&srv->config);
     srv->config.server_name = h2o_iovec_init(H2O_STRLIT("samskap"));
+    srv->config.max_request_entity_size = SK_HTTP_MAX_BODY;
     h2o_hostconf_t *host = h2o_config_register_host(&srv->config, h2o_iovec_init(H2O_STRLIT("default")), 65535);
     h2o_pathconf_t *pc = h2o_config_register_path(host, "/", 0);
     sk_http_h2o_handler *hd = (sk_http_h2o_handler *)h2o_create_handler(pc, sizeof *hd);
@@ -334,4 +344,37 @@ void sk_http_stop(sk_http *h)
     /* No h2o_context_request_shutdown: its HTTP/2 part arms a GOAWAY timer
      * in the context, and every response here is complete when its handler
      * returns, so there is nothing in flight to let finish. */
+}
+
+int sk_http_serve_metrics(const sk_http_request *req, sk_buf *body, const char **content_type, void *data)
+{
+    (void)req;
+    *content_type = SK_METRICS_CONTENT_TYPE;
+    return sk_metrics_render(data, body) < 0 ? -1 : 200;
+}
+
+int sk_http_serve_ok(const sk_http_request *req, sk_buf *body, const char **content_type, void *data)
+{
+    (void)req;
+    (void)content_type;
+    (void)data;
+    sk_buf_puts(body, "ok\n");
+    return 200;
+}
+
+int sk_http_serve_probe(const sk_http_request *req, sk_buf *body, const char **content_type, void *data)
+{
+    const sk_http_probe *p = data;
+    (void)req;
+    (void)content_type;
+    sk_buf why = SK_BUF_INIT;
+    int rc = p != NULL && p->check != NULL ? p->check(p->ctx, &why) : 0;
+    if (rc == 0) {
+        sk_buf_free(&why);
+        sk_buf_puts(body, "ok\n");
+        return 200;
+    }
+    sk_buf_printf(body, "not ready: %s\n", why.len > 0 ? why.data : "unknown reason");
+    sk_buf_free(&why);
+    return 503;
 }

@@ -41,6 +41,21 @@ typedef struct sk_http_route {
     void *data;
 } sk_http_route;
 
+/* Ready-made handlers for the usual daemon routes:
+ *   {"/metrics", sk_http_serve_metrics, registry}     data: sk_metrics *
+ *   {"/healthz", sk_http_serve_ok, NULL}              200 "ok" while the loop turns
+ *   {"/readyz", sk_http_serve_probe, &probe}          data: sk_http_probe *
+ * A probe's check returns 0 when ready, or non-zero after writing the
+ * reason ("broker not connected") into why; the route then answers 503. */
+typedef struct sk_http_probe {
+    int (*check)(void *ctx, sk_buf *why);
+    void *ctx;
+} sk_http_probe;
+
+int sk_http_serve_metrics(const sk_http_request *req, sk_buf *body, const char **content_type, void *data);
+int sk_http_serve_ok(const sk_http_request *req, sk_buf *body, const char **content_type, void *data);
+int sk_http_serve_probe(const sk_http_request *req, sk_buf *body, const char **content_type, void *data);
+
 /* Listen on addr_port ("127.0.0.1:9100", "[::1]:9100", ":9100" for every
  * IPv4 address, "localhost:9100"; port 0 picks a free port, see
  * sk_http_port) and serve routes (copied; n at most 64) on loop.  No name

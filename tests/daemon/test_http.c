@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <unistd.h>
@@ -17,21 +18,20 @@
 #include "test_util.h"
 
 static pthread_t loop_thread;
-static int metrics_calls, handler_off_loop, ready;
+static int metrics_calls, handler_off_loop;
+static atomic_int ready;   /* set by the client thread, read by the loop */
 static sk_metrics *reg;
 static sk_metric *scrapes;
 static char last_query[64];
 
 static int h_metrics(const sk_http_request *req, sk_buf *body, const char **ctype, void *data)
 {
-    (void)req;
     (void)data;
     if (!pthread_equal(pthread_self(), loop_thread))
         handler_off_loop++;
     metrics_calls++;
     sk_metric_inc(scrapes, NULL);
-    *ctype = SK_METRICS_CONTENT_TYPE;
-    return sk_metrics_render(reg, body) < 0 ? -1 : 200;
+    return sk_http_serve_metrics(req, body, ctype, reg);
 }
 
 static int h_healthz(const sk_http_request *req, sk_buf *body, const char **ctype, void *data)
@@ -43,13 +43,12 @@ static int h_healthz(const sk_http_request *req, sk_buf *body, const char **ctyp
     return 200;
 }
 
-static int h_readyz(const sk_http_request *req, sk_buf *body, const char **ctype, void *data)
+static int check_ready(void *ctx, sk_buf *why)
 {
-    (void)req;
-    (void)ctype;
-    (void)data;
-    sk_buf_puts(body, ready ? "ready\n" : "not ready: broker not connected\n");
-    return ready ? 200 : 503;
+    if (atomic_load((atomic_int *)ctx))
+        return 0;
+    sk_buf_puts(why, "broker not connected");
+    return 1;
 }
 
 static int h_broken(const sk_http_request *req, sk_buf *body, const char **ctype, void *data)
@@ -164,6 +163,11 @@ static void *client(void *arg)
     CHECK(strcasestr(buf, "content-length: 3") != NULL);
 
     CHECK(request(port, "GET /readyz HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n", buf, sizeof buf) == 503);
+    CHECK_STR(body_of(buf), "not ready: broker not connected\n");
+    atomic_store(&ready, 1);
+    CHECK(request(port, "GET /readyz HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n", buf, sizeof buf) == 200);
+    CHECK_STR(body_of(buf), "ok\n");
+    CHECK(request(port, "GET /livez HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n", buf, sizeof buf) == 200);
     CHECK(request(port, "GET /nope HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n", buf, sizeof buf) == 404);
     /* Exact paths: a route is not a prefix of longer paths. */
     CHECK(request(port, "GET /healthz/x HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n", buf, sizeof buf) == 404);
@@ -180,6 +184,17 @@ static void *client(void *arg)
     st = request(port, "GET /metrics HTTP/9.9\r\n\r\n", buf, sizeof buf);
     CHECK(st >= 400 && st < 600);
 
+    /* A body larger than any route takes is refused, not buffered. */
+    {
+        int fd = connect_to(port);
+        CHECK(fd >= 0);
+        const char *hdr = "POST /metrics HTTP/1.1\r\nHost: t\r\nContent-Length: 10000000\r\n\r\n";
+        send_all(fd, hdr, strlen(hdr));
+        read_response(fd, buf, sizeof buf, false);
+        CHECK(status_of(buf) == 413);
+        close(fd);
+    }
+
     /* A client that stalls mid-request does not hold up anyone else. */
     int stall = connect_to(port);
     CHECK(stall >= 0);
@@ -195,11 +210,25 @@ static void *client(void *arg)
     read_response(idle, buf, sizeof buf, false);
     CHECK(status_of(buf) == 200);
     ca->idle_fd = idle;
+    /* And one upgraded to cleartext HTTP/2 (h2c), left open as well. */
+    int h2 = connect_to(port);
+    CHECK(h2 >= 0);
+    const char *up = "GET /healthz HTTP/1.1\r\nHost: t\r\nConnection: Upgrade, HTTP2-Settings\r\n"
+                     "Upgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQAAP__\r\n\r\n";
+    send_all(h2, up, strlen(up));
+    ssize_t got = recv(h2, buf, sizeof buf - 1, 0);
+    buf[got > 0 ? got : 0] = '\0';
+    CHECK(status_of(buf) == 101);
     uv_async_send(ca->done);
     char c;
     ssize_t k = recv(idle, &c, 1, 0);   /* 0: closed by the server; -1 after 5 s: not closed */
     CHECK(k == 0);
     close(idle);
+    /* The HTTP/2 connection is closed too (after any frames h2o sends). */
+    while ((k = recv(h2, buf, sizeof buf, 0)) > 0)
+        ;
+    CHECK(k == 0);
+    close(h2);
     return NULL;
 }
 
@@ -212,7 +241,7 @@ static void on_async_closed(uv_handle_t *h)
 
 static void on_done(uv_async_t *a)
 {
-    CHECK(sk_http_connections_open(server) >= 1);
+    CHECK(sk_http_connections_open(server) == 2);
     sk_http_stop(server);
     sk_http_stop(server);   /* twice is harmless */
     uv_close((uv_handle_t *)a, on_async_closed);
@@ -230,24 +259,26 @@ int main(void)
     scrapes = sk_metrics_counter(reg, "sk_test_scrapes_total", "Scrapes answered.", NULL, 0, &err);
     CHECK(scrapes != NULL);
 
+    sk_http_probe probe = {check_ready, &ready};
     const sk_http_route routes[] = {
         {"/metrics", h_metrics, NULL},
         {"/healthz", h_healthz, NULL},
-        {"/readyz", h_readyz, NULL},
+        {"/readyz", sk_http_serve_probe, &probe},
+        {"/livez", sk_http_serve_ok, NULL},
         {"/broken", h_broken, NULL},
     };
-    CHECK(sk_http_start(&loop, "nonsense", routes, 4, &other, &err) == SK_EINVAL);
+    CHECK(sk_http_start(&loop, "nonsense", routes, 5, &other, &err) == SK_EINVAL);
     CHECK(strstr(err.msg, "nonsense") != NULL);
-    CHECK(sk_http_start(&loop, "127.0.0.1:99999", routes, 4, &other, &err) == SK_EINVAL);
-    CHECK(sk_http_start(&loop, "example.org:80", routes, 4, &other, &err) == SK_EINVAL);
-    CHECK(sk_http_start(&loop, "127.0.0.1:0", routes, 4, &server, &err) == 0);
+    CHECK(sk_http_start(&loop, "127.0.0.1:99999", routes, 5, &other, &err) == SK_EINVAL);
+    CHECK(sk_http_start(&loop, "example.org:80", routes, 5, &other, &err) == SK_EINVAL);
+    CHECK(sk_http_start(&loop, "127.0.0.1:0", routes, 5, &server, &err) == 0);
     int port = sk_http_port(server);
     CHECK(port > 0);
 
     /* The same port twice fails with the address in the message. */
     char addr[64];
     snprintf(addr, sizeof addr, "127.0.0.1:%d", port);
-    CHECK(sk_http_start(&loop, addr, routes, 4, &other, &err) == SK_EIO);
+    CHECK(sk_http_start(&loop, addr, routes, 5, &other, &err) == SK_EIO);
     CHECK(other == NULL);
     CHECK(strstr(err.msg, addr) != NULL);
 
