@@ -72,6 +72,21 @@ static bool is_name_char(char c)
     return is_name_start(c) || is_digit(c);
 }
 
+static bool is_newline(char c)
+{
+    return c == '\n' || c == '\r';
+}
+
+/* At '\n' or '\r': consume one line break ("\n", "\r", "\r\n" or "\n\r",
+ * as Lua counts them) and count the line. */
+static void skip_newline(lexer *lx)
+{
+    char first = *lx->p++;
+    if (lx->p < lx->end && is_newline(*lx->p) && *lx->p != first)
+        lx->p++;
+    lx->line++;
+}
+
 /* At "[" with optional '=' run and "[": the level, or -1 when not a long bracket. */
 static int long_bracket_level(const char *p, const char *end)
 {
@@ -92,13 +107,10 @@ static int read_long(lexer *lx, int level, sk_buf *out, const char *what)
 {
     int start = lx->line;
     lx->p += level + 2;
-    /* A newline right after the opening bracket is skipped, as in Lua. */
-    if (lx->p < lx->end && *lx->p == '\r')
-        lx->p++;
-    if (lx->p < lx->end && *lx->p == '\n') {
-        lx->p++;
-        lx->line++;
-    }
+    /* A line break right after the opening bracket is skipped, and every
+     * line break inside reads as "\n", as in Lua. */
+    if (lx->p < lx->end && is_newline(*lx->p))
+        skip_newline(lx);
     while (lx->p < lx->end) {
         if (*lx->p == ']') {
             const char *q = lx->p + 1;
@@ -112,8 +124,12 @@ static int read_long(lexer *lx, int level, sk_buf *out, const char *what)
                 return 0;
             }
         }
-        if (*lx->p == '\n')
-            lx->line++;
+        if (is_newline(*lx->p)) {
+            skip_newline(lx);
+            if (out != NULL)
+                sk_buf_append(out, "\n", 1);
+            continue;
+        }
         if (out != NULL)
             sk_buf_append(out, lx->p, 1);
         lx->p++;
@@ -163,7 +179,7 @@ static int read_quoted(lexer *lx)
     char q = *lx->p++;
     int start = lx->line;
     while (1) {
-        if (lx->p >= lx->end || *lx->p == '\n')
+        if (lx->p >= lx->end || is_newline(*lx->p))
             return lex_fail(lx, start, "unfinished string");
         char c = *lx->p++;
         if (c == q)
@@ -187,14 +203,18 @@ static int read_quoted(lexer *lx)
         case '"': sk_buf_append(&lx->str, "\"", 1); break;
         case '\'': sk_buf_append(&lx->str, "'", 1); break;
         case '\n':
-            lx->line++;
+        case '\r':
+            lx->p--;
+            skip_newline(lx);
             sk_buf_append(&lx->str, "\n", 1);
             break;
         case 'z':
-            while (lx->p < lx->end && (*lx->p == ' ' || *lx->p == '\t' || *lx->p == '\r' || *lx->p == '\n')) {
-                if (*lx->p == '\n')
-                    lx->line++;
-                lx->p++;
+            while (lx->p < lx->end && (*lx->p == ' ' || *lx->p == '\t' || *lx->p == '\f' || *lx->p == '\v' ||
+                                       is_newline(*lx->p))) {
+                if (is_newline(*lx->p))
+                    skip_newline(lx);
+                else
+                    lx->p++;
             }
             break;
         case 'x': {
@@ -256,10 +276,9 @@ static int next(lexer *lx)
             return 0;
         }
         char c = *lx->p;
-        if (c == '\n') {
-            lx->line++;
-            lx->p++;
-        } else if (c == ' ' || c == '\t' || c == '\r' || c == '\f' || c == '\v') {
+        if (is_newline(c)) {
+            skip_newline(lx);
+        } else if (c == ' ' || c == '\t' || c == '\f' || c == '\v') {
             lx->p++;
         } else if (c == '-' && lx->p + 1 < lx->end && lx->p[1] == '-') {
             lx->p += 2;
@@ -269,14 +288,13 @@ static int next(lexer *lx)
                 if (rc < 0)
                     return rc;
             } else {
-                while (lx->p < lx->end && *lx->p != '\n')
+                while (lx->p < lx->end && !is_newline(*lx->p))
                     lx->p++;
             }
         } else {
             break;
         }
     }
-    /* A UTF-8 byte-order mark or "#!" line at the very start is not data. */
     char c = *lx->p;
     lx->tline = lx->line;
     if (is_name_start(c)) {
@@ -397,6 +415,10 @@ static int parse_number(lexer *lx, bool neg, sk_cval *v)
     v->line = lx->tline;
     if (!flt) {
         char *end;
+        /* strtoull would also take a second "0x", a sign or blanks. */
+        for (const char *q = hex ? t + 2 : t; *q; q++)
+            if (hex ? hexval(*q) < 0 : !is_digit(*q))
+                return lex_fail(lx, lx->tline, "malformed number '%s'", t);
         errno = 0;
         unsigned long long u = strtoull(hex ? t + 2 : t, &end, hex ? 16 : 10);
         if (*end != '\0' || end == (hex ? t + 2 : t))

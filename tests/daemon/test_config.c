@@ -155,6 +155,7 @@ static void test_errors(void)
     expect_error("name = \"\\300\"\n", "node.lua:1: decimal escape \\300 is larger than 255");
     expect_error("jobs = 99999999999999999999\n", "node.lua:1: integer '99999999999999999999' does not fit");
     expect_error("jobs = 1e\n", "node.lua:1: malformed number '1e'");
+    expect_error("jobs = 0x0x10\n", "node.lua:1: malformed number '0x0x10'");
     expect_error("--[[ never closed\njobs = 1\n", "node.lua:1: unfinished long comment");
     expect_error("jobs = -\"x\"\n", "node.lua:1: expected a number after '-'");
     expect_error("jobs = \x01\n", "node.lua:1: unexpected byte 0x01");

@@ -1,0 +1,4 @@
+jobs = 4
+name = "haram-1"
+tenants = { "1534", "1507" }
+verbose = true
