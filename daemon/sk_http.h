@@ -8,7 +8,10 @@
  *
  * Handlers run on the loop thread and must not block: they format text that
  * is already in memory.  Only GET and HEAD are served (405 otherwise, with an
- * Allow header); a path with no route gets 404. */
+ * Allow header); a path with no route gets 404.
+ *
+ * The process must ignore SIGPIPE (the broker and the node do): libuv
+ * writes to sockets without MSG_NOSIGNAL, and a scraper may hang up. */
 #ifndef SK_HTTP_H
 #define SK_HTTP_H
 

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <sys/socket.h>
 #include <sys/time.h>
@@ -252,6 +253,9 @@ int main(void)
     uv_loop_t loop;
     sk_error err = SK_ERROR_INIT;
     sk_http *other = NULL;
+    /* As in the broker and the node: a client that hangs up mid-response
+     * must not kill the process. */
+    signal(SIGPIPE, SIG_IGN);
     CHECK(uv_loop_init(&loop) == 0);
     loop_thread = pthread_self();
     reg = sk_metrics_new();
