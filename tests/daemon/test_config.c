@@ -234,6 +234,13 @@ static void test_precedence(void)
     char want[128];
     snprintf(want, sizeof want, "%s:2: key 'heartbeat_ms': 1 is out of range", path);
     CHECK(strstr(err.msg, want) != NULL);
+    /* Command-line-only switches parse like flags and take no value. */
+    defaults(&t);
+    char *argv6[] = {"samskap-node", "--print-config", "--version", NULL};
+    CHECK(sk_opts_parse(opts, 3, argv6, "samskap-node", "test") == 0);
+    CHECK(t.print == 1 && t.version == 1);
+    char *argv7[] = {"samskap-node", "--print-config=yes", NULL};
+    CHECK(sk_opts_parse(opts, 2, argv7, "samskap-node", "test") == -1);
     /* --help skips the file so help works with a broken config. */
     char *argv5[] = {"samskap-node", "--config", path, "--help", NULL};
     CHECK(sk_config_load_args(opts, 4, argv5, &c, &err) == 0 && c == NULL);
