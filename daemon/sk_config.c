@@ -184,6 +184,8 @@ static int read_quoted(lexer *lx)
         char c = *lx->p++;
         if (c == q)
             return 0;
+        if (c == '\0')
+            return lex_fail(lx, lx->line, "strings may not contain NUL bytes");
         if (c != '\\') {
             sk_buf_append(&lx->str, &c, 1);
             continue;

@@ -152,6 +152,17 @@ static void test_errors(void)
     expect_error("tenants = {\n\"a\",\n", "node.lua:3: expected a value");
     expect_error("name = \"a\\qb\"\n", "node.lua:1: invalid escape '\\q'");
     expect_error("name = \"a\\0b\"\n", "node.lua:1: strings may not contain NUL bytes");
+    {
+        /* A raw NUL byte inside quotes (strlen would stop at it, so build the
+         * text by hand). */
+        targets t;
+        sk_error err = SK_ERROR_INIT;
+        sk_config *c = NULL;
+        defaults(&t);
+        const char raw[] = "name = \"a\0b\"\n";
+        CHECK(sk_config_parse(raw, sizeof raw - 1, "node.lua", &c, &err) == SK_EINVAL && c == NULL);
+        CHECK(strstr(err.msg, "node.lua:1: strings may not contain NUL bytes") != NULL);
+    }
     expect_error("name = \"\\300\"\n", "node.lua:1: decimal escape \\300 is larger than 255");
     expect_error("jobs = 99999999999999999999\n", "node.lua:1: integer '99999999999999999999' does not fit");
     expect_error("jobs = 1e\n", "node.lua:1: malformed number '1e'");
