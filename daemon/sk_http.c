@@ -280,7 +280,7 @@ int sk_http_start(uv_loop_t *loop, const char *addr_port, const sk_http_route *r
     }
     srv->listener.data = srv;
     if ((rc = uv_tcp_bind(&srv->listener, (const struct sockaddr *)&ss, 0)) < 0 ||
-        (rc = uv_listen((uv_stream_t *)&srv->listener, 128, on_accept)) < 0) {
+        (rc = uv_listen((uv_stream_t *)&srv->listener, 511, on_accept)) < 0) {
         uv_close((uv_handle_t *)&srv->listener, on_failed_listener_closed);
         return sk_fail(err, SK_EIO, "http: cannot listen on %s: %s", addr_port, uv_strerror(rc));
     }

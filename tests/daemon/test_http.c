@@ -204,6 +204,30 @@ static void *client(void *arg)
     close(stall);
     CHECK(request(port, "GET /healthz HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n", buf, sizeof buf) == 200);
 
+    /* Connections beyond the cap are closed at once; the server recovers
+     * when they go. */
+    {
+        static int fds[256];
+        int opened = 0;
+        for (int i = 0; i < 256; i++)
+            if ((fds[i] = connect_to(port)) >= 0)
+                opened++;
+        CHECK(opened == 256);
+        int extra = connect_to(port);
+        char c;
+        CHECK(extra >= 0 && recv(extra, &c, 1, 0) == 0);
+        close(extra);
+        for (int i = 0; i < 256; i++)
+            close(fds[i]);
+        int st = 0;
+        for (int tries = 0; tries < 200 && st != 200; tries++) {
+            st = request(port, "GET /healthz HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n", buf, sizeof buf);
+            if (st != 200)
+                usleep(10000);
+        }
+        CHECK(st == 200);
+    }
+
     /* A keep-alive connection left idle: stop must close it. */
     int idle = connect_to(port);
     CHECK(idle >= 0);
