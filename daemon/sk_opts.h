@@ -11,8 +11,8 @@
 
 /* SK_OPT_CLI_STR and SK_OPT_CLI_FLAG parse like STR and FLAG but are
  * command-line actions, not configuration (--config FILE, --print-config,
- * --version): a config file may not set them, and --print-config and the
- * docs table (sk_config.h) leave them out. */
+ * --version): a config file may not set them, --print-config leaves them
+ * out and the docs table (sk_config.h) marks them "command line only". */
 typedef enum { SK_OPT_STR, SK_OPT_INT, SK_OPT_FLAG, SK_OPT_CLI_STR, SK_OPT_CLI_FLAG } sk_opt_type;
 
 #define SK_OPT_IS_FLAG(o) ((o)->type == SK_OPT_FLAG || (o)->type == SK_OPT_CLI_FLAG)
