@@ -251,7 +251,7 @@ for t in 1504 1534 1546 1507 1507 1507; do
         fail "diag.echo for tenant $t failed (exit $?)"
     job=$(json_get job <"$WORK/echo.json")
     state=$(json_get state <"$WORK/echo.json")
-    [ "$state" = done ] || fail "diag.echo for $t: state $state: $(cat "$WORK/echo.json")"
+    [ "$state" = "done" ] || fail "diag.echo for $t: state $state: $(cat "$WORK/echo.json")"
     grep -q "\"$t\"" "$WORK/echo.json" || fail "diag.echo for $t did not echo its params"
     if [ $t != 1507 ]; then
         # Only n<municipality> serves that municipality: its log must show the job.
@@ -260,7 +260,7 @@ for t in 1504 1534 1546 1507 1507 1507; do
 done
 cli submit diag.sleep --tenant 1534 --param ms=300 --timeout 30 --json >"$WORK/sleep.json" ||
     fail "diag.sleep failed (exit $?)"
-[ "$(json_get state <"$WORK/sleep.json")" = done ] || fail "diag.sleep not done"
+[ "$(json_get state <"$WORK/sleep.json")" = "done" ] || fail "diag.sleep not done"
 
 # Keys matter across hosts: a tenant outside the key's list is refused, and
 # an unknown key is not admitted at all (no answer: exit 3).
@@ -323,7 +323,9 @@ job=$(json_get job <"$WORK/again.json")
 grep -q "job started.* job=$job " "$(log_of "$VICTIM")" || fail "$VICTIM did not run $job after rejoining"
 sleep 1   # anything still in flight to the counting client
 touch "$WORK/stop"
-wait_for 20 "the counting client finishes" test -s "$WORK/outcomes.json"
+counter_done() { ! kill -0 "$COUNTER" 2>/dev/null; }
+wait_for 20 "the counting client finishes" counter_done
+[ -s "$WORK/outcomes.json" ] || fail "the counting client wrote no outcomes: $(cat "$WORK/count.log")"
 $PY - "$WORK/outcomes.json" $NJOBS <<'EOF' || fail "outcomes at the client: see above"
 import json, sys
 d = json.load(open(sys.argv[1])); n = int(sys.argv[2])
@@ -365,7 +367,7 @@ cli submit diag.sleep --tenant 1546 --param ms=2500 --idempotency-key "$KEY" --t
     --json >"$WORK/sub2.json" 2>"$WORK/sub2.err" || fail "the retry failed: $(cat "$WORK/sub2.err")"
 JOB2=$(json_get job <"$WORK/sub2.json")
 [ "$JOB2" = "$JOB1" ] || fail "the retry got job $JOB2, the first submit $JOB1"
-[ "$(json_get state <"$WORK/sub2.json")" = done ] || fail "the retry's job is not done: $(cat "$WORK/sub2.json")"
+[ "$(json_get state <"$WORK/sub2.json")" = "done" ] || fail "the retry's job is not done: $(cat "$WORK/sub2.json")"
 [ "$(counter submitted)" -eq $((SUB0 + 1)) ] || fail "two submits made $(( $(counter submitted) - SUB0 )) jobs"
 say "   retry with the same key: same job $JOB2, done; one job in the broker"
 
