@@ -18,6 +18,7 @@
 #include "sk_map.h"
 #include "sk_proto.h"
 #include "sk_uvzmq.h"
+#include "journal.h"
 
 #define MAX_WAITERS 8
 #define ROUTE_MAX 256
@@ -62,6 +63,9 @@ struct job {
     route *waiters;             /* MAX_WAITERS slots, allocated on first use */
     job *lprev, *lnext;         /* in the active list, or in the finished list */
     bool in_done;
+    bool pending_commit;        /* journaled submit not yet committed: not acked, not queued */
+    bool undelivered;           /* its outcome could not be sent to its submitter yet */
+    uint64_t limbo_until_ms;    /* running before a restart: wait this long for its node */
 };
 
 struct node {
@@ -97,6 +101,7 @@ typedef struct broker {
     sk_uvzmq zfront, zback, zzap;
     void *zap;                  /* ZAP handler (REP on inproc://zeromq.zap.01) */
     sk_access *access;          /* NULL: insecure mode, everyone may do anything */
+    sk_journal *journal;        /* NULL: not durable (no --data-dir) */
     uv_timer_t tick;
     uv_signal_t sigint, sigterm;
     sk_map jobs, nodes, idem;
@@ -110,6 +115,8 @@ typedef struct broker {
     int64_t done_bytes;
     int64_t queued_bytes;
     uint64_t boot_id, next_job;
+    uint64_t started_ms;
+    size_t nundelivered;
     counters n;
     bool stopping;
 } broker;
@@ -130,6 +137,7 @@ void sk_broker_config_defaults(sk_broker_config *c)
     c->result_bytes = (int64_t)1 << 30;
     c->log_level = SK_LOG_INFO;
     c->curve_secret = NULL;
+    c->data_dir = NULL;
     c->access = NULL;
     c->insecure = 0;
 }
@@ -137,6 +145,27 @@ void sk_broker_config_defaults(sk_broker_config *c)
 static uint64_t now_ms(broker *b)
 {
     return uv_now(&b->loop);
+}
+
+static int64_t wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Loop time <-> wall time, for what the journal keeps across restarts. */
+static int64_t to_wall(broker *b, uint64_t loop_ms)
+{
+    return loop_ms == 0 ? 0 : wall_ms() - ((int64_t)now_ms(b) - (int64_t)loop_ms);
+}
+
+static uint64_t from_wall(broker *b, int64_t wall)
+{
+    if (wall == 0)
+        return 0;
+    int64_t v = (int64_t)now_ms(b) - (wall_ms() - wall);
+    return v > 1 ? (uint64_t)v : 1;
 }
 
 /* ---- sending ---- */
@@ -194,8 +223,9 @@ static void send_client_failure(broker *b, const route *r, int64_t req, const ch
     send_to(b, b->front, r, &h, NULL, 0);
 }
 
-/* Deliver a finished job's outcome to one client route. */
-static void send_outcome(broker *b, job *j, const route *r)
+/* Deliver a finished job's outcome to one client route; -1 if the route
+ * is not connected (the caller may retry later). */
+static int send_outcome(broker *b, job *j, const route *r)
 {
     sk_header h;
     sk_header_init(&h, j->state == JOB_DONE ? SK_MSG_RESULT : SK_MSG_FAILED);
@@ -210,18 +240,22 @@ static void send_outcome(broker *b, job *j, const route *r)
         zmq_msg_copy(&copy, &j->result);   /* shares the buffer, no copy */
         h.nbodies = 1;
         snprintf(h.body_names[0], SK_ID_MAX, "result");
-        send_to(b, b->front, r, &h, &copy, 1);
-    } else {
-        h.code = j->code;
-        sk_strlcpy(h.reason, j->reason, sizeof h.reason);
-        send_to(b, b->front, r, &h, NULL, 0);
+        return send_to(b, b->front, r, &h, &copy, 1);
     }
+    h.code = j->code;
+    sk_strlcpy(h.reason, j->reason, sizeof h.reason);
+    return send_to(b, b->front, r, &h, NULL, 0);
 }
 
 static void notify_outcome(broker *b, job *j)
 {
-    if (j->client.len > 0)
-        send_outcome(b, j, &j->client);
+    /* A submitter that is not connected right now (it reconnects after a
+     * broker restart, or its HWM is full) gets the outcome retried from the
+     * timer until the job is forgotten. */
+    if (j->client.len > 0 && send_outcome(b, j, &j->client) < 0 && !j->undelivered) {
+        j->undelivered = true;
+        b->nundelivered++;
+    }
     for (size_t i = 0; i < j->nwaiters; i++)
         send_outcome(b, j, &j->waiters[i]);
     j->nwaiters = 0;
@@ -336,6 +370,9 @@ static void finish_job(broker *b, job *j, enum job_state st, int64_t code, const
     release_bodies(b, j);
     sk_params_free(j->params);
     j->params = NULL;
+    if (b->journal != NULL)
+        sk_journal_finish(b->journal, j->id, st == JOB_DONE, code, j->reason, j->has_result ? &j->result : NULL,
+                          wall_ms());
     if (!j->in_done) {
         list_del(&b->active_head, &b->active_tail, j);
         list_add(&b->done_head, &b->done_tail, j);
@@ -356,6 +393,8 @@ static void finish_job(broker *b, job *j, enum job_state st, int64_t code, const
 
 static void job_free(broker *b, job *j)
 {
+    if (j->undelivered && b->nundelivered > 0)
+        b->nundelivered--;
     if (j->queue)
         queue_remove(j);
     if (j->in_done) {
@@ -451,6 +490,8 @@ static void dispatch_job(broker *b, job *j, node *n)
     int rc = send_to(b, b->back, &n->id, &h, copies, j->nbodies);
     h.params = NULL; /* borrowed */
     sk_debug("msg=\"dispatched\" job=%s node=%s attempt=%" PRId64, j->id, n->name, j->attempt);
+    if (b->journal != NULL)
+        sk_journal_state(b->journal, j->id, "running", j->attempt);
     if (rc < 0)
         sk_warn("msg=\"dispatch send failed; node will be dropped at its heartbeat deadline\" job=%s node=%s",
                 j->id, n->name);
@@ -516,6 +557,8 @@ static void requeue_or_fail(broker *b, job *j, const char *why)
     }
     b->n.requeued++;
     j->state = JOB_QUEUED;
+    if (b->journal != NULL)
+        sk_journal_state(b->journal, j->id, "queued", j->attempt);
     q = queue_for(b, j->service, true);
     if (q != NULL)
         queue_push(q, j, true);
@@ -674,6 +717,29 @@ static void on_submit(broker *b, sk_wire_msg *m, const route *from)
         sk_map_put(&b->idem, key, (size_t)kl, j);
     }
     b->n.submitted++;
+    if (b->journal != NULL) {
+        /* Durable: `accepted` (and dispatch) wait for the commit. */
+        sk_header jh;
+        sk_header_init(&jh, SK_MSG_SUBMIT);
+        sk_strlcpy(jh.job, j->id, sizeof jh.job);
+        sk_strlcpy(jh.service, j->service, sizeof jh.service);
+        sk_strlcpy(jh.tenant, j->tenant, sizeof jh.tenant);
+        sk_strlcpy(jh.idem, j->idem, sizeof jh.idem);
+        jh.req = j->req;
+        jh.no_ack = j->no_ack;
+        jh.deadline_ms = h->deadline_ms;
+        jh.params = j->params;
+        jh.nbodies = j->nbodies;
+        for (size_t i = 0; i < j->nbodies; i++)
+            memcpy(jh.body_names[i], j->body_names[i], SK_ID_MAX);
+        j->pending_commit = true;
+        if (sk_journal_submit(b->journal, j->id, &jh, j->client.id, j->client.len, to_wall(b, j->submitted_ms),
+                              to_wall(b, j->deadline_abs_ms), j->bodies, j->nbodies) < 0) {
+            j->pending_commit = false;
+            finish_job(b, j, JOB_FAILED, SK_ENOMEM, "broker out of memory while journaling");
+        }
+        return;
+    }
     queue_push(q, j, false);
     if (!j->no_ack) {
         sk_header a;
@@ -683,6 +749,30 @@ static void on_submit(broker *b, sk_wire_msg *m, const route *from)
         send_to(b, b->front, from, &a, NULL, 0);
     }
     sk_debug("msg=\"job accepted\" job=%s service=%s tenant=%s", j->id, j->service, j->tenant);
+    dispatch(b, q);
+}
+
+/* The journal committed a submit: now it is accepted. */
+static void on_journal_committed(void *ud, const char *id)
+{
+    broker *b = ud;
+    job *j = sk_map_get(&b->jobs, id, strlen(id));
+    if (j == NULL || !j->pending_commit)
+        return;
+    j->pending_commit = false;
+    if (j->state != JOB_QUEUED)
+        return; /* cancelled or expired meanwhile; its client heard so */
+    svc_queue *q = queue_for(b, j->service, true);
+    if (q == NULL)
+        return;
+    queue_push(q, j, false);
+    if (!j->no_ack) {
+        sk_header a;
+        sk_header_init(&a, SK_MSG_ACCEPTED);
+        sk_strlcpy(a.job, j->id, sizeof a.job);
+        a.req = j->req;
+        send_to(b, b->front, &j->client, &a, NULL, 0);
+    }
     dispatch(b, q);
 }
 
@@ -1071,6 +1161,16 @@ static void on_ready(broker *b, sk_wire_msg *m, const route *from)
             sk_info("msg=\"adopted job after restart\" job=%s node=%s attempt=%" PRId64, j->id, n->name, j->attempt);
         } else if (j->node == n && j->attempt == hj->attempt) {
             load++;
+        } else if (j->limbo_until_ms != 0 && j->state == JOB_QUEUED && j->attempt == hj->attempt) {
+            /* Journaled as running before a restart, and its node still has
+             * it: it carries on there. */
+            j->limbo_until_ms = 0;
+            j->state = JOB_RUNNING;
+            j->node = n;
+            svc_queue *q = queue_for(b, j->service, true);
+            if (q)
+                q->running++;
+            load++;
         } else {
             sk_header c;
             sk_header_init(&c, SK_MSG_CANCEL);
@@ -1091,6 +1191,16 @@ static void on_node_outcome(broker *b, sk_wire_msg *m, node *n)
 {
     sk_header *h = &m->hdr;
     job *j = sk_map_get(&b->jobs, h->job, strlen(h->job));
+    if (j != NULL && j->limbo_until_ms != 0 && j->state == JOB_QUEUED && j->attempt == h->attempt) {
+        /* A result for a job that was running before a restart. */
+        j->limbo_until_ms = 0;
+        j->state = JOB_RUNNING;
+        j->node = n;
+        n->load++;
+        svc_queue *q = queue_for(b, j->service, true);
+        if (q)
+            q->running++;
+    }
     bool current = j != NULL && j->node == n && j->attempt == h->attempt;
     if (current || (j != NULL && j->node == n)) {
         if (n->load > 0)
@@ -1250,6 +1360,8 @@ static void purge_done(broker *b, uint64_t now)
             break;
         if (j->node != NULL && j->node->load > 0)
             j->node->load--; /* a cancelled job the node never reported back */
+        if (b->journal != NULL)
+            sk_journal_forget(b->journal, j->id);
         sk_map_del(&b->jobs, j->id, strlen(j->id));
         if (j->idem[0] != '\0') {
             char key[256];
@@ -1285,9 +1397,19 @@ static void on_tick(uv_timer_t *t)
     }
     for (size_t i = 0; i < ndead; i++)
         node_drop(b, dead[i], "missed heartbeats");
-    /* Active jobs: deadlines, services nobody offers. */
+    /* Active jobs: deadlines, services nobody offers, restart limbo. */
     for (job *j = b->active_head, *next; j != NULL; j = next) {
         next = j->lnext;
+        if (j->limbo_until_ms != 0 && now >= j->limbo_until_ms && j->state == JOB_QUEUED) {
+            j->limbo_until_ms = 0;
+            svc_queue *q = queue_for(b, j->service, true);
+            if (q != NULL) {
+                queue_push(q, j, true);
+                sk_info("msg=\"job from before the restart requeued; no node held it\" job=%s attempt=%" PRId64,
+                        j->id, j->attempt);
+                dispatch(b, q);
+            }
+        }
         /* The node enforces the deadline itself; the broker gives it a
          * grace period to report before failing the job on its own. */
         uint64_t grace = j->state == JOB_RUNNING ? 2000 : 0;
@@ -1310,12 +1432,28 @@ static void on_tick(uv_timer_t *t)
             j->node = held;
             continue;
         }
-        if (j->state == JOB_QUEUED && now - j->submitted_ms > (uint64_t)b->cfg.no_service_wait_ms &&
-            !any_node_offers(b, j->service)) {
+        /* Wait for a node from the later of submit and broker start: after
+         * a restart, nodes need a moment to come back. */
+        uint64_t since = j->submitted_ms > b->started_ms ? j->submitted_ms : b->started_ms;
+        if (j->state == JOB_QUEUED && j->limbo_until_ms == 0 && !j->pending_commit &&
+            now - since > (uint64_t)b->cfg.no_service_wait_ms && !any_node_offers(b, j->service)) {
             char reason[200];
             snprintf(reason, sizeof reason, "no node offers service '%s' (waited %" PRId64 " ms)", j->service,
                      b->cfg.no_service_wait_ms);
             finish_job(b, j, JOB_FAILED, SK_ENOTFOUND, reason);
+        }
+    }
+    /* Outcomes whose submitter was away: try again, a bounded number per tick. */
+    if (b->nundelivered > 0) {
+        size_t tries = 0;
+        for (job *j = b->done_head; j != NULL && tries < 2000; j = j->lnext) {
+            if (!j->undelivered)
+                continue;
+            tries++;
+            if (send_outcome(b, j, &j->client) == 0) {
+                j->undelivered = false;
+                b->nundelivered--;
+            }
         }
     }
     purge_done(b, now);
@@ -1327,6 +1465,88 @@ static void on_signal(uv_signal_t *s, int signum)
     sk_info("msg=\"shutting down\" signal=%d", signum);
     b->stopping = true;
     uv_stop(&b->loop);
+}
+
+/* ---- restart from the journal ---- */
+
+static int load_journal(broker *b, sk_error *err)
+{
+    sk_journal_job *jobs;
+    size_t n;
+    size_t queued = 0, running = 0, finished = 0;
+    if (sk_journal_load(b->journal, &jobs, &n, err) < 0)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        sk_journal_job *jj = &jobs[i];
+        job *j = calloc(1, sizeof *j);
+        if (j == NULL) {
+            sk_journal_job_clear(jj);
+            continue;
+        }
+        sk_strlcpy(j->id, jj->hdr.job, sizeof j->id);
+        sk_strlcpy(j->service, jj->hdr.service, sizeof j->service);
+        sk_strlcpy(j->tenant, jj->hdr.tenant, sizeof j->tenant);
+        sk_strlcpy(j->idem, jj->hdr.idem, sizeof j->idem);
+        memcpy(j->client.id, jj->client, jj->client_len);
+        j->client.len = jj->client_len;
+        j->req = jj->hdr.req;
+        j->no_ack = jj->hdr.no_ack;
+        j->attempt = jj->attempt;
+        j->params = jj->hdr.params;
+        jj->hdr.params = NULL;
+        j->submitted_ms = from_wall(b, jj->submitted_ms);
+        j->deadline_abs_ms = from_wall(b, jj->deadline_abs_ms);
+        j->nbodies = jj->nbodies;
+        for (size_t k = 0; k < jj->nbodies; k++) {
+            memcpy(j->body_names[k], jj->hdr.body_names[k], SK_ID_MAX);
+            zmq_msg_init(&j->bodies[k]);
+            zmq_msg_move(&j->bodies[k], &jj->bodies[k]);
+            j->body_bytes += zmq_msg_size(&j->bodies[k]);
+        }
+        b->queued_bytes += (int64_t)j->body_bytes;
+        bool done = strcmp(jj->state, "done") == 0, failed = strcmp(jj->state, "failed") == 0;
+        if (done || failed) {
+            j->state = done ? JOB_DONE : JOB_FAILED;
+            j->code = jj->code;
+            sk_strlcpy(j->reason, jj->reason, sizeof j->reason);
+            j->finished_ms = from_wall(b, jj->finished_ms);
+            if (jj->has_result) {
+                zmq_msg_init(&j->result);
+                zmq_msg_move(&j->result, &jj->result);
+                j->has_result = true;
+            }
+            list_add(&b->done_head, &b->done_tail, j);
+            j->in_done = true;
+            b->ndone++;
+            if (j->has_result)
+                b->done_bytes += (int64_t)zmq_msg_size(&j->result);
+            finished++;
+        } else {
+            j->state = JOB_QUEUED;
+            list_add(&b->active_head, &b->active_tail, j);
+            if (strcmp(jj->state, "running") == 0) {
+                /* Its node may still run it: give the nodes one liveness
+                 * period to say so before it runs again. */
+                j->limbo_until_ms = now_ms(b) + (uint64_t)(b->cfg.heartbeat_ms * b->cfg.liveness);
+                running++;
+            } else {
+                svc_queue *q = queue_for(b, j->service, true);
+                if (q != NULL)
+                    queue_push(q, j, false);
+                queued++;
+            }
+        }
+        sk_map_put(&b->jobs, j->id, strlen(j->id), j);
+        if (j->idem[0] != '\0') {
+            char key[256];
+            int kl = snprintf(key, sizeof key, "%s%c%s", j->tenant, 0, j->idem);
+            sk_map_put(&b->idem, key, (size_t)kl, j);
+        }
+        sk_journal_job_clear(jj);
+    }
+    free(jobs);
+    sk_info("msg=\"journal loaded\" queued=%zu running=%zu finished=%zu", queued, running, finished);
+    return 0;
 }
 
 /* ---- ZAP: who may connect ---- */
@@ -1533,6 +1753,15 @@ int sk_broker_run(const sk_broker_config *cfg)
         exit_code = 1;
         goto out;
     }
+    b->started_ms = now_ms(b);
+    if (cfg->data_dir != NULL) {
+        if (sk_journal_open(&b->loop, cfg->data_dir, on_journal_committed, b, &b->journal, &err) < 0 ||
+            load_journal(b, &err) < 0) {
+            sk_error_log("msg=\"cannot open the journal\" dir=%s error=\"%s\"", cfg->data_dir, err.msg);
+            exit_code = 1;
+            goto out;
+        }
+    }
     if (sk_uvzmq_start(&b->loop, &b->zfront, b->front, on_frontend, b) < 0 ||
         sk_uvzmq_start(&b->loop, &b->zback, b->back, on_backend, b) < 0) {
         sk_error_log("msg=\"cannot poll the sockets\"");
@@ -1553,6 +1782,9 @@ int sk_broker_run(const sk_broker_config *cfg)
             cfg->frontend, cfg->backend, cfg->heartbeat_ms, cfg->liveness);
     uv_run(&b->loop, UV_RUN_DEFAULT);
 out:
+    /* Flush and close the journal before the loop closes its async handle. */
+    sk_journal_close(b->journal);
+    b->journal = NULL;
     uv_walk(&b->loop, close_walk, NULL);
     uv_run(&b->loop, UV_RUN_DEFAULT);
     uv_loop_close(&b->loop);

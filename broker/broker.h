@@ -27,6 +27,7 @@ typedef struct sk_broker_config {
     const char *curve_secret;    /* broker key pair file: enables CURVE + ZAP */
     const char *access;          /* access list: keys -> role, tenants, services */
     int insecure;                /* no keys; allowed on loopback/ipc only */
+    const char *data_dir;        /* journal + blobs: accepted jobs survive kill -9 */
 } sk_broker_config;
 
 /* Is this endpoint local to the machine (loopback TCP, ipc, inproc)? */

@@ -29,6 +29,8 @@ int main(int argc, char **argv)
         {"curve-secret", SK_OPT_STR, &cfg.curve_secret, 0, 0,
          "the broker's key pair file (samskap keygen): turns on CurveZMQ on both endpoints"},
         {"access", SK_OPT_STR, &cfg.access, 0, 0, "access list: which keys may connect, as what, for which tenants"},
+        {"data-dir", SK_OPT_STR, &cfg.data_dir, 0, 0,
+         "journal (SQLite) and stored inputs/results: accepted jobs survive a crash (default: not durable)"},
         {"insecure", SK_OPT_FLAG, &cfg.insecure, 0, 0, "run without keys (loopback and ipc endpoints only)"},
         {"verbose", SK_OPT_FLAG, &verbose, 0, 0, "log every job event"},
         {"quiet", SK_OPT_FLAG, &quiet, 0, 0, "log warnings and errors only"},

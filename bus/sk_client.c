@@ -79,7 +79,12 @@ sk_client *sk_client_new_opts(void *zmq_ctx, const char *endpoint, const sk_curv
         sk_client_free(c);
         return NULL;
     }
-    if (zmq_setsockopt(c->sock, ZMQ_ROUTING_ID, c->id, strlen(c->id)) < 0 ||
+    /* A send may block while no connection is up (a DEALER holds messages
+     * only for connected or connecting peers): bound it, so a refused
+     * handshake or a dead broker is an error, not a hang. */
+    int sndtimeo = 10000;
+    if (zmq_setsockopt(c->sock, ZMQ_SNDTIMEO, &sndtimeo, sizeof sndtimeo) < 0 ||
+        zmq_setsockopt(c->sock, ZMQ_ROUTING_ID, c->id, strlen(c->id)) < 0 ||
         zmq_setsockopt(c->sock, ZMQ_LINGER, &zero, sizeof zero) < 0 ||
         zmq_setsockopt(c->sock, ZMQ_SNDHWM, &hwm, sizeof hwm) < 0 ||
         zmq_setsockopt(c->sock, ZMQ_RCVHWM, &hwm, sizeof hwm) < 0 ||
@@ -111,7 +116,8 @@ static int send_blocking(sk_client *c, const sk_header *h, zmq_msg_t *bodies, si
 {
     /* Blocking send: a client may wait for the broker; bounded by HWM. */
     if (sk_wire_send(c->sock, NULL, 0, h, bodies, n, 0) < 0)
-        return sk_fail(err, SK_EIO, "send to %s: %s", c->endpoint, zmq_strerror(errno));
+        return sk_fail(err, SK_EIO, "send to %s: %s", c->endpoint,
+                       errno == EAGAIN ? "no connection to the broker (timed out after 10 s)" : zmq_strerror(errno));
     return 0;
 }
 

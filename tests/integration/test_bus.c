@@ -645,6 +645,86 @@ static void test_curve(void)
     CHECK(system(cmd) == 0);
 }
 
+/* kill -9 of the broker with 500 accepted jobs: after the restart (same
+ * data directory) every job completes and each outcome reaches the client
+ * once. */
+static void test_durability(void)
+{
+    char dir[] = "/tmp/sk_journal_XXXXXX", bargs[512];
+    sk_error err = SK_ERROR_INIT;
+    CHECK(mkdtemp(dir) != NULL);
+    snprintf(bargs, sizeof bargs, FAST_BROKER " --data-dir %s", dir);
+    h_cluster_init(&C);
+    h_start_broker(&C, bargs);
+    h_start_node(&C, "n1", 4, FAST_NODE);
+    h_wait_nodes(&C, 1, 20000);
+    sk_client *cl = sk_client_new(C.front, &err);
+    sk_params *p = sk_params_new();
+    sk_params_set_str(p, "ms", "20");
+    char body[200];
+    memset(body, 'x', sizeof body);
+    sk_submit s = {.service = "diag.sleep", .tenant = "1504", .params = p, .ninputs = 1};
+    s.input_names[0] = "payload";
+    s.input_data[0] = body;
+    s.input_len[0] = sizeof body;
+    const int n = 500;
+    for (int i = 0; i < n; i++)
+        CHECK(sk_client_submit(cl, &s, &err) > 0);
+    sk_params_free(p);
+    int accepted = 0, results = 0, failed = 0;
+    long end = h_now_ms() + 60000;
+    while (accepted < n && h_now_ms() < end) {
+        sk_wire_msg m;
+        if (sk_client_recv(cl, 500, &m, &err) != 1)
+            continue;
+        if (m.hdr.type == SK_MSG_ACCEPTED)
+            accepted++;
+        else if (m.hdr.type == SK_MSG_RESULT)
+            results++;
+        else if (m.hdr.type == SK_MSG_FAILED)
+            failed++;
+        sk_wire_msg_close(&m);
+    }
+    CHECK(accepted == n);
+    fprintf(stderr, "accepted %d, %d done before the crash\n", accepted, results);
+    CHECK(results < n); /* the crash happens with work outstanding */
+    h_kill(C.broker, SIGKILL);
+    usleep(300000);
+    h_start_broker(&C, bargs);
+    end = h_now_ms() + 90000;
+    int other = 0;
+    while (results + failed < n && h_now_ms() < end) {
+        sk_wire_msg m;
+        int rrc = sk_client_recv(cl, 500, &m, &err);
+        if (rrc < 0)
+            fprintf(stderr, "recv: %s\n", err.msg);
+        if (rrc != 1)
+            continue;
+        if (m.hdr.type != SK_MSG_RESULT && m.hdr.type != SK_MSG_FAILED && other++ < 5)
+            fprintf(stderr, "after restart: %s %s\n", sk_msg_type_name(m.hdr.type), m.hdr.reason);
+        if (m.hdr.type == SK_MSG_RESULT)
+            results++;
+        else if (m.hdr.type == SK_MSG_FAILED) {
+            fprintf(stderr, "failed: %s %s\n", m.hdr.job, m.hdr.reason);
+            failed++;
+        }
+        sk_wire_msg_close(&m);
+    }
+    CHECK(results == n);
+    CHECK(failed == 0);
+    CHECK(cl->seen.len == (size_t)n);
+    if (results != n) {
+        fprintf(stderr, "results %d failed %d other %d\n", results, failed, other);
+        char *st = h_status(&C);
+        fprintf(stderr, "status after restart: %s\n", st ? st : "(none)");
+        free(st);
+    }
+    sk_client_free(cl);
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    CHECK(system(cmd) == 0);
+}
+
 /* The broker refuses to run open to the network without keys. */
 static void test_insecure_rules(void)
 {
@@ -688,6 +768,7 @@ int main(int argc, char **argv)
         {"indicator", test_indicator, 120},
         {"curve", test_curve, 120},
         {"insecure_rules", test_insecure_rules, 60},
+        {"durability", test_durability, 170},
     };
     if (argc != 2) {
         fprintf(stderr, "usage: test_bus NAME\n");

@@ -1,0 +1,605 @@
+/* journal.c - SQLite journal with a group-committing writer thread and
+ * content-addressed blobs (see journal.h). */
+#include "journal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sodium.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include "sk_log.h"
+
+enum { REC_SUBMIT, REC_STATE, REC_FINISH, REC_FORGET };
+
+typedef struct rec {
+    int kind;
+    char id[SK_ID_MAX];
+    char tenant[SK_ID_MAX];
+    char service[SK_ID_MAX];
+    char state[16];
+    char *header;           /* REC_SUBMIT: encoded submit header */
+    size_t header_len;
+    unsigned char client[256];
+    size_t client_len;
+    int64_t attempt, submitted_ms, deadline_ms, finished_ms, code;
+    char reason[512];
+    size_t nbodies;
+    char names[SK_MAX_BODIES][SK_ID_MAX];
+    zmq_msg_t bodies[SK_MAX_BODIES];
+    bool has_result;
+    zmq_msg_t result;
+    struct rec *next;
+} rec;
+
+typedef struct committed {
+    char id[SK_ID_MAX];
+    struct committed *next;
+} committed;
+
+struct sk_journal {
+    char dir[1024];
+    sqlite3 *db;
+    sqlite3_stmt *ins_job, *ins_input, *upd_state, *upd_finish, *del_job, *del_inputs;
+    uv_thread_t thread;
+    bool thread_started;
+    uv_mutex_t lock;
+    uv_cond_t cond;
+    rec *head, *tail;          /* under lock */
+    bool quit;                 /* under lock */
+    committed *done_head, *done_tail; /* under lock */
+    uv_async_t async;
+    bool async_ready;
+    sk_journal_committed_fn cb;
+    void *ud;
+    uint64_t commits, records; /* under lock */
+    double last_commit_ms;
+};
+
+static double wall_ms(void)
+{
+    struct timeval tv;
+    gettimeofday(&tv, NULL);
+    return tv.tv_sec * 1000.0 + tv.tv_usec / 1000.0;
+}
+
+/* Blob name: sha256(tenant NUL content), hex; a tenant's hash says nothing
+ * about another tenant's files. */
+static void blob_name(const char *tenant, const void *data, size_t len, char out[65])
+{
+    crypto_hash_sha256_state st;
+    unsigned char d[32];
+    crypto_hash_sha256_init(&st);
+    crypto_hash_sha256_update(&st, (const unsigned char *)tenant, strlen(tenant) + 1);
+    crypto_hash_sha256_update(&st, data, len);
+    crypto_hash_sha256_final(&st, d);
+    for (int i = 0; i < 32; i++)
+        snprintf(out + 2 * i, 3, "%02x", d[i]);
+}
+
+static void blob_path(const sk_journal *j, const char *name, char *path, size_t n)
+{
+    snprintf(path, n, "%s/blobs/%.2s/%s", j->dir, name, name);
+}
+
+/* Write a blob once (tmp file, fdatasync, rename); an existing one is the
+ * same content by construction. */
+static int blob_write(sk_journal *j, const char *tenant, const void *data, size_t len, char name[65])
+{
+    char path[1200], tmp[1300], sub[1100];
+    blob_name(tenant, data, len, name);
+    blob_path(j, name, path, sizeof path);
+    if (access(path, F_OK) == 0)
+        return 0;
+    snprintf(sub, sizeof sub, "%s/blobs/%.2s", j->dir, name);
+    if (mkdir(sub, 0700) < 0 && errno != EEXIST)
+        return -1;
+    snprintf(tmp, sizeof tmp, "%s.tmp%d", path, (int)getpid());
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return -1;
+    const char *p = data;
+    size_t left = len;
+    while (left > 0) {
+        ssize_t w = write(fd, p, left);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0) {
+            close(fd);
+            unlink(tmp);
+            return -1;
+        }
+        p += w;
+        left -= (size_t)w;
+    }
+    if (fdatasync(fd) < 0 || close(fd) < 0 || rename(tmp, path) < 0) {
+        unlink(tmp);
+        return -1;
+    }
+    return 0;
+}
+
+static int blob_read(const sk_journal *j, const char *name, zmq_msg_t *out)
+{
+    char path[1200];
+    struct stat st;
+    blob_path(j, name, path, sizeof path);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0 || fstat(fd, &st) < 0) {
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    if (zmq_msg_init_size(out, (size_t)st.st_size) < 0) {
+        close(fd);
+        return -1;
+    }
+    size_t got = 0;
+    while (got < (size_t)st.st_size) {
+        ssize_t r = read(fd, (char *)zmq_msg_data(out) + got, (size_t)st.st_size - got);
+        if (r <= 0) {
+            close(fd);
+            zmq_msg_close(out);
+            return -1;
+        }
+        got += (size_t)r;
+    }
+    close(fd);
+    return 0;
+}
+
+static void rec_free(rec *r)
+{
+    for (size_t i = 0; i < r->nbodies; i++)
+        zmq_msg_close(&r->bodies[i]);
+    if (r->has_result)
+        zmq_msg_close(&r->result);
+    free(r->header);
+    free(r);
+}
+
+static int apply(sk_journal *j, rec *r)
+{
+    char name[65];
+    int rc = SQLITE_OK;
+    switch (r->kind) {
+    case REC_SUBMIT:
+        sqlite3_reset(j->ins_job);
+        sqlite3_bind_text(j->ins_job, 1, r->id, -1, SQLITE_STATIC);
+        sqlite3_bind_text(j->ins_job, 2, r->tenant, -1, SQLITE_STATIC);
+        sqlite3_bind_text(j->ins_job, 3, r->service, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(j->ins_job, 4, r->submitted_ms);
+        sqlite3_bind_int64(j->ins_job, 5, r->deadline_ms);
+        sqlite3_bind_blob(j->ins_job, 6, r->header, (int)r->header_len, SQLITE_STATIC);
+        sqlite3_bind_blob(j->ins_job, 7, r->client, (int)r->client_len, SQLITE_STATIC);
+        rc = sqlite3_step(j->ins_job);
+        if (rc != SQLITE_DONE)
+            return rc;
+        for (size_t i = 0; i < r->nbodies; i++) {
+            if (blob_write(j, r->tenant, zmq_msg_data(&r->bodies[i]), zmq_msg_size(&r->bodies[i]), name) < 0)
+                return SQLITE_IOERR;
+            sqlite3_reset(j->ins_input);
+            sqlite3_bind_text(j->ins_input, 1, r->id, -1, SQLITE_STATIC);
+            sqlite3_bind_int(j->ins_input, 2, (int)i);
+            sqlite3_bind_text(j->ins_input, 3, r->names[i], -1, SQLITE_STATIC);
+            sqlite3_bind_text(j->ins_input, 4, name, -1, SQLITE_TRANSIENT);
+            sqlite3_bind_int64(j->ins_input, 5, (int64_t)zmq_msg_size(&r->bodies[i]));
+            if ((rc = sqlite3_step(j->ins_input)) != SQLITE_DONE)
+                return rc;
+        }
+        return SQLITE_OK;
+    case REC_STATE:
+        sqlite3_reset(j->upd_state);
+        sqlite3_bind_text(j->upd_state, 1, r->state, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(j->upd_state, 2, r->attempt);
+        sqlite3_bind_text(j->upd_state, 3, r->id, -1, SQLITE_STATIC);
+        rc = sqlite3_step(j->upd_state);
+        return rc == SQLITE_DONE ? SQLITE_OK : rc;
+    case REC_FINISH:
+        name[0] = '\0';
+        if (r->has_result &&
+            blob_write(j, r->tenant, zmq_msg_data(&r->result), zmq_msg_size(&r->result), name) < 0)
+            return SQLITE_IOERR;
+        sqlite3_reset(j->upd_finish);
+        sqlite3_bind_text(j->upd_finish, 1, r->state, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(j->upd_finish, 2, r->code);
+        sqlite3_bind_text(j->upd_finish, 3, r->reason, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(j->upd_finish, 4, r->finished_ms);
+        if (name[0])
+            sqlite3_bind_text(j->upd_finish, 5, name, -1, SQLITE_TRANSIENT);
+        else
+            sqlite3_bind_null(j->upd_finish, 5);
+        sqlite3_bind_text(j->upd_finish, 6, r->id, -1, SQLITE_STATIC);
+        rc = sqlite3_step(j->upd_finish);
+        return rc == SQLITE_DONE ? SQLITE_OK : rc;
+    case REC_FORGET:
+        sqlite3_reset(j->del_inputs);
+        sqlite3_bind_text(j->del_inputs, 1, r->id, -1, SQLITE_STATIC);
+        if ((rc = sqlite3_step(j->del_inputs)) != SQLITE_DONE)
+            return rc;
+        sqlite3_reset(j->del_job);
+        sqlite3_bind_text(j->del_job, 1, r->id, -1, SQLITE_STATIC);
+        rc = sqlite3_step(j->del_job);
+        return rc == SQLITE_DONE ? SQLITE_OK : rc;
+    }
+    return SQLITE_MISUSE;
+}
+
+static void writer_main(void *arg)
+{
+    sk_journal *j = arg;
+    for (;;) {
+        uv_mutex_lock(&j->lock);
+        while (j->head == NULL && !j->quit)
+            uv_cond_wait(&j->cond, &j->lock);
+        rec *batch = j->head;
+        j->head = j->tail = NULL;
+        bool quit = j->quit;
+        uv_mutex_unlock(&j->lock);
+        if (batch == NULL && quit)
+            return;
+        double t0 = wall_ms();
+        int rc = sqlite3_exec(j->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+        size_t n = 0;
+        for (rec *r = batch; r != NULL && rc == SQLITE_OK; r = r->next, n++)
+            rc = apply(j, r);
+        if (rc == SQLITE_OK)
+            rc = sqlite3_exec(j->db, "COMMIT", NULL, NULL, NULL);
+        if (rc != SQLITE_OK) {
+            /* A failed commit must not look accepted: log loudly; the
+             * submits of this batch are not acknowledged. */
+            sk_error_log("msg=\"journal commit failed\" error=\"%s\" records=%zu", sqlite3_errmsg(j->db), n);
+            sqlite3_exec(j->db, "ROLLBACK", NULL, NULL, NULL);
+        }
+        committed *ch = NULL, *ct = NULL;
+        for (rec *r = batch, *next; r != NULL; r = next) {
+            next = r->next;
+            if (rc == SQLITE_OK && r->kind == REC_SUBMIT) {
+                committed *c = calloc(1, sizeof *c);
+                if (c != NULL) {
+                    memcpy(c->id, r->id, SK_ID_MAX);
+                    if (ct)
+                        ct->next = c;
+                    else
+                        ch = c;
+                    ct = c;
+                }
+            }
+            rec_free(r);
+        }
+        uv_mutex_lock(&j->lock);
+        j->commits++;
+        j->records += n;
+        j->last_commit_ms = wall_ms() - t0;
+        if (ch != NULL) {
+            if (j->done_tail)
+                j->done_tail->next = ch;
+            else
+                j->done_head = ch;
+            j->done_tail = ct;
+        }
+        uv_mutex_unlock(&j->lock);
+        if (ch != NULL)
+            uv_async_send(&j->async);
+    }
+}
+
+static void on_committed(uv_async_t *a)
+{
+    sk_journal *j = a->data;
+    uv_mutex_lock(&j->lock);
+    committed *c = j->done_head;
+    j->done_head = j->done_tail = NULL;
+    uv_mutex_unlock(&j->lock);
+    while (c != NULL) {
+        committed *next = c->next;
+        j->cb(j->ud, c->id);
+        free(c);
+        c = next;
+    }
+}
+
+static int push(sk_journal *j, rec *r)
+{
+    uv_mutex_lock(&j->lock);
+    if (j->tail)
+        j->tail->next = r;
+    else
+        j->head = r;
+    j->tail = r;
+    uv_cond_signal(&j->cond);
+    uv_mutex_unlock(&j->lock);
+    return 0;
+}
+
+static const char schema[] =
+    "PRAGMA journal_mode=WAL;"
+    "PRAGMA synchronous=NORMAL;"
+    "CREATE TABLE IF NOT EXISTS jobs(id TEXT PRIMARY KEY, tenant TEXT NOT NULL, service TEXT NOT NULL,"
+    " state TEXT NOT NULL DEFAULT 'queued', attempt INTEGER NOT NULL DEFAULT 0, submitted_ms INTEGER,"
+    " deadline_ms INTEGER, finished_ms INTEGER, code INTEGER, reason TEXT, header BLOB NOT NULL,"
+    " client BLOB, result_blob TEXT);"
+    "CREATE TABLE IF NOT EXISTS inputs(job TEXT NOT NULL, idx INTEGER NOT NULL, name TEXT, blob TEXT NOT NULL,"
+    " size INTEGER, PRIMARY KEY(job, idx));"
+    "CREATE INDEX IF NOT EXISTS jobs_state ON jobs(state, submitted_ms);";
+
+int sk_journal_open(uv_loop_t *loop, const char *dir, sk_journal_committed_fn cb, void *ud, sk_journal **out,
+                    sk_error *err)
+{
+    char path[1200];
+    sk_journal *j = calloc(1, sizeof *j);
+    if (j == NULL)
+        return sk_fail(err, SK_ENOMEM, "out of memory");
+    if (sodium_init() < 0) {
+        free(j);
+        return sk_fail(err, SK_EIO, "libsodium failed to start");
+    }
+    snprintf(j->dir, sizeof j->dir, "%s", dir);
+    snprintf(path, sizeof path, "%s/blobs", dir);
+    if ((mkdir(dir, 0700) < 0 && errno != EEXIST) || (mkdir(path, 0700) < 0 && errno != EEXIST)) {
+        free(j);
+        return sk_fail(err, SK_EIO, "%s: cannot create the data directory: %s", dir, strerror(errno));
+    }
+    snprintf(path, sizeof path, "%s/journal.sqlite", dir);
+    if (sqlite3_open_v2(path, &j->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, NULL) !=
+            SQLITE_OK ||
+        sqlite3_exec(j->db, schema, NULL, NULL, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(j->db,
+                           "INSERT OR REPLACE INTO jobs(id,tenant,service,submitted_ms,deadline_ms,header,client)"
+                           " VALUES(?,?,?,?,?,?,?)", -1, &j->ins_job, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(j->db, "INSERT OR REPLACE INTO inputs(job,idx,name,blob,size) VALUES(?,?,?,?,?)", -1,
+                           &j->ins_input, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(j->db, "UPDATE jobs SET state=?, attempt=? WHERE id=?", -1, &j->upd_state, NULL) !=
+            SQLITE_OK ||
+        sqlite3_prepare_v2(j->db, "UPDATE jobs SET state=?, code=?, reason=?, finished_ms=?, result_blob=? WHERE id=?",
+                           -1, &j->upd_finish, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(j->db, "DELETE FROM jobs WHERE id=?", -1, &j->del_job, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(j->db, "DELETE FROM inputs WHERE job=?", -1, &j->del_inputs, NULL) != SQLITE_OK) {
+        sk_fail(err, SK_EIO, "%s: %s", path, j->db ? sqlite3_errmsg(j->db) : "cannot open");
+        sk_journal_close(j);
+        return err ? err->code : SK_EIO;
+    }
+    j->cb = cb;
+    j->ud = ud;
+    uv_mutex_init(&j->lock);
+    uv_cond_init(&j->cond);
+    if (uv_async_init(loop, &j->async, on_committed) < 0) {
+        sk_journal_close(j);
+        return sk_fail(err, SK_EIO, "uv_async_init failed");
+    }
+    j->async.data = j;
+    j->async_ready = true;
+    if (uv_thread_create(&j->thread, writer_main, j) != 0) {
+        sk_journal_close(j);
+        return sk_fail(err, SK_EIO, "cannot start the journal writer thread");
+    }
+    j->thread_started = true;
+    *out = j;
+    return 0;
+}
+
+static void on_async_closed(uv_handle_t *h)
+{
+    free(h->data);
+}
+
+void sk_journal_close(sk_journal *j)
+{
+    if (j == NULL)
+        return;
+    if (j->thread_started) {
+        uv_mutex_lock(&j->lock);
+        j->quit = true;
+        uv_cond_signal(&j->cond);
+        uv_mutex_unlock(&j->lock);
+        uv_thread_join(&j->thread);
+        uv_mutex_destroy(&j->lock);
+        uv_cond_destroy(&j->cond);
+    }
+    for (committed *c = j->done_head, *n; c != NULL; c = n) {
+        n = c->next;
+        free(c);
+    }
+    sqlite3_finalize(j->ins_job);
+    sqlite3_finalize(j->ins_input);
+    sqlite3_finalize(j->upd_state);
+    sqlite3_finalize(j->upd_finish);
+    sqlite3_finalize(j->del_job);
+    sqlite3_finalize(j->del_inputs);
+    if (j->db)
+        sqlite3_close(j->db);
+    j->db = NULL;
+    /* The async handle belongs to the loop: free j once it is closed. */
+    if (j->async_ready)
+        uv_close((uv_handle_t *)&j->async, on_async_closed);
+    else
+        free(j);
+}
+
+int sk_journal_submit(sk_journal *j, const char *job_id, const sk_header *submit, const void *client,
+                      size_t client_len, int64_t submitted_ms, int64_t deadline_abs_ms, zmq_msg_t *bodies,
+                      size_t nbodies)
+{
+    rec *r = calloc(1, sizeof *r);
+    if (r == NULL)
+        return SK_ENOMEM;
+    r->kind = REC_SUBMIT;
+    sk_strlcpy(r->id, job_id, sizeof r->id);
+    sk_strlcpy(r->tenant, submit->tenant, sizeof r->tenant);
+    sk_strlcpy(r->service, submit->service, sizeof r->service);
+    if (sk_header_encode(submit, &r->header, &r->header_len, NULL) < 0) {
+        free(r);
+        return SK_ENOMEM;
+    }
+    r->submitted_ms = submitted_ms;
+    r->deadline_ms = deadline_abs_ms;
+    /* Routing ids may be binary: they travel in their own column. */
+    r->client_len = client_len < sizeof r->client ? client_len : sizeof r->client;
+    memcpy(r->client, client, r->client_len);
+    r->nbodies = nbodies;
+    for (size_t i = 0; i < nbodies; i++) {
+        zmq_msg_init(&r->bodies[i]);
+        zmq_msg_copy(&r->bodies[i], &bodies[i]);
+        memcpy(r->names[i], submit->body_names[i], SK_ID_MAX);
+    }
+    return push(j, r);
+}
+
+int sk_journal_state(sk_journal *j, const char *job_id, const char *state, int64_t attempt)
+{
+    rec *r = calloc(1, sizeof *r);
+    if (r == NULL)
+        return SK_ENOMEM;
+    r->kind = REC_STATE;
+    sk_strlcpy(r->id, job_id, sizeof r->id);
+    sk_strlcpy(r->state, state, sizeof r->state);
+    r->attempt = attempt;
+    return push(j, r);
+}
+
+int sk_journal_finish(sk_journal *j, const char *job_id, bool done, int64_t code, const char *reason,
+                      zmq_msg_t *result, int64_t finished_ms)
+{
+    rec *r = calloc(1, sizeof *r);
+    if (r == NULL)
+        return SK_ENOMEM;
+    r->kind = REC_FINISH;
+    sk_strlcpy(r->id, job_id, sizeof r->id);
+    sk_strlcpy(r->state, done ? "done" : "failed", sizeof r->state);
+    r->code = code;
+    sk_strlcpy(r->reason, reason ? reason : "", sizeof r->reason);
+    r->finished_ms = finished_ms;
+    if (result != NULL) {
+        zmq_msg_init(&r->result);
+        zmq_msg_copy(&r->result, result);
+        r->has_result = true;
+    }
+    return push(j, r);
+}
+
+int sk_journal_forget(sk_journal *j, const char *job_id)
+{
+    rec *r = calloc(1, sizeof *r);
+    if (r == NULL)
+        return SK_ENOMEM;
+    r->kind = REC_FORGET;
+    sk_strlcpy(r->id, job_id, sizeof r->id);
+    return push(j, r);
+}
+
+void sk_journal_job_clear(sk_journal_job *jj)
+{
+    sk_header_clear(&jj->hdr);
+    for (size_t i = 0; i < jj->nbodies; i++)
+        zmq_msg_close(&jj->bodies[i]);
+    jj->nbodies = 0;
+    if (jj->has_result)
+        zmq_msg_close(&jj->result);
+    jj->has_result = false;
+}
+
+int sk_journal_load(sk_journal *j, sk_journal_job **jobs, size_t *n, sk_error *err)
+{
+    sqlite3_stmt *q = NULL, *qi = NULL;
+    size_t cap = 0, count = 0;
+    sk_journal_job *arr = NULL;
+    *jobs = NULL;
+    *n = 0;
+    if (sqlite3_prepare_v2(j->db,
+                           "SELECT id,state,attempt,submitted_ms,deadline_ms,finished_ms,code,reason,header,"
+                           "result_blob,tenant,client FROM jobs ORDER BY submitted_ms, id", -1, &q, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(j->db, "SELECT idx,name,blob FROM inputs WHERE job=? ORDER BY idx", -1, &qi, NULL) !=
+            SQLITE_OK) {
+        sqlite3_finalize(q);
+        return sk_fail(err, SK_EIO, "journal: %s", sqlite3_errmsg(j->db));
+    }
+    int rc;
+    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+        if (count == cap) {
+            cap = cap ? cap * 2 : 256;
+            sk_journal_job *na = realloc(arr, cap * sizeof *na);
+            if (na == NULL) {
+                rc = SQLITE_NOMEM;
+                break;
+            }
+            arr = na;
+        }
+        sk_journal_job *jj = &arr[count];
+        memset(jj, 0, sizeof *jj);
+        const void *hb = sqlite3_column_blob(q, 8);
+        int hl = sqlite3_column_bytes(q, 8);
+        sk_error herr = SK_ERROR_INIT;
+        if (hb == NULL || sk_header_decode(hb, (size_t)hl, &jj->hdr, &herr) < 0) {
+            sk_warn("msg=\"journal: skipping a job whose header cannot be read\" job=%s error=\"%s\"",
+                    (const char *)sqlite3_column_text(q, 0), herr.msg);
+            continue;
+        }
+        sk_strlcpy(jj->hdr.job, (const char *)sqlite3_column_text(q, 0), sizeof jj->hdr.job);
+        sk_strlcpy(jj->state, (const char *)sqlite3_column_text(q, 1), sizeof jj->state);
+        jj->attempt = sqlite3_column_int64(q, 2);
+        jj->submitted_ms = sqlite3_column_int64(q, 3);
+        jj->deadline_abs_ms = sqlite3_column_int64(q, 4);
+        jj->finished_ms = sqlite3_column_int64(q, 5);
+        jj->code = sqlite3_column_int64(q, 6);
+        const void *cb = sqlite3_column_blob(q, 11);
+        int cl = sqlite3_column_bytes(q, 11);
+        if (cb != NULL && cl > 0 && (size_t)cl <= sizeof jj->client) {
+            memcpy(jj->client, cb, (size_t)cl);
+            jj->client_len = (size_t)cl;
+        }
+        if (sqlite3_column_text(q, 7))
+            sk_strlcpy(jj->reason, (const char *)sqlite3_column_text(q, 7), sizeof jj->reason);
+        bool ok = true;
+        if (strcmp(jj->state, "done") == 0 && sqlite3_column_text(q, 9) != NULL) {
+            if (blob_read(j, (const char *)sqlite3_column_text(q, 9), &jj->result) == 0)
+                jj->has_result = true;
+            else
+                ok = false;
+        }
+        if (strcmp(jj->state, "queued") == 0 || strcmp(jj->state, "running") == 0) {
+            sqlite3_reset(qi);
+            sqlite3_bind_text(qi, 1, jj->hdr.job, -1, SQLITE_TRANSIENT);
+            while (ok && sqlite3_step(qi) == SQLITE_ROW && jj->nbodies < SK_MAX_BODIES) {
+                if (blob_read(j, (const char *)sqlite3_column_text(qi, 2), &jj->bodies[jj->nbodies]) < 0)
+                    ok = false;
+                else
+                    jj->nbodies++;
+            }
+        }
+        if (!ok) {
+            sk_warn("msg=\"journal: a blob of this job is missing; it fails\" job=%s", jj->hdr.job);
+            for (size_t i = 0; i < jj->nbodies; i++)
+                zmq_msg_close(&jj->bodies[i]);
+            jj->nbodies = 0;
+            sk_strlcpy(jj->state, "failed", sizeof jj->state);
+            jj->code = SK_EIO;
+            sk_strlcpy(jj->reason, "its stored input or result was lost", sizeof jj->reason);
+        }
+        count++;
+    }
+    sqlite3_finalize(q);
+    sqlite3_finalize(qi);
+    if (rc != SQLITE_DONE) {
+        for (size_t i = 0; i < count; i++)
+            sk_journal_job_clear(&arr[i]);
+        free(arr);
+        return sk_fail(err, SK_EIO, "journal: %s", sqlite3_errmsg(j->db));
+    }
+    *jobs = arr;
+    *n = count;
+    return 0;
+}
+
+void sk_journal_stats(sk_journal *j, uint64_t *commits, uint64_t *records, double *last_commit_ms)
+{
+    uv_mutex_lock(&j->lock);
+    *commits = j->commits;
+    *records = j->records;
+    *last_commit_ms = j->last_commit_ms;
+    uv_mutex_unlock(&j->lock);
+}

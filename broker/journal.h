@@ -1,0 +1,68 @@
+/* journal.h - the broker's durable record of accepted jobs (SQLite, WAL).
+ *
+ * The loop thread never touches SQLite or fsync: it queues records, and one
+ * writer thread commits them in groups (one transaction per batch) and then
+ * tells the loop, through a uv_async, which submits are now durable, so the
+ * broker sends `accepted` only after the commit.  Job inputs and results are
+ * files named by content hash in DIR/blobs; SQLite holds their metadata.
+ * Hashes are scoped per tenant (the file name hashes the tenant with the
+ * content), so no tenant can learn that another holds the same file. */
+#ifndef SK_JOURNAL_H
+#define SK_JOURNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+#include <zmq.h>
+
+#include "sk_error.h"
+#include "sk_proto.h"
+
+typedef struct sk_journal sk_journal;
+
+/* Called on the loop thread for each committed submit, in commit order. */
+typedef void (*sk_journal_committed_fn)(void *ud, const char *job_id);
+
+/* A job as stored: its submit header (service, tenant, params, body names,
+ * client, req, idem, deadline) and its state. */
+typedef struct sk_journal_job {
+    sk_header hdr;             /* decoded submit header; job = id */
+    char state[16];            /* queued, running, done, failed */
+    int64_t attempt;
+    int64_t submitted_ms, deadline_abs_ms, finished_ms;   /* wall clock, ms */
+    int64_t code;
+    char reason[512];
+    unsigned char client[256];         /* the submitter's routing id */
+    size_t client_len;
+    size_t nbodies;
+    zmq_msg_t bodies[SK_MAX_BODIES];   /* inputs (queued/running jobs) */
+    bool has_result;
+    zmq_msg_t result;                  /* done jobs */
+} sk_journal_job;
+
+int sk_journal_open(uv_loop_t *loop, const char *dir, sk_journal_committed_fn cb, void *ud,
+                    sk_journal **out, sk_error *err);
+/* Flushes what is queued, stops the writer, closes the database. */
+void sk_journal_close(sk_journal *j);
+
+/* Queue records (loop thread).  Bodies and results are shared with the
+ * caller via zmq_msg_copy, never copied. */
+int sk_journal_submit(sk_journal *j, const char *job_id, const sk_header *submit, const void *client,
+                      size_t client_len, int64_t submitted_ms, int64_t deadline_abs_ms, zmq_msg_t *bodies,
+                      size_t nbodies);
+int sk_journal_state(sk_journal *j, const char *job_id, const char *state, int64_t attempt);
+int sk_journal_finish(sk_journal *j, const char *job_id, bool done, int64_t code, const char *reason,
+                      zmq_msg_t *result, int64_t finished_ms);
+int sk_journal_forget(sk_journal *j, const char *job_id);
+
+/* Startup (before the loop runs): every job not yet forgotten, oldest
+ * first.  The caller takes ownership of each (close with
+ * sk_journal_job_clear). */
+int sk_journal_load(sk_journal *j, sk_journal_job **jobs, size_t *n, sk_error *err);
+void sk_journal_job_clear(sk_journal_job *jj);
+
+/* Last commit latency and batch size, for metrics. */
+void sk_journal_stats(sk_journal *j, uint64_t *commits, uint64_t *records, double *last_commit_ms);
+
+#endif
