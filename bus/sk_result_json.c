@@ -27,12 +27,14 @@ char *sk_result_to_json(const sk_result *r, size_t max_rows)
     if (summary == NULL)
         return NULL;
     sk_buf b = SK_BUF_INIT;
-    /* Reuse the summary object: drop its closing "}\n" and append data. */
+    /* Reuse the summary object: drop its own closing brace (and newline)
+     * and append "data". */
     size_t slen = strlen(summary);
-    while (slen > 0 && (summary[slen - 1] == '\n' || summary[slen - 1] == '}'))
+    while (slen > 0 && summary[slen - 1] == '\n')
+        slen--;
+    if (slen > 0 && summary[slen - 1] == '}')
         slen--;
     sk_buf_append(&b, summary, slen);
-    sk_buf_puts(&b, "}");
     free(summary);
     sk_buf_puts(&b, ",\"data\":{");
     bool first = true;

@@ -528,7 +528,8 @@ static int list_command(int argc, char **argv, int type)
         printf("%-28s %5s %5s  %-40s %s\n", "NODE", "LOAD", "CAP", "SERVICES", "TENANTS");
         const char *p = strstr(json, "\"nodes\":[");
         const char *end = strstr(json, "],\"services\"");
-        for (p = p ? strchr(p, '{') : NULL; p && end && p < end; p = strchr(p + 1, '{')) {
+        /* Each node object starts with "name"; nested objects do not. */
+        for (p = p ? strstr(p, "{\"name\"") : NULL; p && end && p < end; p = strstr(p + 1, "{\"name\"")) {
             printf("%-28s %5s %5s  %-40s %s\n", json_field(p, "name", a, sizeof a), json_field(p, "load", b, sizeof b),
                    json_field(p, "capacity", c2, sizeof c2), json_field(p, "services", d, sizeof d),
                    json_field(p, "tenants", t, sizeof t));

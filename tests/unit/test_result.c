@@ -131,6 +131,47 @@ static void test_msgpack_roundtrip(void)
     sk_result_free(r);
 }
 
+/* Braces and brackets balance outside strings, and the text ends where
+ * the top-level object closes: the shape a JSON reader needs. */
+static int json_balanced(const char *s)
+{
+    int depth = 0, in_str = 0;
+    for (const char *p = s; *p; p++) {
+        if (in_str) {
+            if (*p == '\\' && p[1])
+                p++;
+            else if (*p == '"')
+                in_str = 0;
+            continue;
+        }
+        if (*p == '"')
+            in_str = 1;
+        else if (*p == '{' || *p == '[')
+            depth++;
+        else if (*p == '}' || *p == ']') {
+            if (--depth < 0)
+                return 0;
+            if (depth == 0 && p[1] != '\0' && p[1] != '\n')
+                return 0;
+        }
+    }
+    return depth == 0 && !in_str;
+}
+
+static void test_json(void)
+{
+    sk_result *r = make_result();
+    char *summary = sk_result_summary_json(r), *full = sk_result_to_json(r, 0), *cut = sk_result_to_json(r, 1);
+    CHECK(summary && json_balanced(summary));
+    CHECK(full && json_balanced(full));
+    CHECK(full && strstr(full, "\"data\":{\"nodes\":{\"ids\":[\"J1\",\"J,2\",\"T\\\"3\"]") != NULL);
+    CHECK(cut && json_balanced(cut) && strstr(cut, "\"data_omitted\":[\"nodes\",\"bus\"]") != NULL);
+    free(summary);
+    free(full);
+    free(cut);
+    sk_result_free(r);
+}
+
 static void test_hostile_msgpack(void)
 {
     sk_error err = SK_ERROR_INIT;
@@ -203,6 +244,7 @@ int main(void)
 {
     test_msgpack_roundtrip();
     test_hostile_msgpack();
+    test_json();
     test_dir_roundtrip(NULL);
     test_dir_roundtrip("nb_NO.UTF-8");
     TEST_DONE();
