@@ -13,7 +13,10 @@
 #include <zmq.h>
 
 #include "sk_buf.h"
+#include "sk_http.h"
 #include "sk_keys.h"
+#include "sk_metrics.h"
+#include "sk_notify.h"
 #include "sk_log.h"
 #include "sk_map.h"
 #include "sk_proto.h"
@@ -102,6 +105,14 @@ typedef struct broker {
     void *zap;                  /* ZAP handler (REP on inproc://zeromq.zap.01) */
     sk_access *access;          /* NULL: insecure mode, everyone may do anything */
     sk_journal *journal;        /* NULL: not durable (no --data-dir) */
+    sk_metrics *metrics;
+    sk_metric *m_jobs_total, *m_jobs, *m_queue_bytes, *m_nodes, *m_missed, *m_malformed, *m_auth, *m_access,
+        *m_requeued, *m_commit, *m_late;
+    sk_http *http;
+    sk_http_probe ready_probe;
+    sk_notify *notify;
+    uv_signal_t sighup;
+    uint64_t next_status_ms;
     uv_timer_t tick;
     uv_signal_t sigint, sigterm;
     sk_map jobs, nodes, idem;
@@ -385,6 +396,13 @@ static void finish_job(broker *b, job *j, enum job_state st, int64_t code, const
         b->n.completed++;
     else
         b->n.failed++;
+    if (b->m_jobs_total != NULL) {
+        const char *label = st == JOB_DONE ? "done"
+                          : code == SK_ECANCELED ? "cancelled"
+                          : code == SK_ETIMEDOUT ? "timed_out"
+                                                 : "failed";
+        sk_metric_inc(b->m_jobs_total, SK_LABELS(label, j->service, j->tenant));
+    }
     if (st == JOB_FAILED)
         sk_info("msg=\"job failed\" job=%s service=%s tenant=%s attempt=%" PRId64 " reason=\"%s\"", j->id,
                 j->service, j->tenant, j->attempt, j->reason);
@@ -717,6 +735,8 @@ static void on_submit(broker *b, sk_wire_msg *m, const route *from)
         sk_map_put(&b->idem, key, (size_t)kl, j);
     }
     b->n.submitted++;
+    if (b->m_jobs_total != NULL)
+        sk_metric_inc(b->m_jobs_total, SK_LABELS("submitted", j->service, j->tenant));
     if (b->journal != NULL) {
         /* Durable: `accepted` (and dispatch) wait for the commit. */
         sk_header jh;
@@ -1395,8 +1415,21 @@ static void on_tick(uv_timer_t *t)
             n->next_heartbeat_ms = now + (uint64_t)b->cfg.heartbeat_ms;
         }
     }
-    for (size_t i = 0; i < ndead; i++)
+    for (size_t i = 0; i < ndead; i++) {
+        if (b->m_missed != NULL)
+            sk_metric_inc(b->m_missed, NULL);
         node_drop(b, dead[i], "missed heartbeats");
+    }
+    if (b->notify != NULL && now >= b->next_status_ms) {
+        size_t queued = 0;
+        int64_t running = 0;
+        for (svc_queue *q = b->queues; q != NULL; q = q->next) {
+            queued += q->len;
+            running += q->running;
+        }
+        sk_notify_status(b->notify, "%zu nodes, %zu queued, %lld running", b->nodes.len, queued, (long long)running);
+        b->next_status_ms = now + 5000;
+    }
     /* Active jobs: deadlines, services nobody offers, restart limbo. */
     for (job *j = b->active_head, *next; j != NULL; j = next) {
         next = j->lnext;
@@ -1465,6 +1498,110 @@ static void on_signal(uv_signal_t *s, int signum)
     sk_info("msg=\"shutting down\" signal=%d", signum);
     b->stopping = true;
     uv_stop(&b->loop);
+}
+
+/* ---- metrics, health, systemd, reload ---- */
+
+static void counter_to(sk_metric *f, uint64_t v)
+{
+    double now = sk_metric_value(f, NULL);
+    /* add(0) creates the series, so a counter reads 0 before its first event */
+    sk_metric_add(f, NULL, (double)v > now ? (double)v - now : 0);
+}
+
+static void on_collect(sk_metrics *m, void *data)
+{
+    (void)m;
+    broker *b = data;
+    sk_metric_clear(b->m_jobs);
+    for (svc_queue *q = b->queues; q != NULL; q = q->next) {
+        sk_metric_set(b->m_jobs, SK_LABELS("queued", q->name), (double)q->len);
+        sk_metric_set(b->m_jobs, SK_LABELS("running", q->name), (double)q->running);
+    }
+    sk_metric_set(b->m_queue_bytes, NULL, (double)b->queued_bytes);
+    sk_metric_set(b->m_nodes, NULL, (double)b->nodes.len);
+    sk_metric_add(b->m_missed, NULL, 0);
+    counter_to(b->m_malformed, b->n.malformed);
+    counter_to(b->m_auth, b->n.auth_refused);
+    counter_to(b->m_access, b->n.access_refused);
+    counter_to(b->m_requeued, b->n.requeued);
+    counter_to(b->m_late, b->n.late_results);
+}
+
+static void on_commit_observed(void *ud, double seconds, size_t records)
+{
+    (void)records;
+    sk_metric_observe(((broker *)ud)->m_commit, NULL, seconds);
+}
+
+static int ready_check(void *ctx, sk_buf *why)
+{
+    broker *b = ctx;
+    if (b->stopping) {
+        sk_buf_puts(why, "shutting down");
+        return 1;
+    }
+    return 0; /* bound, journal open (or not configured), loop turning */
+}
+
+static int setup_metrics(broker *b, sk_error *err)
+{
+    static const double commit_buckets[] = {0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1};
+    b->metrics = sk_metrics_new();
+    if (b->metrics == NULL)
+        return sk_fail(err, SK_ENOMEM, "out of memory");
+    if ((b->m_jobs_total = sk_metrics_counter(b->metrics, "samskap_jobs_total",
+                                              "Jobs by what happened to them (submitted, done, failed, cancelled, timed_out).",
+                                              SK_LABELS("state", "service", "tenant"), 3, err)) == NULL ||
+        (b->m_jobs = sk_metrics_gauge(b->metrics, "samskap_jobs", "Jobs queued or running now, by service.",
+                                      SK_LABELS("state", "service"), 2, err)) == NULL ||
+        (b->m_queue_bytes = sk_metrics_gauge(b->metrics, "samskap_queued_bytes", "Bytes of inputs held for queued jobs.",
+                                             NULL, 0, err)) == NULL ||
+        (b->m_nodes = sk_metrics_gauge(b->metrics, "samskap_nodes", "Live worker nodes.", NULL, 0, err)) == NULL ||
+        (b->m_missed = sk_metrics_counter(b->metrics, "samskap_missed_heartbeats_total",
+                                          "Nodes dropped because they missed their heartbeats.", NULL, 0, err)) == NULL ||
+        (b->m_malformed = sk_metrics_counter(b->metrics, "samskap_malformed_messages_total",
+                                             "Messages refused as malformed, on either endpoint.", NULL, 0, err)) == NULL ||
+        (b->m_auth = sk_metrics_counter(b->metrics, "samskap_auth_refused_total",
+                                        "Connections refused by the ZAP handler.", NULL, 0, err)) == NULL ||
+        (b->m_access = sk_metrics_counter(b->metrics, "samskap_access_refused_total",
+                                          "Requests refused by the access list (tenant or service not allowed).", NULL,
+                                          0, err)) == NULL ||
+        (b->m_requeued = sk_metrics_counter(b->metrics, "samskap_jobs_requeued_total",
+                                            "Jobs put back in their queue after their node was lost.", NULL, 0, err)) ==
+            NULL ||
+        (b->m_late = sk_metrics_counter(b->metrics, "samskap_late_results_total",
+                                        "Results dropped because they came from an older attempt.", NULL, 0, err)) ==
+            NULL ||
+        (b->m_commit = sk_metrics_histogram(b->metrics, "samskap_journal_commit_seconds",
+                                            "Time to commit one batch of journal records.", NULL, 0, commit_buckets,
+                                            sizeof commit_buckets / sizeof commit_buckets[0], err)) == NULL ||
+        sk_metrics_on_collect(b->metrics, on_collect, b) < 0)
+        return err->code ? err->code : SK_ENOMEM;
+    return 0;
+}
+
+static void on_sighup(uv_signal_t *s, int signum)
+{
+    (void)signum;
+    broker *b = s->data;
+    if (b->access == NULL || b->cfg.access == NULL) {
+        sk_info("msg=\"SIGHUP: nothing to reload (no access list)\"");
+        return;
+    }
+    sk_notify_reloading(b->notify);
+    sk_access *fresh = NULL;
+    sk_error err = SK_ERROR_INIT;
+    if (sk_access_read(b->cfg.access, &fresh, &err) < 0) {
+        sk_warn("msg=\"reload failed; keeping the old access list\" error=\"%s\"", err.msg);
+    } else {
+        /* New connections and every later message are checked against the
+         * new list; established connections keep their user id (name). */
+        sk_access_free(b->access);
+        b->access = fresh;
+        sk_info("msg=\"access list reloaded\" keys=%zu", fresh->n);
+    }
+    sk_notify_ready(b->notify, "serving");
 }
 
 /* ---- restart from the journal ---- */
@@ -1778,10 +1915,47 @@ int sk_broker_run(const sk_broker_config *cfg)
     uv_signal_start(&b->sigint, on_signal, SIGINT);
     uv_signal_start(&b->sigterm, on_signal, SIGTERM);
     signal(SIGPIPE, SIG_IGN);
-    sk_info("msg=\"broker ready\" frontend=%s backend=%s heartbeat_ms=%" PRId64 " liveness=%" PRId64,
-            cfg->frontend, cfg->backend, cfg->heartbeat_ms, cfg->liveness);
+    if (setup_metrics(b, &err) < 0) {
+        sk_error_log("msg=\"cannot set up metrics\" error=\"%s\"", err.msg);
+        exit_code = 1;
+        goto out;
+    }
+    if (b->journal != NULL)
+        sk_journal_on_commit(b->journal, on_commit_observed, b);
+    if (cfg->http != NULL) {
+        b->ready_probe = (sk_http_probe){ready_check, b};
+        const sk_http_route routes[] = {
+            {"/metrics", sk_http_serve_metrics, b->metrics},
+            {"/healthz", sk_http_serve_ok, NULL},
+            {"/readyz", sk_http_serve_probe, &b->ready_probe},
+        };
+        if (sk_http_start(&b->loop, cfg->http, routes, 3, &b->http, &err) < 0) {
+            sk_error_log("msg=\"cannot serve HTTP\" address=%s error=\"%s\"", cfg->http, err.msg);
+            exit_code = 1;
+            goto out;
+        }
+    }
+    uv_signal_init(&b->loop, &b->sighup);
+    b->sighup.data = b;
+    uv_signal_start(&b->sighup, on_sighup, SIGHUP);
+    if (sk_notify_start(&b->loop, &b->notify, &err) < 0)
+        sk_warn("msg=\"systemd notification unavailable\" error=\"%s\"", err.msg);
+    sk_info("msg=\"broker ready\" frontend=%s backend=%s heartbeat_ms=%" PRId64 " liveness=%" PRId64
+            " secure=%s durable=%s http=%s",
+            cfg->frontend, cfg->backend, cfg->heartbeat_ms, cfg->liveness, b->access ? "yes" : "no",
+            b->journal ? "yes" : "no", cfg->http ? cfg->http : "-");
+    sk_notify_ready(b->notify, "serving");
     uv_run(&b->loop, UV_RUN_DEFAULT);
 out:
+    sk_notify_stopping(b->notify);
+    bool http_done = false;
+    sk_http_stop_flag(b->http, &http_done);
+    b->http = NULL;
+    /* h2o closes its own handles: let it finish before the close walk. */
+    for (int i = 0; !http_done && i < 2000; i++)
+        uv_run(&b->loop, UV_RUN_NOWAIT);
+    sk_notify_stop(b->notify);
+    b->notify = NULL;
     /* Flush and close the journal before the loop closes its async handle. */
     sk_journal_close(b->journal);
     b->journal = NULL;
@@ -1816,6 +1990,7 @@ out:
     if (b->zap)
         zmq_close(b->zap);
     sk_access_free(b->access);
+    sk_metrics_free(b->metrics);
     explicit_bzero(&kp, sizeof kp);
     if (b->ctx)
         zmq_ctx_term(b->ctx);

@@ -28,6 +28,7 @@ typedef struct sk_broker_config {
     const char *access;          /* access list: keys -> role, tenants, services */
     int insecure;                /* no keys; allowed on loopback/ipc only */
     const char *data_dir;        /* journal + blobs: accepted jobs survive kill -9 */
+    const char *http;            /* ADDRESS:PORT for /metrics, /healthz, /readyz, or NULL */
 } sk_broker_config;
 
 /* Is this endpoint local to the machine (loopback TCP, ipc, inproc)? */

@@ -59,6 +59,8 @@ struct sk_journal {
     void *ud;
     uint64_t commits, records; /* under lock */
     double last_commit_ms;
+    void (*on_commit)(void *ud, double seconds, size_t records);
+    void *on_commit_ud;
 };
 
 static double wall_ms(void)
@@ -272,6 +274,8 @@ static void writer_main(void *arg)
             }
             rec_free(r);
         }
+        if (j->on_commit != NULL && rc == SQLITE_OK)
+            j->on_commit(j->on_commit_ud, (wall_ms() - t0) / 1000.0, n);
         uv_mutex_lock(&j->lock);
         j->commits++;
         j->records += n;
@@ -593,6 +597,14 @@ int sk_journal_load(sk_journal *j, sk_journal_job **jobs, size_t *n, sk_error *e
     *jobs = arr;
     *n = count;
     return 0;
+}
+
+void sk_journal_on_commit(sk_journal *j, void (*fn)(void *ud, double seconds, size_t records), void *ud)
+{
+    uv_mutex_lock(&j->lock);
+    j->on_commit = fn;
+    j->on_commit_ud = ud;
+    uv_mutex_unlock(&j->lock);
 }
 
 void sk_journal_stats(sk_journal *j, uint64_t *commits, uint64_t *records, double *last_commit_ms)

@@ -62,6 +62,10 @@ int sk_journal_forget(sk_journal *j, const char *job_id);
 int sk_journal_load(sk_journal *j, sk_journal_job **jobs, size_t *n, sk_error *err);
 void sk_journal_job_clear(sk_journal_job *jj);
 
+/* Called on the writer thread after each commit (for a latency histogram;
+ * the callee must be thread-safe). */
+void sk_journal_on_commit(sk_journal *j, void (*fn)(void *ud, double seconds, size_t records), void *ud);
+
 /* Last commit latency and batch size, for metrics. */
 void sk_journal_stats(sk_journal *j, uint64_t *commits, uint64_t *records, double *last_commit_ms);
 

@@ -3,12 +3,14 @@
 #include <string.h>
 
 #include "broker.h"
+#include "sk_daemon.h"
 #include "sk_log.h"
 #include "sk_opts.h"
 
 int main(int argc, char **argv)
 {
     sk_broker_config cfg;
+    sk_daemon_args d = {0};
     int verbose = 0, quiet = 0, version = 0;
     sk_broker_config_defaults(&cfg);
     const sk_opt opts[] = {
@@ -34,17 +36,24 @@ int main(int argc, char **argv)
         {"insecure", SK_OPT_FLAG, &cfg.insecure, 0, 0, "run without keys (loopback and ipc endpoints only)"},
         {"verbose", SK_OPT_FLAG, &verbose, 0, 0, "log every job event"},
         {"quiet", SK_OPT_FLAG, &quiet, 0, 0, "log warnings and errors only"},
-        {"version", SK_OPT_FLAG, &version, 0, 0, "print the version and exit"},
+        {"version", SK_OPT_CLI_FLAG, &version, 0, 0, "print the version and exit"},
+        SK_DAEMON_OPTS(&d),
         {NULL, 0, NULL, 0, 0, NULL},
     };
-    int rc = sk_opts_parse(opts, argc, argv, "samskap-broker [options]",
-                           "Routes samskap jobs from clients to worker nodes over ZeroMQ.");
-    if (rc != 0)
+    int rc = sk_daemon_args_parse(&d, opts, argc, argv, "samskap-broker", "samskap-broker [options]",
+                                  "Routes samskap jobs from clients to worker nodes over ZeroMQ.");
+    if (rc != 0) {
+        sk_daemon_args_free(&d);
         return rc > 0 ? 0 : 2;
+    }
     if (version) {
         printf("samskap-broker %s\n", SAMSKAP_VERSION);
+        sk_daemon_args_free(&d);
         return 0;
     }
     sk_log_init("broker", verbose ? SK_LOG_DEBUG : quiet ? SK_LOG_WARN : SK_LOG_INFO);
-    return sk_broker_run(&cfg);
+    cfg.http = d.http;
+    rc = sk_broker_run(&cfg);
+    sk_daemon_args_free(&d);
+    return rc;
 }

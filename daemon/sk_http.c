@@ -49,6 +49,7 @@ struct sk_http {
     h2o_context_t ctx;
     h2o_accept_ctx_t accept_ctx;
     bool h2o_ready, stopping, listener_closed, disposed;
+    bool *done_flag;        /* set when every handle is closed and the server freed */
     sk_http_route routes[SK_HTTP_MAX_ROUTES];
     size_t nroutes;
     sk_http_conn *conns;
@@ -126,7 +127,10 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
 
 static void on_fin_b(uv_handle_t *h)
 {
-    free(h->data);
+    sk_http *srv = h->data;
+    if (srv->done_flag != NULL)
+        *srv->done_flag = true;
+    free(srv);
 }
 
 static void on_fin_a(uv_handle_t *h)
@@ -325,6 +329,16 @@ uint64_t sk_http_connections_total(const sk_http *h)
 size_t sk_http_connections_open(const sk_http *h)
 {
     return h != NULL ? h->nopen : 0;
+}
+
+void sk_http_stop_flag(sk_http *h, bool *done)
+{
+    if (h == NULL) {
+        *done = true;
+        return;
+    }
+    h->done_flag = done;
+    sk_http_stop(h);
 }
 
 void sk_http_stop(sk_http *h)

@@ -80,5 +80,8 @@ size_t sk_http_connections_open(const sk_http *h);
  * has finished closing.  The loop may be run until it has no handles left
  * (uv_loop_close then returns 0).  NULL is a no-op. */
 void sk_http_stop(sk_http *h);
+/* The same, and *done becomes true once the server's last handle is closed
+ * (run the loop until then before closing the loop's other handles). */
+void sk_http_stop_flag(sk_http *h, bool *done);
 
 #endif

@@ -2,6 +2,7 @@
 #include <stdio.h>
 
 #include "node.h"
+#include "sk_daemon.h"
 #include "sk_log.h"
 #include "sk_opts.h"
 #include "sk_sim.h"
@@ -9,6 +10,7 @@
 int main(int argc, char **argv)
 {
     sk_node_config cfg;
+    sk_daemon_args d = {0};
     int verbose = 0, quiet = 0, version = 0, list = 0;
     sk_node_config_defaults(&cfg);
     const sk_opt opts[] = {
@@ -25,16 +27,20 @@ int main(int argc, char **argv)
         {"plugins", SK_OPT_STR, &cfg.plugins, 0, 0, "directory of indicator plugins, offered as indicator.<name>"},
         {"plugin-reload-ms", SK_OPT_INT, &cfg.plugin_reload_ms, 0, 3600000,
          "how often to look for edited plugins and swap them in (0: never)"},
-        {"list-services", SK_OPT_FLAG, &list, 0, 0, "print the built-in services and exit"},
+        {"list-services", SK_OPT_CLI_FLAG, &list, 0, 0, "print the built-in services and exit"},
         {"verbose", SK_OPT_FLAG, &verbose, 0, 0, "log every job event"},
         {"quiet", SK_OPT_FLAG, &quiet, 0, 0, "log warnings and errors only"},
-        {"version", SK_OPT_FLAG, &version, 0, 0, "print the version and exit"},
+        {"version", SK_OPT_CLI_FLAG, &version, 0, 0, "print the version and exit"},
+        SK_DAEMON_OPTS(&d),
         {NULL, 0, NULL, 0, 0, NULL},
     };
-    int rc = sk_opts_parse(opts, argc, argv, "samskap-node [options]",
-                           "Runs samskap jobs (simulation kernels, diagnostics) for a broker.");
-    if (rc != 0)
+    int rc = sk_daemon_args_parse(&d, opts, argc, argv, "samskap-node", "samskap-node [options]",
+                                  "Runs samskap jobs (simulation kernels, indicator plugins, diagnostics) for a broker.");
+    if (rc != 0) {
+        sk_daemon_args_free(&d);
         return rc > 0 ? 0 : 2;
+    }
+    cfg.http = d.http;
     if (version) {
         printf("samskap-node %s\n", SAMSKAP_VERSION);
         return 0;
@@ -45,5 +51,7 @@ int main(int argc, char **argv)
         return 0;
     }
     sk_log_init("node", verbose ? SK_LOG_DEBUG : quiet ? SK_LOG_WARN : SK_LOG_INFO);
-    return sk_node_run(&cfg);
+    rc = sk_node_run(&cfg);
+    sk_daemon_args_free(&d);
+    return rc;
 }

@@ -15,7 +15,10 @@
 
 #include "sk_client.h"
 #include "sk_keys.h"
+#include "sk_http.h"
 #include "sk_log.h"
+#include "sk_metrics.h"
+#include "sk_notify.h"
 #include "sk_map.h"
 #include "sk_proto.h"
 #include "sk_sim.h"
@@ -90,6 +93,12 @@ struct node_state {
     uint64_t last_broker_ms, next_heartbeat_ms, next_announce_ms;
     bool announced_since_silence;
     uint64_t jobs_done, jobs_failed;
+    sk_metrics *metrics;
+    sk_metric *m_running, *m_jobs_total, *m_kernel, *m_kills, *m_connected;
+    sk_http *http;
+    sk_http_probe ready_probe;
+    sk_notify *notify;
+    uv_signal_t sighup;
 };
 
 void sk_node_config_defaults(sk_node_config *c)
@@ -104,6 +113,7 @@ void sk_node_config_defaults(sk_node_config *c)
     c->progress_ms = 250;
     c->plugins = NULL;
     c->curve_key = NULL;
+    c->http = NULL;
     c->server_key = NULL;
     c->plugin_reload_ms = 2000;
     c->log_level = SK_LOG_INFO;
@@ -167,7 +177,13 @@ static void run_job(node_job *j)
         j->rc = sk_fail(&j->err, SK_ECANCELED, "cancelled before it started");
         return;
     }
+    uint64_t t0 = mono_ms();
     j->rc = sk_sim_run(j->svc, &ctx, &r, &j->err);
+    if (j->node->m_kernel != NULL)
+        sk_metric_observe(j->node->m_kernel, SK_LABELS(j->svc->name), (double)(mono_ms() - t0) / 1000.0);
+    if (j->rc < 0 && j->node->m_kills != NULL && strstr(j->err.msg, "killed") != NULL &&
+        strncmp(j->svc->name, "indicator.", 10) == 0)
+        sk_metric_inc(j->node->m_kills, SK_LABELS(j->svc->name));
     if (j->rc == 0 && sk_result_encode(r, &j->result, &j->result_len, &j->err) < 0)
         j->rc = j->err.code;
     if (j->rc < 0 && j->err.msg[0] == '\0')
@@ -373,6 +389,11 @@ static void on_wake(uv_async_t *a)
                 n->jobs_done++;
             else
                 n->jobs_failed++;
+            if (n->m_jobs_total != NULL)
+                sk_metric_inc(n->m_jobs_total, SK_LABELS(j->service, j->rc == 0 ? "done"
+                                                                    : j->timed_out ? "timed_out"
+                                                                    : j->rc == SK_ECANCELED ? "cancelled"
+                                                                                            : "failed"));
             sk_debug("msg=\"job finished\" job=%s rc=%d", j->id, j->rc);
             if (send_outcome(n, j)) {
                 sk_map_del(&n->jobs, j->id, strlen(j->id));
@@ -543,6 +564,72 @@ static void on_tick(uv_timer_t *t)
 #endif
 }
 
+static void node_collect(sk_metrics *m, void *data)
+{
+    (void)m;
+    node_state *n = data;
+    size_t running = 0;
+    const char *k;
+    size_t kl;
+    void *v;
+    for (size_t it = 0; (it = sk_map_next(&n->jobs, it, &k, &kl, &v)) != 0;)
+        running += !((node_job *)v)->finished;
+    sk_metric_set(n->m_running, NULL, (double)running);
+    uint64_t silent = (uint64_t)(n->cfg.heartbeat_ms * n->cfg.liveness);
+    sk_metric_set(n->m_connected, NULL, uv_now(&n->loop) - n->last_broker_ms <= silent ? 1 : 0);
+}
+
+static int node_ready(void *ctx, sk_buf *why)
+{
+    node_state *n = ctx;
+    uint64_t silent = (uint64_t)(n->cfg.heartbeat_ms * n->cfg.liveness);
+    if (uv_now(&n->loop) - n->last_broker_ms > silent) {
+        sk_buf_printf(why, "no word from the broker at %s for %llu ms", n->cfg.broker,
+                      (unsigned long long)(uv_now(&n->loop) - n->last_broker_ms));
+        return 1;
+    }
+    return 0;
+}
+
+static int node_metrics(node_state *n, sk_error *err)
+{
+    n->metrics = sk_metrics_new();
+    if (n->metrics == NULL)
+        return sk_fail(err, SK_ENOMEM, "out of memory");
+    if ((n->m_running = sk_metrics_gauge(n->metrics, "samskap_node_running_jobs", "Jobs running on this node now.",
+                                         NULL, 0, err)) == NULL ||
+        (n->m_connected = sk_metrics_gauge(n->metrics, "samskap_node_connected",
+                                           "1 while the broker has been heard from within the liveness period.", NULL,
+                                           0, err)) == NULL ||
+        (n->m_jobs_total = sk_metrics_counter(n->metrics, "samskap_node_jobs_total", "Jobs finished on this node.",
+                                              SK_LABELS("service", "outcome"), 2, err)) == NULL ||
+        (n->m_kernel = sk_metrics_histogram(n->metrics, "samskap_kernel_seconds",
+                                            "Time a service (kernel or plugin) ran per job.", SK_LABELS("service"), 1,
+                                            sk_metrics_default_buckets, 11, err)) == NULL ||
+        (n->m_kills = sk_metrics_counter(n->metrics, "samskap_plugin_kills_total",
+                                         "Plugin runs killed by the watchdog or rlimits.", SK_LABELS("service"), 1,
+                                         err)) == NULL ||
+        sk_metrics_on_collect(n->metrics, node_collect, n) < 0)
+        return err->code ? err->code : SK_ENOMEM;
+    return 0;
+}
+
+static void on_sighup(uv_signal_t *s, int signum)
+{
+    (void)signum;
+    node_state *n = s->data;
+    sk_notify_reloading(n->notify);
+#ifdef SK_HAVE_PLUGINS
+    /* Rescan the plugin directory now instead of at the next poll. */
+    n->next_plugin_scan_ms = 0;
+    if (n->plugins != NULL)
+        ((plugin_set *)n->plugins)->signature[0] = '\0';
+#endif
+    announce(n);
+    sk_info("msg=\"SIGHUP: plugins rescanned, re-announced\"");
+    sk_notify_ready(n->notify, "serving");
+}
+
 static void on_signal(uv_signal_t *s, int signum)
 {
     node_state *n = s->data;
@@ -665,11 +752,6 @@ int sk_node_run(const sk_node_config *cfg)
     uv_signal_start(&n->sigint, on_signal, SIGINT);
     uv_signal_start(&n->sigterm, on_signal, SIGTERM);
     signal(SIGPIPE, SIG_IGN);
-    n->nthreads = (size_t)cfg->jobs;
-    n->threads = calloc(n->nthreads, sizeof *n->threads);
-    for (size_t i = 0; n->threads && i < n->nthreads; i++)
-        if (uv_thread_create(&n->threads[i], worker_main, n) != 0)
-            n->nthreads = i;
 #ifdef SK_HAVE_PLUGINS
     if (cfg->plugins != NULL) {
         sk_error perr = SK_ERROR_INIT;
@@ -680,8 +762,39 @@ int sk_node_run(const sk_node_config *cfg)
     }
 #endif
     n->last_broker_ms = uv_now(&n->loop);
+    sk_error merr = SK_ERROR_INIT;
+    if (node_metrics(n, &merr) < 0) {
+        sk_error_log("msg=\"cannot set up metrics\" error=\"%s\"", merr.msg);
+        exit_code = 1;
+        goto out;
+    }
+    if (cfg->http != NULL) {
+        n->ready_probe = (sk_http_probe){node_ready, n};
+        const sk_http_route routes[] = {
+            {"/metrics", sk_http_serve_metrics, n->metrics},
+            {"/healthz", sk_http_serve_ok, NULL},
+            {"/readyz", sk_http_serve_probe, &n->ready_probe},
+        };
+        if (sk_http_start(&n->loop, cfg->http, routes, 3, &n->http, &merr) < 0) {
+            sk_error_log("msg=\"cannot serve HTTP\" address=%s error=\"%s\"", cfg->http, merr.msg);
+            exit_code = 1;
+            goto out;
+        }
+    }
+    uv_signal_init(&n->loop, &n->sighup);
+    n->sighup.data = n;
+    uv_signal_start(&n->sighup, on_sighup, SIGHUP);
+    if (sk_notify_start(&n->loop, &n->notify, &merr) < 0)
+        sk_warn("msg=\"systemd notification unavailable\" error=\"%s\"", merr.msg);
+    n->nthreads = (size_t)cfg->jobs;
+    n->threads = calloc(n->nthreads, sizeof *n->threads);
+    for (size_t i = 0; n->threads && i < n->nthreads; i++)
+        if (uv_thread_create(&n->threads[i], worker_main, n) != 0)
+            n->nthreads = i;
     announce(n);
+    sk_notify_ready(n->notify, "announced to the broker");
     uv_run(&n->loop, UV_RUN_DEFAULT);
+    sk_notify_stopping(n->notify);
 
     /* Shutdown: tell the broker (it requeues what we held), stop workers. */
     send_simple(n, SK_MSG_DISCONNECT);
@@ -699,6 +812,15 @@ int sk_node_run(const sk_node_config *cfg)
     for (size_t i = 0; i < n->nthreads; i++)
         uv_thread_join(&n->threads[i]);
 out:
+    {
+        bool http_done = false;
+        sk_http_stop_flag(n->http, &http_done);
+        n->http = NULL;
+        for (int i = 0; !http_done && i < 2000; i++)
+            uv_run(&n->loop, UV_RUN_NOWAIT);
+    }
+    sk_notify_stop(n->notify);
+    n->notify = NULL;
     uv_walk(&n->loop, close_walk, NULL);
     uv_run(&n->loop, UV_RUN_DEFAULT);
     uv_loop_close(&n->loop);
@@ -714,6 +836,7 @@ out:
             job_free(v);
     }
     sk_map_free(&n->jobs);
+    sk_metrics_free(n->metrics);
 #ifdef SK_HAVE_PLUGINS
     plugin_set_unref(n->plugins);
 #endif

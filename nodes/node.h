@@ -21,6 +21,7 @@ typedef struct sk_node_config {
     const char *plugins;     /* directory of indicator plugins, or NULL */
     const char *curve_key;   /* this node's key pair file (CURVE), or NULL */
     const char *server_key;  /* the broker's public key file */
+    const char *http;        /* ADDRESS:PORT for /metrics, /healthz, /readyz, or NULL */
     int64_t plugin_reload_ms;/* how often to look for changed plugins (0: never) */
     int log_level;
 } sk_node_config;

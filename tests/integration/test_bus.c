@@ -4,6 +4,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -725,6 +728,103 @@ static void test_durability(void)
     CHECK(system(cmd) == 0);
 }
 
+/* GET path from 127.0.0.1:port; returns the HTTP status, body into out. */
+static int http_get(int port, const char *path, char *out, size_t n)
+{
+    int s = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {0};
+    a.sin_family = AF_INET;
+    a.sin_port = htons((uint16_t)port);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (s < 0 || connect(s, (struct sockaddr *)&a, sizeof a) < 0) {
+        if (s >= 0)
+            close(s);
+        return -1;
+    }
+    char req[256];
+    int l = snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", path);
+    if (write(s, req, (size_t)l) != l) {
+        close(s);
+        return -1;
+    }
+    size_t got = 0;
+    ssize_t r;
+    while (got + 1 < n && (r = read(s, out + got, n - 1 - got)) > 0)
+        got += (size_t)r;
+    out[got] = '\0';
+    close(s);
+    int status = -1;
+    sscanf(out, "HTTP/1.%*d %d", &status);
+    return status;
+}
+
+static int free_tcp_port(void)
+{
+    int s = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {0};
+    socklen_t len = sizeof a;
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    bind(s, (struct sockaddr *)&a, sizeof a);
+    getsockname(s, (struct sockaddr *)&a, &len);
+    close(s);
+    return ntohs(a.sin_port);
+}
+
+/* /metrics, /healthz, /readyz on broker and node; config files checked. */
+static void test_http(void)
+{
+    int bport = free_tcp_port(), nport = free_tcp_port();
+    char bargs[256], nargs[256], buf[65536];
+    snprintf(bargs, sizeof bargs, FAST_BROKER " --http 127.0.0.1:%d", bport);
+    snprintf(nargs, sizeof nargs, FAST_NODE " --http 127.0.0.1:%d", nport);
+    h_cluster_init(&C);
+    h_start_broker(&C, bargs);
+    h_start_node(&C, "metrics", 1, nargs);
+    h_wait_nodes(&C, 1, 20000);
+    CHECK(h_cli(&C, NULL, 0, "submit diag.echo --tenant 1504 -p x=1") == 0);
+    CHECK(http_get(bport, "/healthz", buf, sizeof buf) == 200);
+    CHECK(http_get(bport, "/readyz", buf, sizeof buf) == 200);
+    CHECK(http_get(bport, "/metrics", buf, sizeof buf) == 200);
+    CHECK(strstr(buf, "# TYPE samskap_jobs_total counter") != NULL);
+    CHECK(strstr(buf, "samskap_jobs_total{state=\"done\",service=\"diag.echo\",tenant=\"1504\"} 1") != NULL);
+    CHECK(strstr(buf, "samskap_nodes 1") != NULL);
+    CHECK(http_get(bport, "/nope", buf, sizeof buf) == 404);
+    CHECK(http_get(nport, "/metrics", buf, sizeof buf) == 200);
+    CHECK(strstr(buf, "samskap_node_jobs_total{service=\"diag.echo\",outcome=\"done\"} 1") != NULL);
+    CHECK(strstr(buf, "samskap_node_connected 1") != NULL);
+    CHECK(http_get(nport, "/readyz", buf, sizeof buf) == 200);
+    /* Config files: a good one passes --check-config, a bad key is named
+     * with its file and line. */
+    const char *good = "/tmp/sk_cfg_good.lua", *bad = "/tmp/sk_cfg_bad.lua";
+    FILE *f = fopen(good, "w");
+    fputs("-- broker\nheartbeat_ms = 500\nliveness = 4\ninsecure = true\n", f);
+    fclose(f);
+    f = fopen(bad, "w");
+    fputs("heartbeat_ms = 500\nheartbeat_seconds = 2\n", f);
+    fclose(f);
+    char cmd[600], out[4096];
+    snprintf(cmd, sizeof cmd, "%s --config %s --check-config 2>&1", h_bin("samskap-broker"), good);
+    FILE *p = popen(cmd, "r");
+    size_t n = fread(out, 1, sizeof out - 1, p);
+    out[n] = '\0';
+    CHECK(WEXITSTATUS(pclose(p)) == 0 && strstr(out, "configuration ok") != NULL);
+    snprintf(cmd, sizeof cmd, "%s --config %s --print-config --liveness 9 2>&1", h_bin("samskap-broker"), good);
+    p = popen(cmd, "r");
+    n = fread(out, 1, sizeof out - 1, p);
+    out[n] = '\0';
+    pclose(p);
+    CHECK(strstr(out, "heartbeat_ms = 500") != NULL && strstr(out, "liveness = 9") != NULL);
+    snprintf(cmd, sizeof cmd, "%s --config %s --check-config 2>&1", h_bin("samskap-broker"), bad);
+    p = popen(cmd, "r");
+    n = fread(out, 1, sizeof out - 1, p);
+    out[n] = '\0';
+    CHECK(WEXITSTATUS(pclose(p)) == 2);
+    CHECK(strstr(out, "sk_cfg_bad.lua:2") != NULL && strstr(out, "heartbeat_seconds") != NULL);
+    unlink(good);
+    unlink(bad);
+}
+
 /* The broker refuses to run open to the network without keys. */
 static void test_insecure_rules(void)
 {
@@ -769,6 +869,7 @@ int main(int argc, char **argv)
         {"curve", test_curve, 120},
         {"insecure_rules", test_insecure_rules, 60},
         {"durability", test_durability, 170},
+        {"http", test_http, 60},
     };
     if (argc != 2) {
         fprintf(stderr, "usage: test_bus NAME\n");
