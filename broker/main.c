@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "backup.h"
 #include "broker.h"
 #include "sk_daemon.h"
 #include "sk_log.h"
@@ -12,6 +13,7 @@ int main(int argc, char **argv)
     sk_broker_config cfg;
     sk_daemon_args d = {0};
     int verbose = 0, quiet = 0, version = 0;
+    const char *backup = NULL;
     sk_broker_config_defaults(&cfg);
     const sk_opt opts[] = {
         {"frontend", SK_OPT_STR, &cfg.frontend, 0, 0, "endpoint for clients (tcp://HOST:PORT or ipc://PATH)"},
@@ -33,6 +35,8 @@ int main(int argc, char **argv)
         {"access", SK_OPT_STR, &cfg.access, 0, 0, "access list: which keys may connect, as what, for which tenants"},
         {"data-dir", SK_OPT_STR, &cfg.data_dir, 0, 0,
          "journal (SQLite) and stored inputs/results: accepted jobs survive a crash (default: not durable)"},
+        {"backup", SK_OPT_CLI_STR, &backup, 0, 0,
+         "copy --data-dir (journal snapshot and its blobs) to this new directory while a broker serves, then exit"},
         {"insecure", SK_OPT_FLAG, &cfg.insecure, 0, 0, "run without keys (loopback and ipc endpoints only)"},
         {"verbose", SK_OPT_FLAG, &verbose, 0, 0, "log every job event"},
         {"quiet", SK_OPT_FLAG, &quiet, 0, 0, "log warnings and errors only"},
@@ -50,6 +54,22 @@ int main(int argc, char **argv)
         printf("samskap-broker %s\n", SAMSKAP_VERSION);
         sk_daemon_args_free(&d);
         return 0;
+    }
+    if (backup != NULL) {
+        sk_error err = SK_ERROR_INIT;
+        size_t nblobs = 0;
+        if (cfg.data_dir == NULL) {
+            fprintf(stderr, "samskap-broker: --backup needs --data-dir (the directory to copy)\n");
+            rc = 2;
+        } else if (sk_broker_backup(cfg.data_dir, backup, &nblobs, &err) < 0) {
+            fprintf(stderr, "samskap-broker: %s\n", err.msg);
+            rc = 1;
+        } else {
+            printf("backup of %s written to %s (journal and %zu blobs)\n", cfg.data_dir, backup, nblobs);
+            rc = 0;
+        }
+        sk_daemon_args_free(&d);
+        return rc;
     }
     sk_log_init("broker", verbose ? SK_LOG_DEBUG : quiet ? SK_LOG_WARN : SK_LOG_INFO);
     cfg.http = d.http;

@@ -509,7 +509,10 @@ static int list_command(int argc, char **argv, int type)
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
             printf("usage: samskap %s [--json] [--broker ENDPOINT]%s\n\n%s\n", argv[0],
                    type == SK_MSG_JOBS ? " [--tenant T]" : "",
-                   type == SK_MSG_JOBS ? "Lists queued and running jobs." : "Lists live nodes with their services, load and tenants, and the queues.");
+                   type == SK_MSG_JOBS ? "Lists queued and running jobs."
+                   : strcmp(argv[0], "status") == 0
+                       ? "The broker's picture: nodes, queues and counters (what /metrics shows)."
+                       : "Lists live nodes with their services, load and tenants, and the queues.");
             return SK_EXIT_OK;
         }
         fprintf(stderr, "samskap %s: unexpected argument '%s'\n", argv[0], argv[i]);
@@ -540,6 +543,22 @@ static int list_command(int argc, char **argv, int type)
         for (; p && cend && p < cend; p = strchr(p + 1, '{'))
             printf("%-28s %8s %8s\n", json_field(p, "name", a, sizeof a), json_field(p, "queued", b, sizeof b),
                    json_field(p, "running", c2, sizeof c2));
+        if (strcmp(argv[0], "status") == 0 && cend != NULL) {
+            /* The counters, one per line: what /metrics also shows. */
+            const char *c = strchr(cend, '{');
+            const char *ce = c ? strchr(c, '}') : NULL;
+            printf("\n");
+            for (const char *q = c ? c + 1 : NULL; q && ce && q < ce;) {
+                const char *colon = strchr(q, ':'), *comma = strchr(q, ',');
+                if (colon == NULL || colon > ce)
+                    break;
+                if (comma == NULL || comma > ce)
+                    comma = ce;
+                printf("%-20.*s %.*s\n", (int)(colon - q - 2), q + 1, (int)(comma - colon - 1), colon + 1);
+                q = comma + 1;
+            }
+            printf("%-20s %s\n", "secure", strstr(json, "\"secure\":true") ? "yes (CurveZMQ)" : "no (--insecure)");
+        }
     } else {
         printf("%-28s %-16s %-10s %-8s %3s %-20s %s\n", "JOB", "SERVICE", "TENANT", "STATE", "TRY", "NODE", "AGE_S");
         for (const char *p = strchr(json + 1, '{'); p; p = strchr(p + 1, '{')) {
@@ -555,6 +574,11 @@ static int list_command(int argc, char **argv, int type)
 }
 
 int sk_cli_services(int argc, char **argv)
+{
+    return list_command(argc, argv, SK_MSG_STATUS);
+}
+
+int sk_cli_status(int argc, char **argv)
 {
     return list_command(argc, argv, SK_MSG_STATUS);
 }

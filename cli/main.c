@@ -26,6 +26,7 @@ static const command commands[] = {
     {"cancel", sk_cli_cancel, "cancel a queued or running job"},
     {"services", sk_cli_services, "list live nodes, their services, load and tenants"},
     {"jobs", sk_cli_jobs, "list queued and running jobs"},
+    {"status", sk_cli_status, "the broker's nodes, queues and counters"},
     {"sim", sk_cli_sim, "run a simulation kernel locally, without a broker"},
     {"keygen", sk_cli_keygen, "write a CurveZMQ key pair for a client, node or broker"},
 #ifdef SK_HAVE_PLUGIN_CLI

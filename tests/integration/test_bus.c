@@ -1,5 +1,6 @@
 /* test_bus.c - end-to-end tests of broker, node and CLI over real sockets.
  * Usage: test_bus NAME; each NAME is its own ctest test. */
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -825,6 +826,171 @@ static void test_http(void)
     unlink(bad);
 }
 
+/* An online backup while the broker serves, restored into a new broker:
+ * every finished job's result and every queued job is there. */
+static void test_backup(void)
+{
+    char dir[] = "/tmp/sk_bk_XXXXXX", data[300], dest[300], bargs[512], out[65536], cmd[1200];
+    CHECK(mkdtemp(dir) != NULL);
+    snprintf(data, sizeof data, "%s/data", dir);
+    snprintf(dest, sizeof dest, "%s/backup", dir);
+    snprintf(bargs, sizeof bargs, FAST_BROKER " --no-service-wait-ms 600000 --data-dir %s", data);
+    h_cluster_init(&C);
+    h_start_broker(&C, bargs);
+    h_start_node(&C, "n1", 2, FAST_NODE);
+    h_wait_nodes(&C, 1, 20000);
+    CHECK(h_cli(&C, out, sizeof out, "submit diag.echo --tenant 1504 -p before=backup --json") == 0);
+    char done_job[SK_ID_MAX] = "";
+    char *jp = strstr(out, "\"job\":\"");
+    if (jp)
+        sscanf(jp + 7, "%63[^\"]", done_job);
+    CHECK(done_job[0] != '\0');
+    /* A job nobody serves stays queued. */
+    sk_error err = SK_ERROR_INIT;
+    sk_client *cl = sk_client_new(C.front, &err);
+    sk_submit s = {.service = "parked.service", .tenant = "1504"};
+    int64_t req = sk_client_submit(cl, &s, &err);
+    char queued_job[SK_ID_MAX] = "";
+    for (int i = 0; i < 20 && !queued_job[0]; i++) {
+        sk_wire_msg m;
+        if (sk_client_recv(cl, 500, &m, &err) != 1)
+            continue;
+        if (m.hdr.type == SK_MSG_ACCEPTED && m.hdr.req == req)
+            snprintf(queued_job, sizeof queued_job, "%s", m.hdr.job);
+        sk_wire_msg_close(&m);
+    }
+    sk_client_free(cl);
+    CHECK(queued_job[0] != '\0');
+    snprintf(cmd, sizeof cmd, "%s --data-dir %s --backup %s 2>&1", h_bin("samskap-broker"), data, dest);
+    FILE *p = popen(cmd, "r");
+    size_t n = fread(out, 1, sizeof out - 1, p);
+    out[n] = '\0';
+    CHECK(WEXITSTATUS(pclose(p)) == 0 && strstr(out, "backup of") != NULL);
+    /* A second backup into the same place is refused. */
+    p = popen(cmd, "r");
+    n = fread(out, 1, sizeof out - 1, p);
+    out[n] = '\0';
+    CHECK(WEXITSTATUS(pclose(p)) != 0 && strstr(out, "exists") != NULL);
+    /* Restore: a new broker on the backup. */
+    h_kill(C.broker, SIGTERM);
+    snprintf(bargs, sizeof bargs, FAST_BROKER " --no-service-wait-ms 600000 --data-dir %s", dest);
+    h_start_broker(&C, bargs);
+    h_wait_nodes(&C, 1, 20000);
+    CHECK(h_cli(&C, out, sizeof out, "wait %s --json", done_job) == 0);
+    CHECK(strstr(out, "\"state\":\"done\"") != NULL && strstr(out, "\"backup\"") != NULL);
+    CHECK(h_cli(&C, out, sizeof out, "jobs --json") == 0);
+    CHECK(strstr(out, queued_job) != NULL);
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    CHECK(system(cmd) == 0);
+}
+
+/* A fake broker of protocol 2.x, for the client side of the version test. */
+static void *fake_broker(void *arg)
+{
+    const char *ep = arg;
+    void *ctx = zmq_ctx_new(), *s = zmq_socket(ctx, ZMQ_ROUTER);
+    int tmo = 8000, zero = 0;
+    zmq_setsockopt(s, ZMQ_RCVTIMEO, &tmo, sizeof tmo);
+    zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof zero);
+    zmq_bind(s, ep);
+    char id[256], junk[4096];
+    int idl = zmq_recv(s, id, sizeof id, 0);
+    if (idl > 0) {
+        int more = 1;
+        size_t sz = sizeof more;
+        while (zmq_getsockopt(s, ZMQ_RCVMORE, &more, &sz) == 0 && more)
+            zmq_recv(s, junk, sizeof junk, 0);
+        const char sig[] = {'S', 'K', 2, 0};
+        const char hdr[] = {(char)0x81, (char)0xa1, 't', 13};
+        zmq_send(s, id, (size_t)idl, ZMQ_SNDMORE);
+        zmq_send(s, sig, 4, ZMQ_SNDMORE);
+        zmq_send(s, hdr, sizeof hdr, 0);
+        usleep(500000);
+    }
+    zmq_close(s);
+    zmq_ctx_term(ctx);
+    return NULL;
+}
+
+/* Peers of other versions: a newer minor works (unknown keys ignored);
+ * another major is refused with a message naming both versions, on the
+ * broker's side and on the client's. */
+static void test_versions(void)
+{
+    start(NULL, 1, 1);
+    void *ctx = zmq_ctx_new();
+    void *s = zmq_socket(ctx, ZMQ_DEALER);
+    int tmo = 5000, zero = 0;
+    zmq_setsockopt(s, ZMQ_RCVTIMEO, &tmo, sizeof tmo);
+    zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof zero);
+    zmq_connect(s, C.front);
+    /* 1.7 with a field this broker has never heard of: it works. */
+    const char newer[] = {'S', 'K', 1, 7};
+    const char submit[] = "\x85\xa1t\x01\xa3svc\xa9" "diag.echo\xa6tenant\xa4" "1504\xa3req\x05\xa6" "future\xc3";
+    zmq_send(s, newer, 4, ZMQ_SNDMORE);
+    zmq_send(s, submit, sizeof submit - 1, 0);
+    int got_result = 0;
+    for (int i = 0; i < 20 && !got_result; i++) {
+        char f0[8], f1[4096];
+        if (zmq_recv(s, f0, sizeof f0, 0) < 0)
+            break;
+        int n = zmq_recv(s, f1, sizeof f1, 0);
+        int more = 1;
+        size_t sz = sizeof more;
+        char junk[65536];
+        while (zmq_getsockopt(s, ZMQ_RCVMORE, &more, &sz) == 0 && more)
+            zmq_recv(s, junk, sizeof junk, 0);
+        /* header map's first key is "t": type 5 is a result */
+        if (n > 4 && f1[1] == (char)0xa1 && f1[2] == 't' && f1[3] == 5)
+            got_result = 1;
+    }
+    CHECK(got_result);
+    /* 0.9: refused, and told why. */
+    const char older[] = {'S', 'K', 0, 9};
+    const char status[] = {(char)0x81, (char)0xa1, 't', 11};
+    zmq_send(s, older, 4, ZMQ_SNDMORE);
+    zmq_send(s, status, sizeof status, 0);
+    char f0[8], f1[1024] = "";
+    CHECK(zmq_recv(s, f0, sizeof f0, 0) == 4);
+    int n = zmq_recv(s, f1, sizeof f1 - 1, 0);
+    CHECK(n > 0 && memmem(f1, (size_t)n, "protocol version 0.9, this side speaks 1.x", 42) != NULL);
+    zmq_close(s);
+    /* An old node is refused too and never listed. */
+    s = zmq_socket(ctx, ZMQ_DEALER);
+    zmq_setsockopt(s, ZMQ_RCVTIMEO, &tmo, sizeof tmo);
+    zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof zero);
+    zmq_connect(s, C.back);
+    const char ready[] = "\x83\xa1t\x08\xa8services\x91\xa9" "diag.echo\xa8" "capacity\x01";
+    zmq_send(s, older, 4, ZMQ_SNDMORE);
+    zmq_send(s, ready, sizeof ready - 1, 0);
+    n = zmq_recv(s, f0, sizeof f0, 0);
+    CHECK(n == 4);
+    n = zmq_recv(s, f1, sizeof f1 - 1, 0);
+    CHECK(n > 0 && memmem(f1, (size_t)n, "protocol version 0.9", 20) != NULL);
+    zmq_close(s);
+    zmq_ctx_term(ctx);
+    char *st = h_status(&C);
+    int nodes = 0;
+    for (const char *p = st ? strstr(st, "\"capacity\":") : NULL; p; p = strstr(p + 1, "\"capacity\":"))
+        nodes++;
+    CHECK(nodes == 1);
+    free(st);
+    /* The client side: a broker speaking 2.x is named, not misparsed. */
+    char ep[64], out[4096] = "", cmd[512];
+    snprintf(ep, sizeof ep, "tcp://127.0.0.1:%d", free_tcp_port());
+    pthread_t t;
+    pthread_create(&t, NULL, fake_broker, ep);
+    usleep(200000);
+    snprintf(cmd, sizeof cmd, "%s services --broker %s --connect-timeout 5 2>&1", h_bin("samskap"), ep);
+    FILE *p = popen(cmd, "r");
+    size_t len = fread(out, 1, sizeof out - 1, p);
+    out[len] = '\0';
+    int rc = pclose(p);
+    pthread_join(t, NULL);
+    CHECK(WEXITSTATUS(rc) != 0);
+    CHECK(strstr(out, "protocol version 2.0, this side speaks 1.x") != NULL);
+}
+
 /* The broker refuses to run open to the network without keys. */
 static void test_insecure_rules(void)
 {
@@ -870,6 +1036,8 @@ int main(int argc, char **argv)
         {"insecure_rules", test_insecure_rules, 60},
         {"durability", test_durability, 170},
         {"http", test_http, 60},
+        {"backup", test_backup, 90},
+        {"versions", test_versions, 60},
     };
     if (argc != 2) {
         fprintf(stderr, "usage: test_bus NAME\n");
