@@ -51,8 +51,8 @@ struct job {
     uint64_t submitted_ms, deadline_abs_ms, finished_ms;
     sk_params *params;
     size_t nbodies;
-    char body_names[SK_MAX_BODIES][SK_ID_MAX];
-    zmq_msg_t bodies[SK_MAX_BODIES];
+    char (*body_names)[SK_ID_MAX];  /* [nbodies]; NULL when none are held */
+    zmq_msg_t *bodies;              /* [nbodies] */
     size_t body_bytes;
     bool inputs_lost;           /* adopted after a broker restart: cannot be retried */
     node *node;                 /* running on (or still held by, after a cancel) */
@@ -362,6 +362,10 @@ static void release_bodies(broker *b, job *j)
 {
     for (size_t i = 0; i < j->nbodies; i++)
         zmq_msg_close(&j->bodies[i]);
+    free(j->bodies);
+    free(j->body_names);
+    j->bodies = NULL;
+    j->body_names = NULL;
     b->queued_bytes -= (int64_t)j->body_bytes;
     j->nbodies = 0;
     j->body_bytes = 0;
@@ -715,6 +719,20 @@ static void on_submit(broker *b, sk_wire_msg *m, const route *from)
         j->deadline_abs_ms = j->submitted_ms + (uint64_t)h->deadline_ms;
     j->params = h->params;
     h->params = NULL;
+    /* Most of a job's life is spent finished, holding only its result:
+     * body arrays are sized to the job, not to the protocol's maximum. */
+    if (m->nbodies > 0) {
+        j->bodies = calloc(m->nbodies, sizeof *j->bodies);
+        j->body_names = calloc(m->nbodies, sizeof *j->body_names);
+        if (j->bodies == NULL || j->body_names == NULL) {
+            free(j->bodies);
+            free(j->body_names);
+            sk_params_free(j->params);
+            free(j);
+            send_client_failure(b, from, h->req, NULL, SK_ENOMEM, "broker out of memory");
+            return;
+        }
+    }
     j->nbodies = m->nbodies;
     for (size_t i = 0; i < m->nbodies; i++) {
         memcpy(j->body_names[i], h->body_names[i], SK_ID_MAX);
@@ -1633,6 +1651,17 @@ static int load_journal(broker *b, sk_error *err)
         jj->hdr.params = NULL;
         j->submitted_ms = from_wall(b, jj->submitted_ms);
         j->deadline_abs_ms = from_wall(b, jj->deadline_abs_ms);
+        if (jj->nbodies > 0) {
+            j->bodies = calloc(jj->nbodies, sizeof *j->bodies);
+            j->body_names = calloc(jj->nbodies, sizeof *j->body_names);
+            if (j->bodies == NULL || j->body_names == NULL) {
+                free(j->bodies);
+                free(j->body_names);
+                free(j);
+                sk_journal_job_clear(jj);
+                continue;
+            }
+        }
         j->nbodies = jj->nbodies;
         for (size_t k = 0; k < jj->nbodies; k++) {
             memcpy(j->body_names[k], jj->hdr.body_names[k], SK_ID_MAX);
