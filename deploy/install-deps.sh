@@ -22,6 +22,7 @@ libsqlite3-dev
 libh2o-dev
 libsystemd-dev
 locales
+iproute2
 python3
 python3-zmq
 python3-msgpack
