@@ -57,6 +57,7 @@ struct job {
     bool inputs_lost;           /* adopted after a broker restart: cannot be retried */
     node *node;                 /* running on (or still held by, after a cancel) */
     svc_queue *queue;
+    size_t tqi;                 /* its tenant's index in queue->tq */
     job *qprev, *qnext;
     int64_t code;
     char reason[512];
@@ -84,9 +85,20 @@ struct node {
     uint64_t expiry_ms, next_heartbeat_ms;
 };
 
+/* One tenant's share of a service queue: its own FIFO, and how many of its
+ * jobs run now.  Dispatch serves the tenant with the fewest running jobs
+ * first, so one municipality's 8,760-job batch cannot starve another's. */
+typedef struct tenant_q {
+    char tenant[SK_ID_MAX];
+    job *head, *tail;
+    size_t len;
+    int64_t running;
+} tenant_q;
+
 struct svc_queue {
     char name[SK_ID_MAX];
-    job *head, *tail;
+    tenant_q *tq;
+    size_t ntq, captq, rr;
     size_t len;
     int64_t running;
     svc_queue *next;
@@ -290,21 +302,64 @@ static svc_queue *queue_for(broker *b, const char *service, bool create)
     return q;
 }
 
+static tenant_q *tq_for(svc_queue *q, const char *tenant, size_t *index)
+{
+    for (size_t i = 0; i < q->ntq; i++) {
+        if (strcmp(q->tq[i].tenant, tenant) == 0) {
+            if (index)
+                *index = i;
+            return &q->tq[i];
+        }
+    }
+    if (q->ntq == q->captq) {
+        size_t cap = q->captq ? q->captq * 2 : 4;
+        tenant_q *t = realloc(q->tq, cap * sizeof *t);
+        if (t == NULL)
+            return NULL;
+        q->tq = t;
+        q->captq = cap;
+    }
+    tenant_q *t = &q->tq[q->ntq];
+    memset(t, 0, sizeof *t);
+    sk_strlcpy(t->tenant, tenant, sizeof t->tenant);
+    if (index)
+        *index = q->ntq;
+    q->ntq++;
+    return t;
+}
+
+/* Running jobs per service and per tenant move together. */
+static void run_add(svc_queue *q, const char *tenant, int delta)
+{
+    if (q == NULL)
+        return;
+    q->running += delta;
+    tenant_q *t = tq_for(q, tenant, NULL);
+    if (t != NULL)
+        t->running += delta;
+}
+
 static void queue_push(svc_queue *q, job *j, bool front)
 {
+    size_t i;
+    tenant_q *t = tq_for(q, j->tenant, &i);
+    if (t == NULL)
+        return; /* out of memory: the job stays unqueued and fails at its deadline */
     j->queue = q;
+    j->tqi = i;
     j->qprev = j->qnext = NULL;
-    if (q->head == NULL) {
-        q->head = q->tail = j;
+    if (t->head == NULL) {
+        t->head = t->tail = j;
     } else if (front) {
-        j->qnext = q->head;
-        q->head->qprev = j;
-        q->head = j;
+        j->qnext = t->head;
+        t->head->qprev = j;
+        t->head = j;
     } else {
-        j->qprev = q->tail;
-        q->tail->qnext = j;
-        q->tail = j;
+        j->qprev = t->tail;
+        t->tail->qnext = j;
+        t->tail = j;
     }
+    t->len++;
     q->len++;
 }
 
@@ -313,10 +368,12 @@ static void queue_remove(job *j)
     svc_queue *q = j->queue;
     if (q == NULL)
         return;
-    if (j->qprev) j->qprev->qnext = j->qnext; else q->head = j->qnext;
-    if (j->qnext) j->qnext->qprev = j->qprev; else q->tail = j->qprev;
+    tenant_q *t = &q->tq[j->tqi];
+    if (j->qprev) j->qprev->qnext = j->qnext; else t->head = j->qnext;
+    if (j->qnext) j->qnext->qprev = j->qprev; else t->tail = j->qprev;
     j->qprev = j->qnext = NULL;
     j->queue = NULL;
+    t->len--;
     q->len--;
 }
 
@@ -377,7 +434,7 @@ static void finish_job(broker *b, job *j, enum job_state st, int64_t code, const
         queue_remove(j);
     svc_queue *q = queue_for(b, j->service, false);
     if (j->state == JOB_RUNNING && q != NULL)
-        q->running--;
+        run_add(q, j->tenant, -1);
     j->state = st;
     j->code = code;
     sk_strlcpy(j->reason, reason ? reason : "", sizeof j->reason);
@@ -507,8 +564,7 @@ static void dispatch_job(broker *b, job *j, node *n)
     j->node = n;
     n->load++;
     svc_queue *q = queue_for(b, j->service, false);
-    if (q)
-        q->running++;
+    run_add(q, j->tenant, 1);
     int rc = send_to(b, b->back, &n->id, &h, copies, j->nbodies);
     h.params = NULL; /* borrowed */
     sk_debug("msg=\"dispatched\" job=%s node=%s attempt=%" PRId64, j->id, n->name, j->attempt);
@@ -519,36 +575,57 @@ static void dispatch_job(broker *b, job *j, node *n)
                 j->id, n->name);
 }
 
+static bool node_room_for(broker *b, const char *service)
+{
+    const char *k;
+    size_t kl;
+    void *v;
+    for (size_t it = 0; (it = sk_map_next(&b->nodes, it, &k, &kl, &v)) != 0;) {
+        node *n = v;
+        if (n->load >= n->capacity)
+            continue;
+        for (size_t s = 0; s < n->nservices; s++)
+            if (strcmp(n->services[s], service) == 0)
+                return true;
+    }
+    return false;
+}
+
+/* Fair dispatch: repeatedly take the oldest job of the tenant with the
+ * fewest running jobs (ties: round robin), while some node has room.  A
+ * tenant no free node may serve is skipped for this pass. */
 static void dispatch(broker *b, svc_queue *q)
 {
-    if (q == NULL)
+    if (q == NULL || q->len == 0)
         return;
-    for (job *j = q->head, *next; j != NULL; j = next) {
-        next = j->qnext;
+    bool stack_blocked[64];
+    bool *blocked = q->ntq <= 64 ? stack_blocked : calloc(q->ntq, sizeof *blocked);
+    if (blocked == NULL)
+        return;
+    memset(blocked, 0, q->ntq * sizeof *blocked);
+    while (node_room_for(b, q->name)) {
+        size_t best = (size_t)-1;
+        for (size_t k = 0; k < q->ntq; k++) {
+            size_t i = (q->rr + 1 + k) % q->ntq;
+            tenant_q *t = &q->tq[i];
+            if (t->head == NULL || blocked[i])
+                continue;
+            if (best == (size_t)-1 || t->running < q->tq[best].running)
+                best = i;
+        }
+        if (best == (size_t)-1)
+            break;
+        job *j = q->tq[best].head;
         node *n = pick_node(b, q->name, j->tenant);
         if (n == NULL) {
-            /* Stop when no node has room for this service at all; keep
-             * scanning only if a later job's tenant might fit. */
-            if (pick_node(b, q->name, "*") == NULL) {
-                bool any_room = false;
-                const char *k;
-                size_t kl;
-                void *v;
-                for (size_t it = 0; (it = sk_map_next(&b->nodes, it, &k, &kl, &v)) != 0;) {
-                    node *nn = v;
-                    if (nn->load < nn->capacity) {
-                        for (size_t s = 0; s < nn->nservices; s++)
-                            if (strcmp(nn->services[s], q->name) == 0)
-                                any_room = true;
-                    }
-                }
-                if (!any_room)
-                    return;
-            }
+            blocked[best] = true;
             continue;
         }
+        q->rr = best;
         dispatch_job(b, j, n);
     }
+    if (blocked != stack_blocked)
+        free(blocked);
 }
 
 static void dispatch_all(broker *b)
@@ -562,8 +639,7 @@ static void dispatch_all(broker *b)
 static void requeue_or_fail(broker *b, job *j, const char *why)
 {
     svc_queue *q = queue_for(b, j->service, false);
-    if (q != NULL)
-        q->running--;
+    run_add(q, j->tenant, -1);
     j->node = NULL;
     if (j->inputs_lost) {
         j->state = JOB_QUEUED; /* so finish_job does not count it running twice */
@@ -1193,8 +1269,7 @@ static void on_ready(broker *b, sk_wire_msg *m, const route *from)
             }
             list_add(&b->active_head, &b->active_tail, j);
             svc_queue *q = queue_for(b, j->service, true);
-            if (q)
-                q->running++;
+            run_add(q, j->tenant, 1);
             load++;
             sk_info("msg=\"adopted job after restart\" job=%s node=%s attempt=%" PRId64, j->id, n->name, j->attempt);
         } else if (j->node == n && j->attempt == hj->attempt) {
@@ -1206,8 +1281,7 @@ static void on_ready(broker *b, sk_wire_msg *m, const route *from)
             j->state = JOB_RUNNING;
             j->node = n;
             svc_queue *q = queue_for(b, j->service, true);
-            if (q)
-                q->running++;
+            run_add(q, j->tenant, 1);
             load++;
         } else {
             sk_header c;
@@ -1236,8 +1310,7 @@ static void on_node_outcome(broker *b, sk_wire_msg *m, node *n)
         j->node = n;
         n->load++;
         svc_queue *q = queue_for(b, j->service, true);
-        if (q)
-            q->running++;
+        run_add(q, j->tenant, 1);
     }
     bool current = j != NULL && j->node == n && j->attempt == h->attempt;
     if (current || (j != NULL && j->node == n)) {
@@ -1266,8 +1339,7 @@ static void on_node_outcome(broker *b, sk_wire_msg *m, node *n)
                 list_add(&b->active_head, &b->active_tail, j);
                 current = true;
                 svc_queue *q = queue_for(b, j->service, true);
-                if (q)
-                    q->running++;
+                run_add(q, j->tenant, 1);
             }
         }
     }
@@ -2007,6 +2079,7 @@ out:
     }
     for (svc_queue *q = b->queues, *next; q != NULL; q = next) {
         next = q->next;
+        free(q->tq);
         free(q);
     }
     sk_map_free(&b->jobs);

@@ -991,6 +991,47 @@ static void test_versions(void)
     CHECK(strstr(out, "protocol version 2.0, this side speaks 1.x") != NULL);
 }
 
+/* Fair queuing: a small tenant's job finishes promptly while another
+ * tenant has hundreds queued for the same service. */
+static void test_fairness(void)
+{
+    sk_error err = SK_ERROR_INIT;
+    start(NULL, 1, 2);
+    sk_client *big = sk_client_new(C.front, &err), *small = sk_client_new(C.front, &err);
+    sk_params *p = sk_params_new();
+    sk_params_set_str(p, "ms", "40");
+    sk_submit s = {.service = "diag.sleep", .tenant = "1504", .params = p, .no_ack = true};
+    const int n = 300; /* 300 x 40 ms on 2 slots: 6 s in FIFO order */
+    for (int i = 0; i < n; i++)
+        CHECK(sk_client_submit(big, &s, &err) > 0);
+    usleep(300000);
+    s.tenant = "1546";
+    long t0 = h_now_ms();
+    CHECK(sk_client_submit(small, &s, &err) > 0);
+    int got = 0;
+    long waited = -1;
+    while (!got && h_now_ms() - t0 < 20000) {
+        sk_wire_msg m;
+        if (sk_client_recv(small, 200, &m, &err) != 1)
+            continue;
+        if (m.hdr.type == SK_MSG_RESULT) {
+            got = 1;
+            waited = h_now_ms() - t0;
+        }
+        sk_wire_msg_close(&m);
+    }
+    sk_params_free(p);
+    CHECK(got);
+    fprintf(stderr, "small tenant's job done after %ld ms with %d queued ahead of it\n", waited, n);
+    CHECK(waited >= 0 && waited < 2000);
+    /* The big tenant still had work queued when the small one finished. */
+    char *st = h_status(&C);
+    CHECK(st != NULL && h_counter(st, "completed") < n);
+    free(st);
+    sk_client_free(big);
+    sk_client_free(small);
+}
+
 /* The broker refuses to run open to the network without keys. */
 static void test_insecure_rules(void)
 {
@@ -1038,6 +1079,7 @@ int main(int argc, char **argv)
         {"http", test_http, 60},
         {"backup", test_backup, 90},
         {"versions", test_versions, 60},
+        {"fairness", test_fairness, 90},
     };
     if (argc != 2) {
         fprintf(stderr, "usage: test_bus NAME\n");
