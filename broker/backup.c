@@ -90,7 +90,7 @@ int sk_broker_backup(const char *data_dir, const char *dest, size_t *nblobs, sk_
     /* Copy the blobs the snapshot names. */
     sqlite3_stmt *q = NULL;
     if (sqlite3_prepare_v2(to,
-                           "SELECT blob FROM inputs UNION SELECT result_blob FROM jobs WHERE result_blob IS NOT NULL",
+                           "SELECT blob FROM inputs WHERE blob IS NOT NULL UNION SELECT result_blob FROM jobs WHERE result_blob IS NOT NULL",
                            -1, &q, NULL) != SQLITE_OK) {
         int r = sk_fail(err, SK_EIO, "%s: %s", dst, sqlite3_errmsg(to));
         sqlite3_close(to);

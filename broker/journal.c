@@ -183,14 +183,23 @@ static int apply(sk_journal *j, rec *r)
         if (rc != SQLITE_DONE)
             return rc;
         for (size_t i = 0; i < r->nbodies; i++) {
-            if (blob_write(j, r->tenant, zmq_msg_data(&r->bodies[i]), zmq_msg_size(&r->bodies[i]), name) < 0)
-                return SQLITE_IOERR;
+            size_t len = zmq_msg_size(&r->bodies[i]);
             sqlite3_reset(j->ins_input);
             sqlite3_bind_text(j->ins_input, 1, r->id, -1, SQLITE_STATIC);
             sqlite3_bind_int(j->ins_input, 2, (int)i);
             sqlite3_bind_text(j->ins_input, 3, r->names[i], -1, SQLITE_STATIC);
-            sqlite3_bind_text(j->ins_input, 4, name, -1, SQLITE_TRANSIENT);
-            sqlite3_bind_int64(j->ins_input, 5, (int64_t)zmq_msg_size(&r->bodies[i]));
+            /* Small inputs live in the journal itself (one fsync per batch);
+             * large ones are blob files (fsynced each). */
+            if (len <= SK_JOURNAL_INLINE_MAX) {
+                sqlite3_bind_null(j->ins_input, 4);
+                sqlite3_bind_blob(j->ins_input, 6, zmq_msg_data(&r->bodies[i]), (int)len, SQLITE_STATIC);
+            } else {
+                if (blob_write(j, r->tenant, zmq_msg_data(&r->bodies[i]), len, name) < 0)
+                    return SQLITE_IOERR;
+                sqlite3_bind_text(j->ins_input, 4, name, -1, SQLITE_TRANSIENT);
+                sqlite3_bind_null(j->ins_input, 6);
+            }
+            sqlite3_bind_int64(j->ins_input, 5, (int64_t)len);
             if ((rc = sqlite3_step(j->ins_input)) != SQLITE_DONE)
                 return rc;
         }
@@ -204,7 +213,7 @@ static int apply(sk_journal *j, rec *r)
         return rc == SQLITE_DONE ? SQLITE_OK : rc;
     case REC_FINISH:
         name[0] = '\0';
-        if (r->has_result &&
+        if (r->has_result && zmq_msg_size(&r->result) > SK_JOURNAL_INLINE_MAX &&
             blob_write(j, r->tenant, zmq_msg_data(&r->result), zmq_msg_size(&r->result), name) < 0)
             return SQLITE_IOERR;
         sqlite3_reset(j->upd_finish);
@@ -216,7 +225,12 @@ static int apply(sk_journal *j, rec *r)
             sqlite3_bind_text(j->upd_finish, 5, name, -1, SQLITE_TRANSIENT);
         else
             sqlite3_bind_null(j->upd_finish, 5);
-        sqlite3_bind_text(j->upd_finish, 6, r->id, -1, SQLITE_STATIC);
+        if (r->has_result && name[0] == '\0')
+            sqlite3_bind_blob(j->upd_finish, 6, zmq_msg_data(&r->result), (int)zmq_msg_size(&r->result),
+                              SQLITE_STATIC);
+        else
+            sqlite3_bind_null(j->upd_finish, 6);
+        sqlite3_bind_text(j->upd_finish, 7, r->id, -1, SQLITE_STATIC);
         rc = sqlite3_step(j->upd_finish);
         return rc == SQLITE_DONE ? SQLITE_OK : rc;
     case REC_FORGET:
@@ -327,9 +341,9 @@ static const char schema[] =
     "CREATE TABLE IF NOT EXISTS jobs(id TEXT PRIMARY KEY, tenant TEXT NOT NULL, service TEXT NOT NULL,"
     " state TEXT NOT NULL DEFAULT 'queued', attempt INTEGER NOT NULL DEFAULT 0, submitted_ms INTEGER,"
     " deadline_ms INTEGER, finished_ms INTEGER, code INTEGER, reason TEXT, header BLOB NOT NULL,"
-    " client BLOB, result_blob TEXT);"
-    "CREATE TABLE IF NOT EXISTS inputs(job TEXT NOT NULL, idx INTEGER NOT NULL, name TEXT, blob TEXT NOT NULL,"
-    " size INTEGER, PRIMARY KEY(job, idx));"
+    " client BLOB, result_blob TEXT, result_data BLOB);"
+    "CREATE TABLE IF NOT EXISTS inputs(job TEXT NOT NULL, idx INTEGER NOT NULL, name TEXT, blob TEXT,"
+    " size INTEGER, data BLOB, PRIMARY KEY(job, idx));"
     "CREATE INDEX IF NOT EXISTS jobs_state ON jobs(state, submitted_ms);";
 
 int sk_journal_open(uv_loop_t *loop, const char *dir, sk_journal_committed_fn cb, void *ud, sk_journal **out,
@@ -356,11 +370,11 @@ int sk_journal_open(uv_loop_t *loop, const char *dir, sk_journal_committed_fn cb
         sqlite3_prepare_v2(j->db,
                            "INSERT OR REPLACE INTO jobs(id,tenant,service,submitted_ms,deadline_ms,header,client)"
                            " VALUES(?,?,?,?,?,?,?)", -1, &j->ins_job, NULL) != SQLITE_OK ||
-        sqlite3_prepare_v2(j->db, "INSERT OR REPLACE INTO inputs(job,idx,name,blob,size) VALUES(?,?,?,?,?)", -1,
+        sqlite3_prepare_v2(j->db, "INSERT OR REPLACE INTO inputs(job,idx,name,blob,size,data) VALUES(?,?,?,?,?,?)", -1,
                            &j->ins_input, NULL) != SQLITE_OK ||
         sqlite3_prepare_v2(j->db, "UPDATE jobs SET state=?, attempt=? WHERE id=?", -1, &j->upd_state, NULL) !=
             SQLITE_OK ||
-        sqlite3_prepare_v2(j->db, "UPDATE jobs SET state=?, code=?, reason=?, finished_ms=?, result_blob=? WHERE id=?",
+        sqlite3_prepare_v2(j->db, "UPDATE jobs SET state=?, code=?, reason=?, finished_ms=?, result_blob=?, result_data=? WHERE id=?",
                            -1, &j->upd_finish, NULL) != SQLITE_OK ||
         sqlite3_prepare_v2(j->db, "DELETE FROM jobs WHERE id=?", -1, &j->del_job, NULL) != SQLITE_OK ||
         sqlite3_prepare_v2(j->db, "DELETE FROM inputs WHERE job=?", -1, &j->del_inputs, NULL) != SQLITE_OK) {
@@ -516,8 +530,8 @@ int sk_journal_load(sk_journal *j, sk_journal_job **jobs, size_t *n, sk_error *e
     *n = 0;
     if (sqlite3_prepare_v2(j->db,
                            "SELECT id,state,attempt,submitted_ms,deadline_ms,finished_ms,code,reason,header,"
-                           "result_blob,tenant,client FROM jobs ORDER BY submitted_ms, id", -1, &q, NULL) != SQLITE_OK ||
-        sqlite3_prepare_v2(j->db, "SELECT idx,name,blob FROM inputs WHERE job=? ORDER BY idx", -1, &qi, NULL) !=
+                           "result_blob,tenant,client,result_data FROM jobs ORDER BY submitted_ms, id", -1, &q, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(j->db, "SELECT idx,name,blob,data FROM inputs WHERE job=? ORDER BY idx", -1, &qi, NULL) !=
             SQLITE_OK) {
         sqlite3_finalize(q);
         return sk_fail(err, SK_EIO, "journal: %s", sqlite3_errmsg(j->db));
@@ -564,15 +578,34 @@ int sk_journal_load(sk_journal *j, sk_journal_job **jobs, size_t *n, sk_error *e
                 jj->has_result = true;
             else
                 ok = false;
+        } else if (strcmp(jj->state, "done") == 0 && sqlite3_column_type(q, 12) == SQLITE_BLOB) {
+            int rl = sqlite3_column_bytes(q, 12);
+            if (zmq_msg_init_size(&jj->result, (size_t)rl) == 0) {
+                memcpy(zmq_msg_data(&jj->result), sqlite3_column_blob(q, 12), (size_t)rl);
+                jj->has_result = true;
+            } else {
+                ok = false;
+            }
         }
         if (strcmp(jj->state, "queued") == 0 || strcmp(jj->state, "running") == 0) {
             sqlite3_reset(qi);
             sqlite3_bind_text(qi, 1, jj->hdr.job, -1, SQLITE_TRANSIENT);
             while (ok && sqlite3_step(qi) == SQLITE_ROW && jj->nbodies < SK_MAX_BODIES) {
-                if (blob_read(j, (const char *)sqlite3_column_text(qi, 2), &jj->bodies[jj->nbodies]) < 0)
-                    ok = false;
-                else
+                zmq_msg_t *body = &jj->bodies[jj->nbodies];
+                if (sqlite3_column_type(qi, 3) == SQLITE_BLOB || sqlite3_column_type(qi, 2) == SQLITE_NULL) {
+                    int bl = sqlite3_column_bytes(qi, 3);
+                    if (zmq_msg_init_size(body, (size_t)bl) < 0) {
+                        ok = false;
+                        break;
+                    }
+                    if (bl > 0)
+                        memcpy(zmq_msg_data(body), sqlite3_column_blob(qi, 3), (size_t)bl);
                     jj->nbodies++;
+                } else if (blob_read(j, (const char *)sqlite3_column_text(qi, 2), body) < 0) {
+                    ok = false;
+                } else {
+                    jj->nbodies++;
+                }
             }
         }
         if (!ok) {

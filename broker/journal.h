@@ -21,6 +21,10 @@
 
 typedef struct sk_journal sk_journal;
 
+/* Inputs and results up to this size are stored in the journal itself
+ * (committed with their batch); larger ones as blob files. */
+#define SK_JOURNAL_INLINE_MAX (64 * 1024)
+
 /* Called on the loop thread for each committed submit, in commit order. */
 typedef void (*sk_journal_committed_fn)(void *ud, const char *job_id);
 

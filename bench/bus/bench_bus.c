@@ -27,7 +27,7 @@ extern char **environ;
 typedef struct config {
     int clients, workers, window, body;
     double seconds;
-    bool samskap, ack;
+    bool samskap, ack, durable;
     char front[64], back[64];
 } config;
 
@@ -295,8 +295,10 @@ static double run(config *c, const char *label, const char *broker_bin, double *
     pid_t broker = 0;
     atomic_store(&stop_workers, 0);
     if (c->samskap) {
+        char dd[64];
+        snprintf(dd, sizeof dd, "/tmp/bench_bus_journal_%d", (int)getpid());
         char *argv[] = {(char *)broker_bin, "--frontend", c->front, "--backend", c->back, "--quiet",
-                        "--max-queue", "10000000", "--insecure", NULL};
+                        "--max-queue", "10000000", "--insecure", c->durable ? "--data-dir" : NULL, dd, NULL};
         if (posix_spawn(&broker, broker_bin, NULL, NULL, argv, environ) != 0) {
             fprintf(stderr, "bench_bus: cannot start %s\n", broker_bin);
             exit(1);
@@ -333,6 +335,12 @@ static double run(config *c, const char *label, const char *broker_bin, double *
     if (c->samskap) {
         kill(broker, SIGTERM);
         waitpid(broker, NULL, 0);
+        if (c->durable) {
+            char cmd[128];
+            snprintf(cmd, sizeof cmd, "rm -rf /tmp/bench_bus_journal_%d", (int)getpid());
+            if (system(cmd) != 0)
+                fprintf(stderr, "bench_bus: could not remove the journal\n");
+        }
     } else {
         void *ctl = zmq_socket(ctx, ZMQ_PAIR);
         int zero = 0;
@@ -359,7 +367,7 @@ int main(int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--help") == 0) {
             printf("usage: bench_bus [--clients N] [--workers M] [--seconds S] [--window W] [--broker PATH]\n"
-                   "                 [--only proxy|samskap]\n"
+                   "                 [--only proxy|samskap|durable]\n"
                    "Round trips/s and p50/p99 latency through samskap-broker and through zmq_proxy.\n");
             return 0;
         } else if (i + 1 < argc && strcmp(argv[i], "--clients") == 0) base.clients = atoi(argv[++i]);
@@ -390,9 +398,11 @@ int main(int argc, char **argv)
         snprintf(c.front, sizeof c.front, "tcp://127.0.0.1:%d", port++);
         snprintf(c.back, sizeof c.back, "tcp://127.0.0.1:%d", port++);
         proxy_rate = 1;
+        if (only != NULL && strcmp(only, "durable") == 0)
+            continue;
         if (only == NULL || strcmp(only, "proxy") == 0)
             run(&c, "zmq_proxy(ROUTER,DEALER)", NULL, &proxy_rate);
-        if (only != NULL && strcmp(only, "proxy") == 0)
+        if (only != NULL && strcmp(only, "samskap") != 0)
             continue;
         c.samskap = true;
         c.ack = false;
@@ -407,6 +417,22 @@ int main(int argc, char **argv)
         run(&c, "samskap (with accepted)", broker_bin, &sk_ack_rate);
         printf("  -> samskap/zmq_proxy at %d B: %.0f%% (no accepted), %.0f%% (with accepted)\n", c.body,
                100 * sk_rate / proxy_rate, 100 * sk_ack_rate / proxy_rate);
+    }
+    if (only == NULL || strcmp(only, "durable") == 0) {
+        /* Durable (journal, accepted after commit) against in-memory, both
+         * with accepted, 100 B. */
+        double mem_rate, dur_rate;
+        config c = base;
+        c.samskap = true;
+        c.ack = true;
+        snprintf(c.front, sizeof c.front, "tcp://127.0.0.1:%d", port++);
+        snprintf(c.back, sizeof c.back, "tcp://127.0.0.1:%d", port++);
+        run(&c, "samskap in memory", broker_bin, &mem_rate);
+        c.durable = true;
+        snprintf(c.front, sizeof c.front, "tcp://127.0.0.1:%d", port++);
+        snprintf(c.back, sizeof c.back, "tcp://127.0.0.1:%d", port++);
+        run(&c, "samskap durable (--data-dir)", broker_bin, &dur_rate);
+        printf("  -> durable/in-memory: %.0f%% (target >= 50%%)\n", 100 * dur_rate / mem_rate);
     }
     return 0;
 }
