@@ -113,7 +113,8 @@ typedef struct broker {
     sk_broker_config cfg;
     uv_loop_t loop;
     void *ctx, *front, *back;
-    sk_uvzmq zfront, zback, zzap;
+    sk_uvzmq zfront, zback, zzap, zevents;
+    void *events;               /* XPUB, manual subscriptions; NULL when off */
     void *zap;                  /* ZAP handler (REP on inproc://zeromq.zap.01) */
     sk_access *access;          /* NULL: insecure mode, everyone may do anything */
     sk_journal *journal;        /* NULL: not durable (no --data-dir) */
@@ -161,6 +162,7 @@ void sk_broker_config_defaults(sk_broker_config *c)
     c->log_level = SK_LOG_INFO;
     c->curve_secret = NULL;
     c->data_dir = NULL;
+    c->events = NULL;
     c->access = NULL;
     c->insecure = 0;
 }
@@ -282,6 +284,76 @@ static void notify_outcome(broker *b, job *j)
     for (size_t i = 0; i < j->nwaiters; i++)
         send_outcome(b, j, &j->waiters[i]);
     j->nwaiters = 0;
+}
+
+/* ---- events ---- */
+
+/* Advisory: dropped when a subscriber is slow (XPUB high-water mark); the
+ * journal is the record.  Topic "<tenant>/" so a subscription to one
+ * tenant never matches another by prefix. */
+static void publish(broker *b, const job *j, const char *what, const char *node_name)
+{
+    if (b->events == NULL)
+        return;
+    char topic[SK_ID_MAX + 2];
+    int tl = snprintf(topic, sizeof topic, "%s/", j->tenant);
+    sk_header h;
+    sk_header_init(&h, SK_MSG_EVENT);
+    sk_strlcpy(h.job, j->id, sizeof h.job);
+    sk_strlcpy(h.service, j->service, sizeof h.service);
+    sk_strlcpy(h.tenant, j->tenant, sizeof h.tenant);
+    sk_strlcpy(h.text, what, sizeof h.text);
+    h.attempt = j->attempt;
+    if (node_name != NULL)
+        sk_strlcpy(h.node_name, node_name, sizeof h.node_name);
+    if (j->state == JOB_FAILED) {
+        h.code = j->code;
+        sk_strlcpy(h.reason, j->reason, sizeof h.reason);
+    }
+    if (zmq_send(b->events, topic, (size_t)tl, ZMQ_SNDMORE | ZMQ_DONTWAIT) == (int)tl)
+        sk_wire_send(b->events, NULL, 0, &h, NULL, 0, ZMQ_DONTWAIT);
+}
+
+/* Subscriptions arrive as messages on the XPUB socket (manual mode): allow
+ * a tenant topic only to a key that may read that tenant; the empty topic
+ * (everything) only to admins or in insecure mode. */
+static int on_events(sk_uvzmq *z)
+{
+    broker *b = z->data;
+    zmq_msg_t m;
+    zmq_msg_init(&m);
+    if (zmq_msg_recv(&m, b->events, ZMQ_DONTWAIT) < 0) {
+        zmq_msg_close(&m);
+        return 0;
+    }
+    const unsigned char *d = zmq_msg_data(&m);
+    size_t n = zmq_msg_size(&m);
+    if (n >= 1 && (d[0] == 1 || d[0] == 0)) {
+        char topic[SK_ID_MAX + 2] = "";
+        size_t tl = n - 1 < sizeof topic - 1 ? n - 1 : sizeof topic - 1;
+        memcpy(topic, d + 1, tl);
+        topic[tl] = '\0';
+        bool allowed = true;
+        if (b->access != NULL) {
+            const char *uid = zmq_msg_gets(&m, "User-Id");
+            const sk_access_entry *e = uid ? sk_access_by_name(b->access, uid) : NULL;
+            char tenant[SK_ID_MAX + 2];
+            sk_strlcpy(tenant, topic, sizeof tenant);
+            char *slash = strchr(tenant, '/');
+            if (slash)
+                *slash = '\0';
+            allowed = e != NULL && (e->role == SK_ROLE_ADMIN ||
+                                    (tenant[0] != '\0' && slash != NULL && sk_list_allows(e->tenants, tenant)));
+        }
+        if (d[0] == 1 && !allowed) {
+            b->n.access_refused++;
+            sk_warn("msg=\"event subscription refused\" topic=\"%s\"", topic);
+        } else {
+            zmq_setsockopt(b->events, d[0] == 1 ? ZMQ_SUBSCRIBE : ZMQ_UNSUBSCRIBE, d + 1, n - 1);
+        }
+    }
+    zmq_msg_close(&m);
+    return 1;
 }
 
 /* ---- queues ---- */
@@ -464,6 +536,8 @@ static void finish_job(broker *b, job *j, enum job_state st, int64_t code, const
                                                  : "failed";
         sk_metric_inc(b->m_jobs_total, SK_LABELS(label, j->service, j->tenant));
     }
+    publish(b, j, st == JOB_DONE ? "done" : code == SK_ECANCELED ? "cancelled" : code == SK_ETIMEDOUT ? "timed_out" : "failed",
+            NULL);
     if (st == JOB_FAILED)
         sk_info("msg=\"job failed\" job=%s service=%s tenant=%s attempt=%" PRId64 " reason=\"%s\"", j->id,
                 j->service, j->tenant, j->attempt, j->reason);
@@ -570,6 +644,7 @@ static void dispatch_job(broker *b, job *j, node *n)
     sk_debug("msg=\"dispatched\" job=%s node=%s attempt=%" PRId64, j->id, n->name, j->attempt);
     if (b->journal != NULL)
         sk_journal_state(b->journal, j->id, "running", j->attempt);
+    publish(b, j, "running", n->name);
     if (rc < 0)
         sk_warn("msg=\"dispatch send failed; node will be dropped at its heartbeat deadline\" job=%s node=%s",
                 j->id, n->name);
@@ -661,6 +736,7 @@ static void requeue_or_fail(broker *b, job *j, const char *why)
     if (q != NULL)
         queue_push(q, j, true);
     sk_info("msg=\"job requeued\" job=%s attempt=%" PRId64 " reason=\"%s\"", j->id, j->attempt, why);
+    publish(b, j, "requeued", NULL);
 }
 
 static void node_drop(broker *b, node *n, const char *why)
@@ -863,6 +939,7 @@ static void on_submit(broker *b, sk_wire_msg *m, const route *from)
         send_to(b, b->front, from, &a, NULL, 0);
     }
     sk_debug("msg=\"job accepted\" job=%s service=%s tenant=%s", j->id, j->service, j->tenant);
+    publish(b, j, "accepted", NULL);
     dispatch(b, q);
 }
 
@@ -887,6 +964,7 @@ static void on_journal_committed(void *ud, const char *id)
         a.req = j->req;
         send_to(b, b->front, &j->client, &a, NULL, 0);
     }
+    publish(b, j, "accepted", NULL);
     dispatch(b, q);
 }
 
@@ -1991,6 +2069,28 @@ int sk_broker_run(const sk_broker_config *cfg)
         exit_code = 1;
         goto out;
     }
+    if (cfg->events != NULL) {
+        int one = 1, zero = 0, hwm = 10000;
+        b->events = zmq_socket(b->ctx, ZMQ_XPUB);
+        if (b->events == NULL || zmq_setsockopt(b->events, ZMQ_XPUB_MANUAL, &one, sizeof one) < 0 ||
+            zmq_setsockopt(b->events, ZMQ_LINGER, &zero, sizeof zero) < 0 ||
+            zmq_setsockopt(b->events, ZMQ_SNDHWM, &hwm, sizeof hwm) < 0 ||
+            (secure && (zmq_setsockopt(b->events, ZMQ_CURVE_SERVER, &one, sizeof one) < 0 ||
+                        zmq_setsockopt(b->events, ZMQ_CURVE_SECRETKEY, kp.secret_key, 41) < 0 ||
+                        zmq_setsockopt(b->events, ZMQ_ZAP_DOMAIN, "front", 5) < 0)) ||
+            zmq_bind(b->events, cfg->events) < 0 ||
+            sk_uvzmq_start(&b->loop, &b->zevents, b->events, on_events, b) < 0) {
+            sk_error_log("msg=\"cannot open the events endpoint\" endpoint=%s error=\"%s\"", cfg->events,
+                         zmq_strerror(errno));
+            exit_code = 1;
+            goto out;
+        }
+        if (!secure && !sk_endpoint_is_local(cfg->events)) {
+            sk_error_log("msg=\"--insecure is allowed on loopback and ipc endpoints only\" events=%s", cfg->events);
+            exit_code = 2;
+            goto out;
+        }
+    }
     b->started_ms = now_ms(b);
     if (cfg->data_dir != NULL) {
         if (sk_journal_open(&b->loop, cfg->data_dir, on_journal_committed, b, &b->journal, &err) < 0 ||
@@ -2091,6 +2191,8 @@ out:
         zmq_close(b->back);
     if (b->zap)
         zmq_close(b->zap);
+    if (b->events)
+        zmq_close(b->events);
     sk_access_free(b->access);
     sk_metrics_free(b->metrics);
     explicit_bzero(&kp, sizeof kp);

@@ -29,6 +29,7 @@ typedef struct sk_broker_config {
     int insecure;                /* no keys; allowed on loopback/ipc only */
     const char *data_dir;        /* journal + blobs: accepted jobs survive kill -9 */
     const char *http;            /* ADDRESS:PORT for /metrics, /healthz, /readyz, or NULL */
+    const char *events;          /* XPUB endpoint for job events, or NULL */
 } sk_broker_config;
 
 /* Is this endpoint local to the machine (loopback TCP, ipc, inproc)? */

@@ -35,6 +35,8 @@ int main(int argc, char **argv)
         {"access", SK_OPT_STR, &cfg.access, 0, 0, "access list: which keys may connect, as what, for which tenants"},
         {"data-dir", SK_OPT_STR, &cfg.data_dir, 0, 0,
          "journal (SQLite) and stored inputs/results: accepted jobs survive a crash (default: not durable)"},
+        {"events", SK_OPT_STR, &cfg.events, 0, 0,
+         "XPUB endpoint publishing job events (samskap watch); subscriptions are checked against tenants"},
         {"backup", SK_OPT_CLI_STR, &backup, 0, 0,
          "copy --data-dir (journal snapshot and its blobs) to this new directory while a broker serves, then exit"},
         {"insecure", SK_OPT_FLAG, &cfg.insecure, 0, 0, "run without keys (loopback and ipc endpoints only)"},

@@ -26,6 +26,7 @@
 /* Defaults documented in docs/protocol.md. */
 #define SK_DEFAULT_FRONTEND "tcp://127.0.0.1:5570"
 #define SK_DEFAULT_BACKEND "tcp://127.0.0.1:5571"
+#define SK_DEFAULT_EVENTS "tcp://127.0.0.1:5572"
 #define SK_MAX_FRAME ((int64_t)64 << 20)     /* largest body frame */
 #define SK_MAX_BODIES 16
 #define SK_ID_MAX 64                         /* job ids, tenants, services */
@@ -47,7 +48,8 @@ typedef enum sk_msg_type {
     SK_MSG_REPLY = 13,      /* broker -> client: body 0 is JSON */
     SK_MSG_WAIT = 14,       /* client -> broker: send me job's outcome */
     SK_MSG_ERROR = 15,      /* broker -> peer: your message was refused */
-    SK_MSG_TYPE_MAX = 15
+    SK_MSG_EVENT = 16,      /* broker -> subscribers (events endpoint): a job's state changed */
+    SK_MSG_TYPE_MAX = 16
 } sk_msg_type;
 
 const char *sk_msg_type_name(int type);

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include "cli.h"
 #include "sk_buf.h"
@@ -629,4 +630,131 @@ int sk_cli_keygen(int argc, char **argv)
     fprintf(stderr, "samskap keygen: wrote %s (secret, 0600) and %s.pub\n", out, out);
     explicit_bzero(&kp, sizeof kp);
     return SK_EXIT_OK;
+}
+
+int sk_cli_watch(int argc, char **argv)
+{
+    const char *events = getenv("SAMSKAP_EVENTS") && *getenv("SAMSKAP_EVENTS") ? getenv("SAMSKAP_EVENTS")
+                                                                               : SK_DEFAULT_EVENTS;
+    const char *tenant = NULL;
+    common_opts o;
+    common_defaults(&o);
+    double seconds = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            printf("usage: samskap watch [--tenant T] [--events ENDPOINT] [--for SECONDS] [--json]\n"
+                   "                     [--curve-key FILE --server-key FILE]\n\n"
+                   "Shows job events (accepted, running, requeued, done, failed, cancelled) live.\n"
+                   "Events are advisory: under load some may be dropped; `samskap jobs` and the\n"
+                   "journal are the record.  Without --tenant it asks for every tenant, which only\n"
+                   "an admin key (or an --insecure broker) may see.\n\n"
+                   "  --events ENDPOINT   the broker's events endpoint (default $SAMSKAP_EVENTS or %s)\n"
+                   "  --for SECONDS       stop after this long (default: until Ctrl-C)\n",
+                   SK_DEFAULT_EVENTS);
+            return SK_EXIT_OK;
+        } else if (strcmp(a, "--events") == 0 && i + 1 < argc) {
+            events = argv[++i];
+        } else if (strcmp(a, "--tenant") == 0 && i + 1 < argc) {
+            tenant = argv[++i];
+        } else if (strcmp(a, "--for") == 0 && i + 1 < argc) {
+            if (sk_parse_f64(argv[++i], &seconds) < 0 || seconds < 0) {
+                fprintf(stderr, "samskap watch: --for needs seconds\n");
+                return SK_EXIT_USAGE;
+            }
+        } else {
+            int r = common_arg(&o, argc, argv, &i);
+            if (r <= 0) {
+                fprintf(stderr, "samskap watch: unexpected argument '%s' (see --help)\n", a);
+                return SK_EXIT_USAGE;
+            }
+        }
+    }
+    sk_error err = SK_ERROR_INIT;
+    void *ctx = zmq_ctx_new(), *sub = ctx ? zmq_socket(ctx, ZMQ_SUB) : NULL;
+    int zero = 0;
+    int code = SK_EXIT_OK;
+    if (sub == NULL) {
+        fprintf(stderr, "samskap watch: %s\n", zmq_strerror(errno));
+        return SK_EXIT_ERROR;
+    }
+    zmq_setsockopt(sub, ZMQ_LINGER, &zero, sizeof zero);
+    if (o.curve_key != NULL || o.server_key != NULL) {
+        sk_keypair mine, server;
+        if (o.curve_key == NULL || o.server_key == NULL || sk_key_read(o.curve_key, true, &mine, &err) < 0 ||
+            sk_key_read(o.server_key, false, &server, &err) < 0) {
+            fprintf(stderr, "samskap watch: %s\n", err.msg[0] ? err.msg : "CURVE needs --curve-key and --server-key");
+            zmq_close(sub);
+            zmq_ctx_term(ctx);
+            return SK_EXIT_USAGE;
+        }
+        sk_curve cv = {server.public_key, mine.public_key, mine.secret_key};
+        sk_curve_apply(sub, &cv, &err);
+    }
+    char topic[SK_ID_MAX + 2] = "";
+    if (tenant != NULL)
+        snprintf(topic, sizeof topic, "%s/", tenant);
+    if (zmq_setsockopt(sub, ZMQ_SUBSCRIBE, topic, strlen(topic)) < 0 || zmq_connect(sub, events) < 0) {
+        fprintf(stderr, "samskap watch: cannot subscribe at %s: %s\n", events, zmq_strerror(errno));
+        zmq_close(sub);
+        zmq_ctx_term(ctx);
+        return SK_EXIT_UNREACHABLE;
+    }
+    if (!o.json)
+        fprintf(stderr, "samskap watch: %s, %s\n", events, tenant ? tenant : "all tenants");
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (;;) {
+        struct timespec now;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        double el = (double)(now.tv_sec - t0.tv_sec) + (now.tv_nsec - t0.tv_nsec) / 1e9;
+        if (seconds > 0 && el >= seconds)
+            break;
+        zmq_pollitem_t it = {sub, 0, ZMQ_POLLIN, 0};
+        int rc = zmq_poll(&it, 1, 200);
+        if (rc < 0) {
+            if (errno == EINTR)
+                break;
+            code = SK_EXIT_ERROR;
+            break;
+        }
+        if (rc == 0)
+            continue;
+        char t[SK_ID_MAX + 2];
+        if (zmq_recv(sub, t, sizeof t, 0) < 0)
+            continue;
+        sk_wire_msg m;
+        if (sk_wire_recv(sub, false, &m, 0, &err) != 1) {
+            fprintf(stderr, "samskap watch: %s\n", err.msg);
+            continue;
+        }
+        sk_header *h = &m.hdr;
+        if (o.json) {
+            sk_buf b = SK_BUF_INIT;
+            sk_buf_puts(&b, "{\"event\":");
+            sk_json_str(&b, h->text);
+            sk_buf_puts(&b, ",\"job\":");
+            sk_json_str(&b, h->job);
+            sk_buf_puts(&b, ",\"service\":");
+            sk_json_str(&b, h->service);
+            sk_buf_puts(&b, ",\"tenant\":");
+            sk_json_str(&b, h->tenant);
+            sk_buf_printf(&b, ",\"attempt\":%lld,\"node\":", (long long)h->attempt);
+            sk_json_str(&b, h->node_name);
+            sk_buf_puts(&b, ",\"reason\":");
+            sk_json_str(&b, h->reason);
+            sk_buf_puts(&b, "}\n");
+            fputs(b.data, stdout);
+            sk_buf_free(&b);
+        } else {
+            printf("%-10s %-28s %-24s %-8s try %lld%s%s%s%s\n", h->text, h->job, h->service, h->tenant,
+                   (long long)h->attempt, h->node_name[0] ? " on " : "", h->node_name, h->reason[0] ? ": " : "",
+                   h->reason);
+        }
+        fflush(stdout);
+        sk_wire_msg_close(&m);
+    }
+    zmq_close(sub);
+    zmq_ctx_term(ctx);
+    return code;
 }

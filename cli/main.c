@@ -27,6 +27,7 @@ static const command commands[] = {
     {"services", sk_cli_services, "list live nodes, their services, load and tenants"},
     {"jobs", sk_cli_jobs, "list queued and running jobs"},
     {"status", sk_cli_status, "the broker's nodes, queues and counters"},
+    {"watch", sk_cli_watch, "show job events live"},
     {"sim", sk_cli_sim, "run a simulation kernel locally, without a broker"},
     {"keygen", sk_cli_keygen, "write a CurveZMQ key pair for a client, node or broker"},
 #ifdef SK_HAVE_PLUGIN_CLI

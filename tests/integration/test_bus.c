@@ -1032,6 +1032,38 @@ static void test_fairness(void)
     sk_client_free(small);
 }
 
+/* Job events on the XPUB endpoint, filtered by tenant. */
+static void test_events(void)
+{
+    int eport = free_tcp_port();
+    char bargs[256], cmd[600], out[65536];
+    snprintf(bargs, sizeof bargs, FAST_BROKER " --events tcp://127.0.0.1:%d", eport);
+    h_cluster_init(&C);
+    h_start_broker(&C, bargs);
+    h_start_node(&C, "n1", 2, FAST_NODE);
+    h_wait_nodes(&C, 1, 20000);
+    snprintf(cmd, sizeof cmd, "%s watch --events tcp://127.0.0.1:%d --tenant 1504 --for 4 --json", h_bin("samskap"),
+             eport);
+    FILE *w = popen(cmd, "r");
+    usleep(800000); /* let the subscription reach the broker */
+    char job[SK_ID_MAX] = "";
+    CHECK(h_cli(&C, out, sizeof out, "submit diag.echo --tenant 1504 -p e=1 --json") == 0);
+    char *jp = strstr(out, "\"job\":\"");
+    if (jp)
+        sscanf(jp + 7, "%63[^\"]", job);
+    CHECK(h_cli(&C, out, sizeof out, "submit diag.echo --tenant 1534 -p e=2 --json") == 0);
+    size_t n = fread(out, 1, sizeof out - 1, w);
+    out[n] = '\0';
+    CHECK(WEXITSTATUS(pclose(w)) == 0);
+    char want[128];
+    snprintf(want, sizeof want, "{\"event\":\"accepted\",\"job\":\"%s\"", job);
+    CHECK(job[0] && strstr(out, want) != NULL);
+    snprintf(want, sizeof want, "{\"event\":\"done\",\"job\":\"%s\"", job);
+    CHECK(strstr(out, want) != NULL);
+    CHECK(strstr(out, "\"running\"") != NULL && strstr(out, "\"node\":\"n1\"") != NULL);
+    CHECK(strstr(out, "\"tenant\":\"1534\"") == NULL);
+}
+
 /* The broker refuses to run open to the network without keys. */
 static void test_insecure_rules(void)
 {
@@ -1080,6 +1112,7 @@ int main(int argc, char **argv)
         {"backup", test_backup, 90},
         {"versions", test_versions, 60},
         {"fairness", test_fairness, 90},
+        {"events", test_events, 60},
     };
     if (argc != 2) {
         fprintf(stderr, "usage: test_bus NAME\n");
