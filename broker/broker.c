@@ -69,6 +69,10 @@ struct job {
     bool in_done;
     bool pending_commit;        /* journaled submit not yet committed: not acked, not queued */
     bool undelivered;           /* its outcome could not be sent to its submitter yet */
+    char (*deps)[2 * SK_ID_MAX];/* "JOB=INPUT": results this job waits for */
+    size_t ndeps, deps_pending;
+    char (*dependants)[SK_ID_MAX];  /* jobs waiting for this one's result */
+    size_t ndependants, capdependants;
     uint64_t limbo_until_ms;    /* running before a restart: wait this long for its node */
 };
 
@@ -500,6 +504,125 @@ static void release_bodies(broker *b, job *j)
     j->body_bytes = 0;
 }
 
+static void finish_job(broker *b, job *j, enum job_state st, int64_t code, const char *reason);
+static void dispatch(broker *b, svc_queue *q);
+
+/* Add a finished dependency's result to a waiting job's inputs (shared,
+ * not copied). */
+static int attach_input(broker *b, job *j, const char *name, zmq_msg_t *result)
+{
+    if (j->nbodies == SK_MAX_BODIES)
+        return -1;
+    zmq_msg_t *nb = realloc(j->bodies, (j->nbodies + 1) * sizeof *nb);
+    if (nb == NULL)
+        return -1;
+    j->bodies = nb;
+    char (*nn)[SK_ID_MAX] = realloc(j->body_names, (j->nbodies + 1) * sizeof *nn);
+    if (nn == NULL)
+        return -1;
+    j->body_names = nn;
+    sk_strlcpy(j->body_names[j->nbodies], name, SK_ID_MAX);
+    zmq_msg_init(&j->bodies[j->nbodies]);
+    zmq_msg_copy(&j->bodies[j->nbodies], result);
+    j->body_bytes += zmq_msg_size(result);
+    b->queued_bytes += (int64_t)zmq_msg_size(result);
+    j->nbodies++;
+    return 0;
+}
+
+static void split_dep(const char *dep, char *id, char *input)
+{
+    const char *eq = strchr(dep, '=');
+    size_t l = eq ? (size_t)(eq - dep) : strlen(dep);
+    if (l >= SK_ID_MAX)
+        l = SK_ID_MAX - 1;
+    memcpy(id, dep, l);
+    id[l] = '\0';
+    sk_strlcpy(input, eq ? eq + 1 : "result", SK_ID_MAX);
+}
+
+static void make_ready(broker *b, job *j)
+{
+    svc_queue *q = queue_for(b, j->service, true);
+    if (q != NULL) {
+        queue_push(q, j, false);
+        dispatch(b, q);
+    }
+}
+
+/* Wire a job into the graph: attach the results of finished dependencies,
+ * register with the unfinished ones.  Queues it when nothing is pending;
+ * fails it when a dependency failed or is unknown.  A dependency must
+ * belong to the same tenant. */
+static void resolve_deps(broker *b, job *j)
+{
+    j->deps_pending = 0;
+    for (size_t i = 0; i < j->ndeps; i++) {
+        char id[SK_ID_MAX], input[SK_ID_MAX], reason[600];
+        split_dep(j->deps[i], id, input);
+        job *d = sk_map_get(&b->jobs, id, strlen(id));
+        if (d == NULL || strcmp(d->tenant, j->tenant) != 0) {
+            snprintf(reason, sizeof reason, "dependency %s: no such job (for tenant %s)", id, j->tenant);
+            finish_job(b, j, JOB_FAILED, SK_ENOTFOUND, reason);
+            return;
+        }
+        if (d->state == JOB_FAILED) {
+            snprintf(reason, sizeof reason, "dependency %s failed: %.480s", id, d->reason);
+            finish_job(b, j, JOB_FAILED, SK_EINVAL, reason);
+            return;
+        }
+        if (d->state == JOB_DONE) {
+            if (!d->has_result || attach_input(b, j, input, &d->result) < 0) {
+                snprintf(reason, sizeof reason, "dependency %s: its result cannot be attached", id);
+                finish_job(b, j, JOB_FAILED, SK_EINVAL, reason);
+                return;
+            }
+            continue;
+        }
+        if (d->ndependants == d->capdependants) {
+            size_t cap = d->capdependants ? d->capdependants * 2 : 4;
+            char (*nd)[SK_ID_MAX] = realloc(d->dependants, cap * sizeof *nd);
+            if (nd == NULL) {
+                finish_job(b, j, JOB_FAILED, SK_ENOMEM, "broker out of memory");
+                return;
+            }
+            d->dependants = nd;
+            d->capdependants = cap;
+        }
+        sk_strlcpy(d->dependants[d->ndependants++], j->id, SK_ID_MAX);
+        j->deps_pending++;
+    }
+    if (j->deps_pending == 0)
+        make_ready(b, j);
+}
+
+/* A job finished: its dependants get its result, or fail with its reason. */
+static void release_dependants(broker *b, job *d)
+{
+    for (size_t k = 0; k < d->ndependants; k++) {
+        job *w = sk_map_get(&b->jobs, d->dependants[k], strlen(d->dependants[k]));
+        if (w == NULL || w->state != JOB_QUEUED || w->deps_pending == 0)
+            continue;
+        char reason[600];
+        if (d->state != JOB_DONE) {
+            snprintf(reason, sizeof reason, "dependency %s failed: %.480s", d->id, d->reason);
+            finish_job(b, w, JOB_FAILED, SK_EINVAL, reason);
+            continue;
+        }
+        for (size_t i = 0; i < w->ndeps; i++) {
+            char id[SK_ID_MAX], input[SK_ID_MAX];
+            split_dep(w->deps[i], id, input);
+            if (strcmp(id, d->id) == 0 && (!d->has_result || attach_input(b, w, input, &d->result) < 0)) {
+                finish_job(b, w, JOB_FAILED, SK_EINVAL, "a dependency's result cannot be attached");
+                break;
+            }
+        }
+        if (w->state == JOB_QUEUED && --w->deps_pending == 0)
+            make_ready(b, w);
+    }
+    d->ndependants = 0;
+}
+
 static void finish_job(broker *b, job *j, enum job_state st, int64_t code, const char *reason)
 {
     if (j->queue != NULL)
@@ -542,6 +665,8 @@ static void finish_job(broker *b, job *j, enum job_state st, int64_t code, const
         sk_info("msg=\"job failed\" job=%s service=%s tenant=%s attempt=%" PRId64 " reason=\"%s\"", j->id,
                 j->service, j->tenant, j->attempt, j->reason);
     notify_outcome(b, j);
+    if (j->ndependants > 0)
+        release_dependants(b, j);
 }
 
 static void job_free(broker *b, job *j)
@@ -559,6 +684,8 @@ static void job_free(broker *b, job *j)
         list_del(&b->active_head, &b->active_tail, j);
     }
     free(j->waiters);
+    free(j->deps);
+    free(j->dependants);
     release_bodies(b, j);
     sk_params_free(j->params);
     if (j->has_result)
@@ -871,6 +998,10 @@ static void on_submit(broker *b, sk_wire_msg *m, const route *from)
         j->deadline_abs_ms = j->submitted_ms + (uint64_t)h->deadline_ms;
     j->params = h->params;
     h->params = NULL;
+    j->deps = h->deps;
+    j->ndeps = h->ndeps;
+    h->deps = NULL;
+    h->ndeps = 0;
     /* Most of a job's life is spent finished, holding only its result:
      * body arrays are sized to the job, not to the protocol's maximum. */
     if (m->nbodies > 0) {
@@ -922,15 +1053,19 @@ static void on_submit(broker *b, sk_wire_msg *m, const route *from)
         jh.nbodies = j->nbodies;
         for (size_t i = 0; i < j->nbodies; i++)
             memcpy(jh.body_names[i], j->body_names[i], SK_ID_MAX);
+        jh.deps = j->deps;   /* borrowed: the graph is journaled with the job */
+        jh.ndeps = j->ndeps;
         j->pending_commit = true;
-        if (sk_journal_submit(b->journal, j->id, &jh, j->client.id, j->client.len, to_wall(b, j->submitted_ms),
-                              to_wall(b, j->deadline_abs_ms), j->bodies, j->nbodies) < 0) {
+        int jrc = sk_journal_submit(b->journal, j->id, &jh, j->client.id, j->client.len, to_wall(b, j->submitted_ms),
+                                    to_wall(b, j->deadline_abs_ms), j->bodies, j->nbodies);
+        jh.deps = NULL;
+        jh.ndeps = 0;
+        if (jrc < 0) {
             j->pending_commit = false;
             finish_job(b, j, JOB_FAILED, SK_ENOMEM, "broker out of memory while journaling");
         }
         return;
     }
-    queue_push(q, j, false);
     if (!j->no_ack) {
         sk_header a;
         sk_header_init(&a, SK_MSG_ACCEPTED);
@@ -940,6 +1075,11 @@ static void on_submit(broker *b, sk_wire_msg *m, const route *from)
     }
     sk_debug("msg=\"job accepted\" job=%s service=%s tenant=%s", j->id, j->service, j->tenant);
     publish(b, j, "accepted", NULL);
+    if (j->ndeps > 0) {
+        resolve_deps(b, j);
+        return;
+    }
+    queue_push(q, j, false);
     dispatch(b, q);
 }
 
@@ -956,7 +1096,6 @@ static void on_journal_committed(void *ud, const char *id)
     svc_queue *q = queue_for(b, j->service, true);
     if (q == NULL)
         return;
-    queue_push(q, j, false);
     if (!j->no_ack) {
         sk_header a;
         sk_header_init(&a, SK_MSG_ACCEPTED);
@@ -965,6 +1104,11 @@ static void on_journal_committed(void *ud, const char *id)
         send_to(b, b->front, &j->client, &a, NULL, 0);
     }
     publish(b, j, "accepted", NULL);
+    if (j->ndeps > 0) {
+        resolve_deps(b, j);
+        return;
+    }
+    queue_push(q, j, false);
     dispatch(b, q);
 }
 
@@ -1636,7 +1780,7 @@ static void on_tick(uv_timer_t *t)
         /* Wait for a node from the later of submit and broker start: after
          * a restart, nodes need a moment to come back. */
         uint64_t since = j->submitted_ms > b->started_ms ? j->submitted_ms : b->started_ms;
-        if (j->state == JOB_QUEUED && j->limbo_until_ms == 0 && !j->pending_commit &&
+        if (j->state == JOB_QUEUED && j->limbo_until_ms == 0 && !j->pending_commit && j->deps_pending == 0 &&
             now - since > (uint64_t)b->cfg.no_service_wait_ms && !any_node_offers(b, j->service)) {
             char reason[200];
             snprintf(reason, sizeof reason, "no node offers service '%s' (waited %" PRId64 " ms)", j->service,
@@ -1799,6 +1943,10 @@ static int load_journal(broker *b, sk_error *err)
         j->attempt = jj->attempt;
         j->params = jj->hdr.params;
         jj->hdr.params = NULL;
+        j->deps = jj->hdr.deps;
+        j->ndeps = jj->hdr.ndeps;
+        jj->hdr.deps = NULL;
+        jj->hdr.ndeps = 0;
         j->submitted_ms = from_wall(b, jj->submitted_ms);
         j->deadline_abs_ms = from_wall(b, jj->deadline_abs_ms);
         if (jj->nbodies > 0) {
@@ -1845,6 +1993,9 @@ static int load_journal(broker *b, sk_error *err)
                  * period to say so before it runs again. */
                 j->limbo_until_ms = now_ms(b) + (uint64_t)(b->cfg.heartbeat_ms * b->cfg.liveness);
                 running++;
+            } else if (j->ndeps > 0) {
+                j->deps_pending = 1; /* wired into the graph once every job is loaded */
+                queued++;
             } else {
                 svc_queue *q = queue_for(b, j->service, true);
                 if (q != NULL)
@@ -1861,6 +2012,12 @@ static int load_journal(broker *b, sk_error *err)
         sk_journal_job_clear(jj);
     }
     free(jobs);
+    /* Second pass: jobs waiting for others, now that all are known. */
+    for (job *j = b->active_head, *next; j != NULL; j = next) {
+        next = j->lnext;
+        if (j->ndeps > 0 && j->deps_pending > 0 && j->queue == NULL && j->state == JOB_QUEUED)
+            resolve_deps(b, j);
+    }
     sk_info("msg=\"journal loaded\" queued=%zu running=%zu finished=%zu", queued, running, finished);
     return 0;
 }

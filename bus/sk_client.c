@@ -146,6 +146,16 @@ int64_t sk_client_submit(sk_client *c, const sk_submit *s, sk_error *err)
     h.deadline_ms = s->timeout_ms;
     h.no_ack = s->no_ack;
     h.params = (sk_params *)s->params;
+    char deps[SK_MAX_BODIES][2 * SK_ID_MAX];
+    if (s->ndeps > SK_MAX_BODIES)
+        return sk_fail(err, SK_ETOOBIG, "at most %d dependencies per job", SK_MAX_BODIES);
+    for (size_t i = 0; i < s->ndeps; i++) {
+        if (s->deps[i] == NULL || strchr(s->deps[i], '=') == NULL || strlen(s->deps[i]) >= sizeof deps[i])
+            return sk_fail(err, SK_EINVAL, "dependency '%s' must be JOB=INPUT", s->deps[i] ? s->deps[i] : "");
+        sk_strlcpy(deps[i], s->deps[i], sizeof deps[i]);
+    }
+    h.deps = s->ndeps ? deps : NULL;
+    h.ndeps = s->ndeps;
     h.nbodies = s->ninputs;
     for (size_t i = 0; i < s->ninputs; i++) {
         const char *name = s->input_names[i] ? s->input_names[i] : "";

@@ -37,6 +37,9 @@ void sk_header_clear(sk_header *h)
     free(h->hashes);
     h->hashes = NULL;
     h->nhashes = 0;
+    free(h->deps);
+    h->deps = NULL;
+    h->ndeps = 0;
     h->params = NULL;
     h->services = NULL;
     h->tenants = NULL;
@@ -132,6 +135,7 @@ static int header_pack(const sk_header *h, msgpack_packer *pk_)
     n += h->ntenants > 0;
     n += h->nheld > 0;
     n += h->nhashes > 0;
+    n += h->ndeps > 0;
     n += h->node_name[0] != 0;
     rc |= msgpack_pack_map(&pk, n);
     rc |= sk_mp_pack_ki64(&pk, "t", h->type);
@@ -176,6 +180,12 @@ static int header_pack(const sk_header *h, msgpack_packer *pk_)
         rc |= msgpack_pack_array(&pk, h->nhashes);
         for (size_t i = 0; i < h->nhashes; i++)
             rc |= sk_mp_pack_cstr(&pk, h->hashes[i]);
+    }
+    if (h->ndeps > 0) {
+        rc |= sk_mp_pack_cstr(&pk, "deps");
+        rc |= msgpack_pack_array(&pk, h->ndeps);
+        for (size_t i = 0; i < h->ndeps; i++)
+            rc |= sk_mp_pack_cstr(&pk, h->deps[i]);
     }
     if (h->nheld > 0) {
         rc |= sk_mp_pack_cstr(&pk, "held");
@@ -425,6 +435,23 @@ int sk_header_decode(const void *data, size_t len, sk_header *h, sk_error *err)
                     goto out;
                 }
             h->nhashes = o->via.array.size;
+        } else if (strcmp(key, "deps") == 0) {
+            if (h->deps != NULL || o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size > 256) {
+                sk_fail(err, SK_EPROTO, "header: 'deps' must be one array of at most 256 strings");
+                goto out;
+            }
+            h->deps = calloc(o->via.array.size ? o->via.array.size : 1, sizeof *h->deps);
+            if (h->deps == NULL) {
+                sk_fail(err, SK_ENOMEM, "out of memory");
+                goto out;
+            }
+            for (uint32_t b = 0; b < o->via.array.size; b++)
+                if (sk_mp_strcpy(&o->via.array.ptr[b], h->deps[b], sizeof h->deps[b]) < 0 ||
+                    strchr(h->deps[b], '=') == NULL) {
+                    sk_fail(err, SK_EPROTO, "header: dependency %u must be a string \"JOB=INPUT\"", b);
+                    goto out;
+                }
+            h->ndeps = o->via.array.size;
         } else if (strcmp(key, "held") == 0) {
             if (h->held != NULL || decode_held(o, h, err) < 0)
                 goto dup_or_fail;

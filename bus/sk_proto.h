@@ -90,6 +90,11 @@ typedef struct sk_header {
     char (*tenants)[SK_ID_MAX];
     char (*hashes)[SK_HASH_MAX];  /* ready: code hash per service ("" if none) */
     size_t nhashes;
+    /* submit: jobs whose results this job needs, "JOB=INPUT": the broker
+     * holds the job until they are done and adds each result as the named
+     * input (a job graph; a failed dependency fails the job). */
+    char (*deps)[2 * SK_ID_MAX];
+    size_t ndeps;
     sk_held_job *held;
     char node_name[SK_ID_MAX];
 } sk_header;

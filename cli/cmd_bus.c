@@ -239,6 +239,8 @@ static void submit_usage(FILE *out)
                  "  --input [NAME=]FILE     an input file; NAME defaults to the file name (repeatable);\n"
                  "                          a result directory (from --out) is sent as that result\n"
                  "  --idempotency-key KEY   resubmitting with the same key returns the same job\n"
+                 "  --after JOB=INPUT       run after JOB, with its result as input INPUT (repeatable);\n"
+                 "                          if JOB fails, this job fails with its reason\n"
                  "  --out DIR               write the result as a CSV directory\n%s",
             common_help);
 }
@@ -313,6 +315,12 @@ int sk_cli_submit(int argc, char **argv)
             s.ninputs++;
         } else if (strcmp(a, "--idempotency-key") == 0 && i + 1 < argc) {
             s.idem = argv[++i];
+        } else if (strcmp(a, "--after") == 0 && i + 1 < argc) {
+            if (s.ndeps == SK_MAX_BODIES || strchr(argv[i + 1], '=') == NULL) {
+                fprintf(stderr, "samskap submit: --after takes JOB=INPUT (at most %d)\n", SK_MAX_BODIES);
+                goto out;
+            }
+            s.deps[s.ndeps++] = argv[++i];
         } else if (a[0] == '-') {
             fprintf(stderr, "samskap submit: unknown option '%s' (see --help)\n", a);
             goto out;

@@ -1064,6 +1064,46 @@ static void test_events(void)
     CHECK(strstr(out, "\"tenant\":\"1534\"") == NULL);
 }
 
+/* A job graph: a job waits for another's result, which arrives as one of
+ * its inputs; a failed dependency fails its dependants with the reason. */
+static void test_graph(void)
+{
+    char out[65536], first[SK_ID_MAX] = "", bad[SK_ID_MAX] = "";
+    start(NULL, 1, 2);
+    sk_error err = SK_ERROR_INIT;
+    sk_client *cl = sk_client_new(C.front, &err);
+    sk_params *p = sk_params_new();
+    sk_params_set_str(p, "ms", "500");
+    sk_submit s = {.service = "diag.sleep", .tenant = "1504", .params = p};
+    int64_t r1 = sk_client_submit(cl, &s, &err);
+    sk_params_set_str(p, "fail", "true");
+    int64_t r2 = sk_client_submit(cl, &s, &err);
+    sk_params_free(p);
+    for (int i = 0; i < 20 && (!first[0] || !bad[0]); i++) {
+        sk_wire_msg m;
+        if (sk_client_recv(cl, 500, &m, &err) != 1)
+            continue;
+        if (m.hdr.type == SK_MSG_ACCEPTED && m.hdr.req == r1)
+            snprintf(first, sizeof first, "%s", m.hdr.job);
+        if (m.hdr.type == SK_MSG_ACCEPTED && m.hdr.req == r2)
+            snprintf(bad, sizeof bad, "%s", m.hdr.job);
+        sk_wire_msg_close(&m);
+    }
+    sk_client_free(cl);
+    CHECK(first[0] && bad[0]);
+    long t0 = h_now_ms();
+    CHECK(h_cli(&C, out, sizeof out, "submit diag.echo --tenant 1504 --after %s=upstream --json", first) == 0);
+    /* It waited for its dependency and got its result as an input. */
+    CHECK(h_now_ms() - t0 >= 300);
+    CHECK(strstr(out, "\"ids\":[\"upstream\"]") != NULL);
+    CHECK(strstr(out, "\"bytes\":[0]") == NULL);
+    CHECK(h_cli(&C, out, sizeof out, "submit diag.echo --tenant 1504 --after %s=x --json", bad) == 5);
+    CHECK(strstr(out, "dependency") != NULL && strstr(out, "failing as asked") != NULL);
+    /* Another tenant's job is not a dependency it may use. */
+    CHECK(h_cli(&C, out, sizeof out, "submit diag.echo --tenant 1534 --after %s=x --json", first) == 5);
+    CHECK(strstr(out, "no such job") != NULL);
+}
+
 /* The broker refuses to run open to the network without keys. */
 static void test_insecure_rules(void)
 {
@@ -1113,6 +1153,7 @@ int main(int argc, char **argv)
         {"versions", test_versions, 60},
         {"fairness", test_fairness, 90},
         {"events", test_events, 60},
+        {"graph", test_graph, 60},
     };
     if (argc != 2) {
         fprintf(stderr, "usage: test_bus NAME\n");
