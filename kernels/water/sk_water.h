@@ -50,6 +50,8 @@ const char *sk_water_node_id(const sk_water_net *net, int i);
 const char *sk_water_link_id(const sk_water_net *net, int k);
 sk_water_node_type sk_water_node_kind(const sk_water_net *net, int i);
 sk_water_link_type sk_water_link_kind(const sk_water_net *net, int k);
+/* Start and end node indexes of link k. */
+void sk_water_link_nodes(const sk_water_net *net, int k, int *n1, int *n2);
 const char *sk_water_node_type_name(sk_water_node_type t);  /* "JUNCTION" ... */
 const char *sk_water_link_type_name(sk_water_link_type t);  /* "PIPE", "CVPIPE", ... */
 const char *sk_water_flow_units(const sk_water_net *net);   /* "GPM", "LPS", ... */

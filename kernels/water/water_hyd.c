@@ -637,7 +637,20 @@ static double new_flows(sk_water_sim *s, double *maxdq)
         int n1 = lk->n1, n2 = lk->n2;
         double dh = s->H[n1] - s->H[n2];
         double dq = (s->Y[k] - s->P[k] * dh) * s->relax;
-        if (lk->type == SK_WATER_PUMP && lk->ptype == W_PUMP_CONST_HP && dq > s->Q[k]) dq = s->Q[k] / 2.0;
+        /* EPANET halves a constant-power pump's flow instead of letting it
+         * go negative.  A pump feeding a dead end (e.g. against a closed
+         * valve) has a linearised new flow Q - dq that is exactly zero, so
+         * dq == Q in exact arithmetic and EPANET's test (dq > Q) does not
+         * fire: the flow drops to ~0 and the pump is closed at the next
+         * status check (EPANET 2.3.5 takes that branch on ky10: its result
+         * is reproduced only so).  Rounding can put dq ulps above Q; treating
+         * that as "negative flow" keeps half the flow pushing into the
+         * dead end, drives its head up and sends the next status checks
+         * down another path (ky10: ~@Pump-11 ahead of ~@RV-4).  Only a
+         * real overshoot, beyond rounding, is halved. */
+        if (lk->type == SK_WATER_PUMP && lk->ptype == W_PUMP_CONST_HP &&
+            dq - s->Q[k] > W_HP_QREL * fabs(s->Q[k]))
+            dq = s->Q[k] / 2.0;
         s->Q[k] -= dq;
         qsum += fabs(s->Q[k]);
         dqsum += fabs(dq);

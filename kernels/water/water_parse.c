@@ -1494,6 +1494,11 @@ const char *sk_water_node_id(const sk_water_net *net, int i) { return net->node[
 const char *sk_water_link_id(const sk_water_net *net, int k) { return net->link[k].id; }
 sk_water_node_type sk_water_node_kind(const sk_water_net *net, int i) { return (sk_water_node_type)net->node[i].type; }
 sk_water_link_type sk_water_link_kind(const sk_water_net *net, int k) { return (sk_water_link_type)net->link[k].type; }
+void sk_water_link_nodes(const sk_water_net *net, int k, int *n1, int *n2)
+{
+    *n1 = net->link[k].n1;
+    *n2 = net->link[k].n2;
+}
 const char *sk_water_node_type_name(sk_water_node_type t)
 {
     static const char *const n[] = {"JUNCTION", "RESERVOIR", "TANK"};

@@ -14,6 +14,8 @@
 #define W_QTOL 0.0001
 #define W_RQTOL 1.0e-7
 #define W_TINY 1.0e-6
+/* relative rounding margin for "flow change exceeds flow" (constant-power pumps) */
+#define W_HP_QREL 1.0e-9
 
 struct sk_water_sim {
     const sk_water_net *net;

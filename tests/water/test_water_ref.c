@@ -5,7 +5,17 @@
  * relative DIR under "shared:" is looked up in $SAMSKAP_SHARED_DATA/water/
  * and the test skips (77) when that tree is absent.  Tolerances are the
  * README's: head/pressure 0.02 (1e-3 tight), flow 1e-4*max|Q|+0.01
- * (1e-5*max|Q|+1e-3 tight), velocity 1e-3, headloss as head, status equal. */
+ * (1e-5*max|Q|+1e-3 tight), velocity 1e-3, headloss as head, status equal.
+ *
+ * One exception: a junction that EPANET's own statuses cut off from every
+ * tank and reservoir (no path through links it reports open or active) has
+ * no defined head.  Its row is held only by the 1e-8 conductances of the
+ * closed links around it, and the head EPANET prints there is set by
+ * rounding in its factorisation (ky10: ~@Pump-11 and ~@RV-4 both closed
+ * isolate O-Pump-11 and I-RV-4; EPANET prints 873.19 ft, the mean of the two
+ * neighbours is 872.62 ft, and a few ulps in the diagonal move it by tens of
+ * ft).  Head and pressure are not compared there; demand, and the statuses
+ * that isolate it, still are.  Such nodes are listed on stdout. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -65,7 +75,36 @@ typedef struct cmp_ctx {
     int tight;
     int periods_seen;
     double worst_h, worst_q;
+    const sk_water_net *net;
+    int *isolated;          /* per node */
+    int nisolated;
 } cmp_ctx;
+
+/* Junctions with no path to a tank or reservoir through links the
+ * reference reports open or active (status != 0). */
+static void mark_isolated(cmp_ctx *c, const ref_row *lr)
+{
+    const sk_water_net *net = c->net;
+    int nn = (int)c->pn, nl = (int)c->pl, changed = 1;
+    c->nisolated = 0;
+    if (!c->isolated) return;
+    for (int i = 0; i < nn; i++) c->isolated[i] = sk_water_node_kind(net, i) == SK_WATER_JUNCTION;
+    /* sweeps over the link list until nothing changes: small networks */
+    while (changed) {
+        changed = 0;
+        for (int k = 0; k < nl; k++) {
+            if (lr[k].status == 0) continue;
+            int n1, n2;
+            sk_water_link_nodes(net, k, &n1, &n2);
+            if (c->isolated[n1] != c->isolated[n2]) {
+                c->isolated[n1] = c->isolated[n2] = 0;
+                changed = 1;
+            }
+        }
+    }
+    c->nisolated = 0;
+    for (int i = 0; i < nn; i++) c->nisolated += c->isolated[i];
+}
 
 static int compare(void *ud, const sk_water_sim *sim, long t)
 {
@@ -91,8 +130,14 @@ static int compare(void *ud, const sk_water_sim *sim, long t)
     for (size_t k = 0; k < nl; k++) if (fabs(lr[k].v[0]) > qmax) qmax = fabs(lr[k].v[0]);
     double qtol = c->tight ? 1e-5 * qmax + 1e-3 : 1e-4 * qmax + 0.01;
     int shown = 0;
+    mark_isolated(c, lr);
     for (size_t i = 0; i < nn; i++) {
         double dh = fabs(h[i] - nr[i].v[0]), dp = fabs(p[i] - nr[i].v[1]), dd = fabs(d[i] - nr[i].v[2]);
+        if (c->isolated && c->isolated[i]) {
+            printf("t=%ld node %s: isolated by closed links, head %.6f (EPANET %.6f) not compared\n", t, nr[i].id,
+                   h[i], nr[i].v[0]);
+            dh = dp = 0.0;
+        }
         if (dh > c->worst_h) c->worst_h = dh;
         if ((dh > htol || dp > htol || dd > qtol) && shown++ < 10)
             WT_CHECK(0, "t=%ld node %s: head %.6f/%.6f pressure %.6f/%.6f demand %.6f/%.6f", t, nr[i].id,
@@ -204,15 +249,18 @@ int main(int argc, char **argv)
         rc = sk_water_sim_new(net, &sim, &err);
         WT_CHECK(rc == 0, "sim_new: %s", err.msg);
         if (rc == 0) {
-            cmp_ctx c = {nodes, links, nn, nl, pn, pl, tight, 0, 0, 0};
+            int *iso = calloc(pn ? pn : 1, sizeof *iso);
+            WT_CHECK(iso != NULL, "oom");
+            cmp_ctx c = {nodes, links, nn, nl, pn, pl, tight, 0, 0, 0, net, iso, 0};
             sk_water_run_opts o = {.first_only = !all, .report = compare, .ud = &c};
             rc = sk_water_run(sim, &o, &err);
             WT_CHECK(rc == 0, "run: %s", err.msg);
             WT_CHECK((size_t)c.periods_seen * pn == nn, "periods %d, reference %zu", c.periods_seen, nn / pn);
-            printf("%s %s: %d period(s), iterations(last) %d, max |dH| %.3g, max |dQ| %.3g\n", dir, mode,
-                   c.periods_seen, sk_water_iterations(sim), c.worst_h, c.worst_q);
+            printf("%s %s: %d period(s), iterations(last) %d, max |dH| %.3g, max |dQ| %.3g, isolated junctions %d\n",
+                   dir, mode, c.periods_seen, sk_water_iterations(sim), c.worst_h, c.worst_q, c.nisolated);
             const char *w = sk_water_sim_warnings(sim);
             if (*w) printf("warnings:\n%s", w);
+            free(iso);
             sk_water_sim_free(sim);
         }
         sk_water_net_free(net);
