@@ -28,6 +28,7 @@ static const command commands[] = {
     {"jobs", sk_cli_jobs, "list queued and running jobs"},
     {"status", sk_cli_status, "the broker's nodes, queues and counters"},
     {"watch", sk_cli_watch, "show job events live"},
+    {"run", sk_cli_run, "run a scenario: indicators before and after a merger, as a table"},
     {"sim", sk_cli_sim, "run a simulation kernel locally, without a broker"},
     {"keygen", sk_cli_keygen, "write a CurveZMQ key pair for a client, node or broker"},
 #ifdef SK_HAVE_PLUGIN_CLI

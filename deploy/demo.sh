@@ -87,6 +87,10 @@ if [ -d "$OUT/power" ] && sk services --json | grep -q '"indicator.power_network
     sk submit indicator.power_network_losses --tenant 1507 --input "power=$OUT/power" | head -12
 fi
 
+say "the main job: the bundled region before and after the 2020 merger (samskap run)"
+sk run "$ROOT/deploy/region/scenario.lua" --out "$OUT/scenario" 2>"$LOG/run.log" || echo "samskap run failed; see $LOG/run.log" >&2
+echo "(report.md, report.json and report.csv in $OUT/scenario/)"
+
 say "broker counters"
 sk services --json | sed 's/.*"counters":\({[^}]*}\).*/\1/'
 say "demo done; results in $OUT"

@@ -1104,6 +1104,57 @@ static void test_graph(void)
     CHECK(strstr(out, "no such job") != NULL);
 }
 
+/* A scenario end to end on the bundled region: all three kernels, an
+ * indicator per kernel, the before/after table; and a scenario with a
+ * failing step, whose dependants fail while the rest finish. */
+static void test_scenario(void)
+{
+    char src[512], nargs[800], cmd[1400];
+    static char out[1 << 20];
+    const char *source = getenv("SAMSKAP_SOURCE");
+    snprintf(src, sizeof src, "%s", source ? source : ".");
+    snprintf(nargs, sizeof nargs, FAST_NODE " --plugins %s/plugins", src);
+    h_cluster_init(&C);
+    h_start_broker(&C, FAST_BROKER " --no-service-wait-ms 1000");
+    h_start_node(&C, "a", 2, nargs);
+    h_start_node(&C, "b", 2, nargs);
+    h_wait_nodes(&C, 2, 20000);
+    CHECK(h_cli(&C, out, sizeof out, "run %s/deploy/region/scenario.lua --json", src) == 0);
+    CHECK(strstr(out, "\"scenario\":\"Ålesund 2020: before and after the merger\"") != NULL);
+    const char *inds[] = {"water_pressure_adequacy", "power_voltage_compliance", "traffic_travel_time_index"};
+    for (int i = 0; i < 3; i++) {
+        char want[200];
+        snprintf(want, sizeof want, "{\"indicator\":\"%s\",\"region\":{\"value\":", inds[i]);
+        char *p = strstr(out, want);
+        CHECK(p != NULL);
+        /* region value is a number, and Haram has before and after values */
+        CHECK(p && strncmp(p + strlen(want), "null", 4) != 0);
+        char *h = p ? strstr(p, "\"1534\":{\"name\":\"Haram\",\"before\":{\"value\":") : NULL;
+        CHECK(h != NULL && strncmp(h + strlen("\"1534\":{\"name\":\"Haram\",\"before\":{\"value\":"), "null", 4) != 0);
+        char *after = h ? strstr(h, "\"after\":{\"value\":") : NULL;
+        CHECK(after != NULL && strncmp(after + strlen("\"after\":{\"value\":"), "null", 4) != 0);
+    }
+    /* A step that fails: an indicator no node offers. */
+    const char *bad = "/tmp/sk_scenario_fail.lua";
+    FILE *f = fopen(bad, "w");
+    fprintf(f, "return { name = \"failing step\", region = \"1507\", base = \"%s/deploy/region\",\n"
+               "  municipalities = { \"1534\" },\n"
+               "  simulations = { power = { case = \"power.m\" } },\n"
+               "  indicators = { \"power_voltage_compliance\", \"power_no_such_indicator\" } }\n", src);
+    fclose(f);
+    CHECK(h_cli(&C, out, sizeof out, "run %s", bad) == 0);
+    CHECK(strstr(out, "| power_voltage_compliance | 100 (good)") != NULL);
+    CHECK(strstr(out, "| power_no_such_indicator | failed") != NULL);
+    CHECK(strstr(out, "no node offers service 'indicator.power_no_such_indicator'") != NULL);
+    /* A malformed scenario is refused with file and line. */
+    f = fopen(bad, "w");
+    fputs("return {\n  name = \"x\",\n  region = os.getenv('X'),\n}\n", f);
+    fclose(f);
+    snprintf(cmd, sizeof cmd, "run %s", bad);
+    CHECK(h_cli(&C, out, sizeof out, "%s", cmd) == 2);
+    unlink(bad);
+}
+
 /* The broker refuses to run open to the network without keys. */
 static void test_insecure_rules(void)
 {
@@ -1154,6 +1205,7 @@ int main(int argc, char **argv)
         {"fairness", test_fairness, 90},
         {"events", test_events, 60},
         {"graph", test_graph, 60},
+        {"scenario", test_scenario, 170},
     };
     if (argc != 2) {
         fprintf(stderr, "usage: test_bus NAME\n");
