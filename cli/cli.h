@@ -26,6 +26,7 @@ void sk_cli_progress_done(void);
 
 int sk_cli_submit(int argc, char **argv);
 int sk_cli_wait(int argc, char **argv);
+int sk_cli_result(int argc, char **argv);
 int sk_cli_cancel(int argc, char **argv);
 int sk_cli_services(int argc, char **argv);
 int sk_cli_jobs(int argc, char **argv);

@@ -375,8 +375,9 @@ static int job_command(int argc, char **argv, int type)
             continue;
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
             printf("usage: samskap %s JOB [--out DIR] [common options]\n\n%s\n\n%s", argv[0],
-                   type == SK_MSG_WAIT ? "Waits for a job submitted earlier (for example after the client crashed)\n"
-                                         "and prints its result, like submit does."
+                   type == SK_MSG_WAIT ? "Prints a job's result, like submit does (--out DIR writes it as a CSV\n"
+                                         "directory): a finished job's kept or journaled result, or, for a job\n"
+                                         "submitted earlier and still running, its result when it is done."
                                        : "Cancels a queued job, or tells the node running it to stop.",
                    common_help);
             return SK_EXIT_OK;
@@ -415,6 +416,13 @@ static int job_command(int argc, char **argv, int type)
 }
 
 int sk_cli_wait(int argc, char **argv)
+{
+    return job_command(argc, argv, SK_MSG_WAIT);
+}
+
+/* `samskap result JOB [--out DIR]`: a kept (or journaled) job's result;
+ * the same request as wait, which also covers a job still running. */
+int sk_cli_result(int argc, char **argv)
 {
     return job_command(argc, argv, SK_MSG_WAIT);
 }

@@ -23,6 +23,7 @@ typedef struct command {
 static const command commands[] = {
     {"submit", sk_cli_submit, "submit a job to the broker and wait for its result"},
     {"wait", sk_cli_wait, "wait for a job submitted earlier and print its result"},
+    {"result", sk_cli_result, "fetch a job's result (--out DIR for a CSV directory)"},
     {"cancel", sk_cli_cancel, "cancel a queued or running job"},
     {"services", sk_cli_services, "list live nodes, their services, load and tenants"},
     {"jobs", sk_cli_jobs, "list queued and running jobs"},
