@@ -22,6 +22,7 @@
 #include "sk_proto.h"
 #include "sk_uvzmq.h"
 #include "journal.h"
+#include "region.h"
 
 #define MAX_WAITERS 8
 #define ROUTE_MAX 256
@@ -122,6 +123,7 @@ typedef struct broker {
     void *zap;                  /* ZAP handler (REP on inproc://zeromq.zap.01) */
     sk_access *access;          /* NULL: insecure mode, everyone may do anything */
     sk_journal *journal;        /* NULL: not durable (no --data-dir) */
+    sk_region_conf *region;     /* municipalities and merged regions, or NULL */
     sk_metrics *metrics;
     sk_metric *m_jobs_total, *m_jobs, *m_queue_bytes, *m_nodes, *m_missed, *m_malformed, *m_auth, *m_access,
         *m_requeued, *m_commit, *m_late;
@@ -167,6 +169,7 @@ void sk_broker_config_defaults(sk_broker_config *c)
     c->curve_secret = NULL;
     c->data_dir = NULL;
     c->events = NULL;
+    c->region = NULL;
     c->access = NULL;
     c->insecure = 0;
 }
@@ -910,6 +913,27 @@ static bool may_act_for(broker *b, const sk_wire_msg *m, const char *tenant)
     return e != NULL && (e->role == SK_ROLE_ADMIN || sk_list_allows(e->tenants, tenant));
 }
 
+static int64_t to_wall(broker *b, uint64_t loop_ms);
+
+/* Reading a job: its own tenant, or a merged region the key acts for that
+ * the job's tenant belonged to on the day the job was submitted. */
+static bool may_read(broker *b, const sk_wire_msg *m, const job *j)
+{
+    if (may_act_for(b, m, j->tenant))
+        return true;
+    const sk_access_entry *e = peer_entry(b, m);
+    if (e == NULL || b->region == NULL)
+        return false;
+    int64_t when = to_wall(b, j->submitted_ms);
+    for (size_t i = 0; i < b->region->n; i++) {
+        const sk_membership *ms = &b->region->members[i];
+        if (strcmp(ms->member, j->tenant) == 0 && sk_list_allows(e->tenants, ms->region) &&
+            sk_region_member_at(b->region, ms->region, j->tenant, when))
+            return true;
+    }
+    return false;
+}
+
 /* ---- client messages ---- */
 
 static void make_job_id(broker *b, char *out, size_t n)
@@ -1112,7 +1136,7 @@ static void on_journal_committed(void *ud, const char *id)
     dispatch(b, q);
 }
 
-static job *find_job_for(broker *b, const sk_wire_msg *m)
+static job *find_job_for(broker *b, const sk_wire_msg *m, bool write)
 {
     const sk_header *h = &m->hdr;
     job *j = sk_map_get(&b->jobs, h->job, strlen(h->job));
@@ -1120,7 +1144,7 @@ static job *find_job_for(broker *b, const sk_wire_msg *m)
      * learns that the job exists: it gets "no such job". */
     if (j != NULL && h->tenant[0] != '\0' && strcmp(h->tenant, j->tenant) != 0)
         return NULL;
-    if (j != NULL && !may_act_for(b, m, j->tenant)) {
+    if (j != NULL && !(write ? may_act_for(b, m, j->tenant) : may_read(b, m, j))) {
         b->n.access_refused++;
         return NULL;
     }
@@ -1129,7 +1153,7 @@ static job *find_job_for(broker *b, const sk_wire_msg *m)
 
 static void on_cancel(broker *b, sk_wire_msg *m, const route *from)
 {
-    job *j = find_job_for(b, m);
+    job *j = find_job_for(b, m, true);
     if (j == NULL) {
         send_request_error(b, from, m->hdr.req, SK_ENOTFOUND, "no such job: %s", m->hdr.job);
         return;
@@ -1156,7 +1180,7 @@ static void on_cancel(broker *b, sk_wire_msg *m, const route *from)
 
 static void on_wait(broker *b, sk_wire_msg *m, const route *from)
 {
-    job *j = find_job_for(b, m);
+    job *j = find_job_for(b, m, false);
     if (j == NULL) {
         send_request_error(b, from, m->hdr.req, SK_ENOTFOUND,
                            "no such job: %s (unknown, or finished more than %" PRId64 " s ago)", m->hdr.job,
@@ -1280,7 +1304,7 @@ static void on_jobs(broker *b, sk_wire_msg *m, const route *from)
     for (job *jb = b->active_head; jb != NULL && count < 10000; jb = jb->lnext) {
         if (m->hdr.tenant[0] != '\0' && strcmp(m->hdr.tenant, jb->tenant) != 0)
             continue;
-        if (!may_act_for(b, m, jb->tenant))
+        if (!may_read(b, m, jb))
             continue;
         sk_buf_puts(&j, count++ ? ",{" : "{");
         sk_json_key(&j, "job", true);
@@ -1897,6 +1921,17 @@ static void on_sighup(uv_signal_t *s, int signum)
 {
     (void)signum;
     broker *b = s->data;
+    if (b->cfg.region != NULL) {
+        sk_region_conf *fresh = NULL;
+        sk_error rerr = SK_ERROR_INIT;
+        if (sk_region_conf_read(b->cfg.region, &fresh, &rerr) < 0) {
+            sk_warn("msg=\"region reload failed; keeping the old one\" error=\"%s\"", rerr.msg);
+        } else {
+            sk_region_conf_free(b->region);
+            b->region = fresh;
+            sk_info("msg=\"region configuration reloaded\" memberships=%zu", fresh->n);
+        }
+    }
     if (b->access == NULL || b->cfg.access == NULL) {
         sk_info("msg=\"SIGHUP: nothing to reload (no access list)\"");
         return;
@@ -2207,6 +2242,11 @@ int sk_broker_run(const sk_broker_config *cfg)
         exit_code = 2;
         goto out;
     }
+    if (cfg->region != NULL && sk_region_conf_read(cfg->region, &b->region, &err) < 0) {
+        sk_error_log("msg=\"cannot read the region configuration\" error=\"%s\"", err.msg);
+        exit_code = 2;
+        goto out;
+    }
     b->ctx = zmq_ctx_new();
     if (b->ctx != NULL && secure) {
         b->zap = zmq_socket(b->ctx, ZMQ_REP);
@@ -2351,6 +2391,7 @@ out:
     if (b->events)
         zmq_close(b->events);
     sk_access_free(b->access);
+    sk_region_conf_free(b->region);
     sk_metrics_free(b->metrics);
     explicit_bzero(&kp, sizeof kp);
     if (b->ctx)

@@ -30,6 +30,7 @@ typedef struct sk_broker_config {
     const char *data_dir;        /* journal + blobs: accepted jobs survive kill -9 */
     const char *http;            /* ADDRESS:PORT for /metrics, /healthz, /readyz, or NULL */
     const char *events;          /* XPUB endpoint for job events, or NULL */
+    const char *region;          /* region configuration (municipalities, merged regions) */
 } sk_broker_config;
 
 /* Is this endpoint local to the machine (loopback TCP, ipc, inproc)? */

@@ -35,6 +35,8 @@ int main(int argc, char **argv)
         {"access", SK_OPT_STR, &cfg.access, 0, 0, "access list: which keys may connect, as what, for which tenants"},
         {"data-dir", SK_OPT_STR, &cfg.data_dir, 0, 0,
          "journal (SQLite) and stored inputs/results: accepted jobs survive a crash (default: not durable)"},
+        {"region", SK_OPT_STR, &cfg.region, 0, 0,
+         "region configuration: municipalities and merged regions with members' periods (deploy/region.lua)"},
         {"events", SK_OPT_STR, &cfg.events, 0, 0,
          "XPUB endpoint publishing job events (samskap watch); subscriptions are checked against tenants"},
         {"backup", SK_OPT_CLI_STR, &backup, 0, 0,

@@ -534,9 +534,9 @@ static void test_curve(void)
     char dir[] = "/tmp/sk_curve_XXXXXX", path[512], access[4096] = "", job[SK_ID_MAX], reason[512];
     sk_error err = SK_ERROR_INIT;
     CHECK(mkdtemp(dir) != NULL);
-    const char *names[] = {"broker", "node1504", "alesund", "haram", "stranger", "ops"};
-    sk_keypair kp[6];
-    for (int i = 0; i < 6; i++) {
+    const char *names[] = {"broker", "node1504", "alesund", "haram", "stranger", "ops", "region"};
+    sk_keypair kp[7];
+    for (int i = 0; i < 7; i++) {
         snprintf(path, sizeof path, "%s/%s.key", dir, names[i]);
         CHECK(sk_keygen(path, names[i], &kp[i], &err) == 0);
     }
@@ -546,15 +546,18 @@ static void test_curve(void)
              "node node1504 %s 1504 diag.echo,diag.sleep\n"
              "client alesund %s 1504\n"
              "client haram %s 1534\n"
-             "admin ops %s *\n",
-             kp[1].public_key, kp[2].public_key, kp[3].public_key, kp[5].public_key);
+             "admin ops %s *\n"
+             "client region %s 1507\n",
+             kp[1].public_key, kp[2].public_key, kp[3].public_key, kp[5].public_key, kp[6].public_key);
     snprintf(path, sizeof path, "%s/access.conf", dir);
     FILE *f = fopen(path, "w");
     fputs(access, f);
     fclose(f);
     char bargs[1024], nargs[1024];
-    snprintf(bargs, sizeof bargs, FAST_BROKER " --no-service-wait-ms 60000 --curve-secret %s/broker.key --access %s",
-             dir, path);
+    const char *source = getenv("SAMSKAP_SOURCE");
+    snprintf(bargs, sizeof bargs,
+             FAST_BROKER " --no-service-wait-ms 60000 --curve-secret %s/broker.key --access %s --region %s/deploy/region.lua",
+             dir, path, source ? source : ".");
     snprintf(nargs, sizeof nargs, FAST_NODE " --curve-key %s/node1504.key --server-key %s/broker.key.pub", dir, dir);
     h_cluster_init(&C);
     h_start_broker(&C, bargs);
@@ -583,6 +586,7 @@ static void test_curve(void)
     int64_t req = sk_client_submit(har, &s, &err);
     sk_params_free(p);
     int failed_deadline = 0, got_result = 0;
+    char har_job[SK_ID_MAX] = "";
     long end = h_now_ms() + 8000;
     while (h_now_ms() < end && !failed_deadline && !got_result) {
         sk_wire_msg m;
@@ -590,11 +594,38 @@ static void test_curve(void)
             continue;
         if (m.hdr.type == SK_MSG_RESULT)
             got_result = 1;
-        if (m.hdr.type == SK_MSG_FAILED && m.hdr.code == SK_ETIMEDOUT && m.hdr.req == req)
+        if (m.hdr.type == SK_MSG_FAILED && m.hdr.code == SK_ETIMEDOUT && m.hdr.req == req) {
             failed_deadline = 1;
+            snprintf(har_job, sizeof har_job, "%s", m.hdr.job);
+        }
         sk_wire_msg_close(&m);
     }
     CHECK(failed_deadline && !got_result);
+    /* The merged region (1507) reads Ålesund's job (a member since 2020),
+     * but not Haram's job of today: Haram left on 1 January 2024. */
+    sk_client *reg = curve_client(dir, "region", &kp[0]);
+    CHECK(reg != NULL);
+    int reads[2] = {0, 0};
+    const char *ids[2] = {ale_job, har_job};
+    for (int k = 0; k < 2 && reg; k++) {
+        int64_t rq = sk_client_request(reg, SK_MSG_WAIT, ids[k], NULL, &err);
+        for (int i = 0; i < 25; i++) {
+            sk_wire_msg m;
+            if (sk_client_recv(reg, 200, &m, &err) != 1)
+                continue;
+            int t = m.hdr.type;
+            if ((t == SK_MSG_RESULT || t == SK_MSG_FAILED) && strcmp(m.hdr.job, ids[k]) == 0)
+                reads[k] = 1;  /* saw the job's outcome */
+            if (t == SK_MSG_ERROR && m.hdr.req == rq)
+                reads[k] = -1; /* "no such job" */
+            sk_wire_msg_close(&m);
+            if (reads[k] != 0)
+                break;
+        }
+    }
+    CHECK(reads[0] == 1);
+    CHECK(reads[1] == -1);
+    sk_client_free(reg);
     /* Haram cannot see or touch Ålesund's job: "no such job". */
     int64_t wreq = sk_client_request(har, SK_MSG_WAIT, ale_job, NULL, &err);
     int not_found = 0;
