@@ -1328,34 +1328,43 @@ static void on_jobs(broker *b, sk_wire_msg *m, const route *from)
     sk_buf_free(&j);
 }
 
-static int on_frontend(sk_uvzmq *z)
+/* Read one message from a ROUTER socket.  1: *m and *from are set (close
+ * m); 0: nothing waiting; -1: a malformed message, already counted, logged
+ * and answered with an error where there is someone to answer. */
+static int recv_from(broker *b, void *sock, sk_wire_msg *m, route *from, const char *who)
 {
-    broker *b = z->data;
-    sk_wire_msg m;
     sk_error err = SK_ERROR_INIT;
-    int rc = sk_wire_recv(b->front, true, &m, ZMQ_DONTWAIT, &err);
-    route from = {{0}, 0};
-    if (m.has_route) {
-        from.len = zmq_msg_size(&m.route) < ROUTE_MAX ? zmq_msg_size(&m.route) : ROUTE_MAX;
-        memcpy(from.id, zmq_msg_data(&m.route), from.len);
+    int rc = sk_wire_recv(sock, true, m, ZMQ_DONTWAIT, &err);
+    from->len = 0;
+    if (m->has_route) {
+        from->len = zmq_msg_size(&m->route) < ROUTE_MAX ? zmq_msg_size(&m->route) : ROUTE_MAX;
+        memcpy(from->id, zmq_msg_data(&m->route), from->len);
     }
-    if (rc == 0) {
-        sk_wire_msg_close(&m);
-        return 0;
-    }
+    if (rc > 0)
+        return 1;
     if (rc < 0) {
         b->n.malformed++;
-        sk_warn("msg=\"malformed client message\" error=\"%s\"", err.msg);
-        if (m.has_route && rc != SK_EIO) {
+        sk_warn("msg=\"malformed %s message\" error=\"%s\"", who, err.msg);
+        if (m->has_route && rc != SK_EIO) {
             sk_header e;
             sk_header_init(&e, SK_MSG_ERROR);
             e.code = rc;
             sk_strlcpy(e.reason, err.msg, sizeof e.reason);
-            send_to(b, b->front, &from, &e, NULL, 0);
+            send_to(b, sock, from, &e, NULL, 0);
         }
-        sk_wire_msg_close(&m);
-        return 1;
     }
+    sk_wire_msg_close(m);
+    return rc < 0 ? -1 : 0;
+}
+
+static int on_frontend(sk_uvzmq *z)
+{
+    broker *b = z->data;
+    sk_wire_msg m;
+    route from;
+    int rc = recv_from(b, b->front, &m, &from, "client");
+    if (rc <= 0)
+        return rc < 0;
     if (b->stopping) {
         send_client_failure(b, &from, m.hdr.req, NULL, SK_EREFUSED, "broker is shutting down");
         sk_wire_msg_close(&m);
@@ -1634,29 +1643,10 @@ static int on_backend(sk_uvzmq *z)
 {
     broker *b = z->data;
     sk_wire_msg m;
-    sk_error err = SK_ERROR_INIT;
-    int rc = sk_wire_recv(b->back, true, &m, ZMQ_DONTWAIT, &err);
-    route from = {{0}, 0};
-    if (m.has_route) {
-        from.len = zmq_msg_size(&m.route) < ROUTE_MAX ? zmq_msg_size(&m.route) : ROUTE_MAX;
-        memcpy(from.id, zmq_msg_data(&m.route), from.len);
-    }
-    if (rc <= 0) {
-        int consumed = rc < 0;
-        if (rc < 0) {
-            b->n.malformed++;
-            sk_warn("msg=\"malformed node message\" error=\"%s\"", err.msg);
-            if (m.has_route && rc != SK_EIO) {
-                sk_header e;
-                sk_header_init(&e, SK_MSG_ERROR);
-                e.code = rc;
-                sk_strlcpy(e.reason, err.msg, sizeof e.reason);
-                send_to(b, b->back, &from, &e, NULL, 0);
-            }
-        }
-        sk_wire_msg_close(&m);
-        return consumed;
-    }
+    route from;
+    int rc = recv_from(b, b->back, &m, &from, "node");
+    if (rc <= 0)
+        return rc < 0;
     node *n = sk_map_get(&b->nodes, from.id, from.len);
     if (n != NULL)
         n->expiry_ms = now_ms(b) + (uint64_t)(b->cfg.heartbeat_ms * b->cfg.liveness);
