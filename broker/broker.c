@@ -1357,6 +1357,8 @@ static int recv_from(broker *b, void *sock, sk_wire_msg *m, route *from, const c
     return rc < 0 ? -1 : 0;
 }
 
+static void on_history(broker *b, sk_wire_msg *m, const route *from);
+
 static int on_frontend(sk_uvzmq *z)
 {
     broker *b = z->data;
@@ -1376,6 +1378,8 @@ static int on_frontend(sk_uvzmq *z)
     case SK_MSG_WAIT: on_wait(b, &m, &from); break;
     case SK_MSG_STATUS: on_status(b, &m, &from); break;
     case SK_MSG_JOBS: on_jobs(b, &m, &from); break;
+    case SK_MSG_HISTORY_PUT:
+    case SK_MSG_HISTORY_GET: on_history(b, &m, &from); break;
     case SK_MSG_HEARTBEAT: break;
     default: {
         b->n.malformed++;
@@ -1390,6 +1394,54 @@ static int on_frontend(sk_uvzmq *z)
     }
     sk_wire_msg_close(&m);
     return 1;
+}
+
+/* Indicator history: scenario reports stored per tenant and date (in the
+ * journal, so it needs --data-dir). */
+static void on_history(broker *b, sk_wire_msg *m, const route *from)
+{
+    sk_header *h = &m->hdr;
+    if (b->journal == NULL) {
+        send_request_error(b, from, h->req, SK_EUNSUPPORTED,
+                           "indicator history needs a durable broker (--data-dir)");
+        return;
+    }
+    if (h->tenant[0] == '\0' || !may_act_for(b, m, h->tenant)) {
+        b->n.access_refused++;
+        send_request_error(b, from, h->req, SK_EREFUSED, "history for tenant '%s' is not yours to %s", h->tenant,
+                           h->type == SK_MSG_HISTORY_PUT ? "write" : "read");
+        return;
+    }
+    sk_buf reply = SK_BUF_INIT;
+    if (h->type == SK_MSG_HISTORY_PUT) {
+        if (m->nbodies != 1) {
+            send_request_error(b, from, h->req, SK_EINVAL, "history_put needs the report (CSV) as its one body");
+            return;
+        }
+        char date[16];
+        time_t t = time(NULL);
+        struct tm tm;
+        gmtime_r(&t, &tm);
+        strftime(date, sizeof date, "%Y-%m-%d", &tm);
+        if (sk_journal_history_put(b->journal, h->tenant, date, h->text, zmq_msg_data(&m->bodies[0]),
+                                   zmq_msg_size(&m->bodies[0])) < 0) {
+            send_request_error(b, from, h->req, SK_ENOMEM, "broker out of memory");
+            return;
+        }
+        sk_buf_printf(&reply, "{\"stored\":true,\"tenant\":\"%s\",\"date\":\"%s\"}", h->tenant, date);
+    } else {
+        char *csv = NULL;
+        size_t len = 0;
+        sk_error err = SK_ERROR_INIT;
+        if (sk_journal_history_get(b->journal, h->tenant, h->text[0] ? h->text : "0000-00-00", &csv, &len, &err) < 0) {
+            send_request_error(b, from, h->req, err.code, "%s", err.msg);
+            return;
+        }
+        sk_buf_append(&reply, csv, len);
+        free(csv);
+    }
+    reply_json(b, from, h->req, &reply);
+    sk_buf_free(&reply);
 }
 
 /* ---- node messages ---- */

@@ -13,9 +13,12 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include "sk_buf.h"
+#include "sk_csv.h"
 #include "sk_log.h"
+#include "sk_num.h"
 
-enum { REC_SUBMIT, REC_STATE, REC_FINISH, REC_FORGET };
+enum { REC_SUBMIT, REC_STATE, REC_FINISH, REC_FORGET, REC_HISTORY };
 
 typedef struct rec {
     int kind;
@@ -29,6 +32,8 @@ typedef struct rec {
     size_t client_len;
     int64_t attempt, submitted_ms, deadline_ms, finished_ms, code;
     char reason[512];
+    char *text;             /* REC_HISTORY: the report CSV */
+    size_t text_len;
     size_t nbodies;
     char names[SK_MAX_BODIES][SK_ID_MAX];
     zmq_msg_t bodies[SK_MAX_BODIES];
@@ -45,7 +50,7 @@ typedef struct committed {
 struct sk_journal {
     char dir[1024];
     sqlite3 *db;
-    sqlite3_stmt *ins_job, *ins_input, *upd_state, *upd_finish, *del_job, *del_inputs;
+    sqlite3_stmt *ins_job, *ins_input, *upd_state, *upd_finish, *del_job, *del_inputs, *ins_history;
     uv_thread_t thread;
     bool thread_started;
     uv_mutex_t lock;
@@ -162,6 +167,7 @@ static void rec_free(rec *r)
     if (r->has_result)
         zmq_msg_close(&r->result);
     free(r->header);
+    free(r->text);
     free(r);
 }
 
@@ -233,6 +239,39 @@ static int apply(sk_journal *j, rec *r)
         sqlite3_bind_text(j->upd_finish, 7, r->id, -1, SQLITE_STATIC);
         rc = sqlite3_step(j->upd_finish);
         return rc == SQLITE_DONE ? SQLITE_OK : rc;
+    case REC_HISTORY: {
+        sk_csv c;
+        sk_csv_init(&c, r->text, r->text_len, "report.csv");
+        int first = 1;
+        while (sk_csv_next(&c, NULL) > 0) {
+            if (first) { /* header */
+                first = 0;
+                continue;
+            }
+            if (c.nfields < 6)
+                continue;
+            double v;
+            sqlite3_reset(j->ins_history);
+            sqlite3_bind_text(j->ins_history, 1, r->tenant, -1, SQLITE_STATIC);
+            sqlite3_bind_text(j->ins_history, 2, r->state, -1, SQLITE_STATIC); /* the date */
+            sqlite3_bind_text(j->ins_history, 3, r->reason, -1, SQLITE_STATIC); /* the scenario */
+            sqlite3_bind_text(j->ins_history, 4, c.fields[0], -1, SQLITE_TRANSIENT);
+            sqlite3_bind_text(j->ins_history, 5, c.fields[1], -1, SQLITE_TRANSIENT);
+            sqlite3_bind_text(j->ins_history, 6, c.fields[2], -1, SQLITE_TRANSIENT);
+            sqlite3_bind_text(j->ins_history, 7, c.fields[3], -1, SQLITE_TRANSIENT);
+            if (sk_parse_f64(c.fields[4], &v) == 0)
+                sqlite3_bind_double(j->ins_history, 8, v);
+            else
+                sqlite3_bind_null(j->ins_history, 8);
+            sqlite3_bind_text(j->ins_history, 9, c.fields[5], -1, SQLITE_TRANSIENT);
+            if ((rc = sqlite3_step(j->ins_history)) != SQLITE_DONE) {
+                sk_csv_free(&c);
+                return rc;
+            }
+        }
+        sk_csv_free(&c);
+        return SQLITE_OK;
+    }
     case REC_FORGET:
         sqlite3_reset(j->del_inputs);
         sqlite3_bind_text(j->del_inputs, 1, r->id, -1, SQLITE_STATIC);
@@ -344,7 +383,10 @@ static const char schema[] =
     " client BLOB, result_blob TEXT, result_data BLOB);"
     "CREATE TABLE IF NOT EXISTS inputs(job TEXT NOT NULL, idx INTEGER NOT NULL, name TEXT, blob TEXT,"
     " size INTEGER, data BLOB, PRIMARY KEY(job, idx));"
-    "CREATE INDEX IF NOT EXISTS jobs_state ON jobs(state, submitted_ms);";
+    "CREATE INDEX IF NOT EXISTS jobs_state ON jobs(state, submitted_ms);"
+    "CREATE TABLE IF NOT EXISTS history(tenant TEXT NOT NULL, date TEXT NOT NULL, scenario TEXT,"
+    " indicator TEXT NOT NULL, area TEXT NOT NULL, name TEXT, variant TEXT, value REAL, band TEXT);"
+    "CREATE INDEX IF NOT EXISTS history_tenant ON history(tenant, date);";
 
 int sk_journal_open(uv_loop_t *loop, const char *dir, sk_journal_committed_fn cb, void *ud, sk_journal **out,
                     sk_error *err)
@@ -377,7 +419,9 @@ int sk_journal_open(uv_loop_t *loop, const char *dir, sk_journal_committed_fn cb
         sqlite3_prepare_v2(j->db, "UPDATE jobs SET state=?, code=?, reason=?, finished_ms=?, result_blob=?, result_data=? WHERE id=?",
                            -1, &j->upd_finish, NULL) != SQLITE_OK ||
         sqlite3_prepare_v2(j->db, "DELETE FROM jobs WHERE id=?", -1, &j->del_job, NULL) != SQLITE_OK ||
-        sqlite3_prepare_v2(j->db, "DELETE FROM inputs WHERE job=?", -1, &j->del_inputs, NULL) != SQLITE_OK) {
+        sqlite3_prepare_v2(j->db, "DELETE FROM inputs WHERE job=?", -1, &j->del_inputs, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(j->db, "INSERT INTO history(tenant,date,scenario,indicator,area,name,variant,value,band)"
+                                  " VALUES(?,?,?,?,?,?,?,?,?)", -1, &j->ins_history, NULL) != SQLITE_OK) {
         sk_fail(err, SK_EIO, "%s: %s", path, j->db ? sqlite3_errmsg(j->db) : "cannot open");
         sk_journal_close(j);
         return err ? err->code : SK_EIO;
@@ -429,6 +473,7 @@ void sk_journal_close(sk_journal *j)
     sqlite3_finalize(j->upd_finish);
     sqlite3_finalize(j->del_job);
     sqlite3_finalize(j->del_inputs);
+    sqlite3_finalize(j->ins_history);
     if (j->db)
         sqlite3_close(j->db);
     j->db = NULL;
@@ -498,6 +543,87 @@ int sk_journal_finish(sk_journal *j, const char *job_id, bool done, int64_t code
         r->has_result = true;
     }
     return push(j, r);
+}
+
+int sk_journal_history_put(sk_journal *j, const char *tenant, const char *date, const char *scenario,
+                           const char *csv, size_t len)
+{
+    rec *r = calloc(1, sizeof *r);
+    if (r == NULL || (r->text = malloc(len + 1)) == NULL) {
+        free(r);
+        return SK_ENOMEM;
+    }
+    r->kind = REC_HISTORY;
+    sk_strlcpy(r->tenant, tenant, sizeof r->tenant);
+    sk_strlcpy(r->state, date, sizeof r->state);
+    sk_strlcpy(r->reason, scenario, sizeof r->reason);
+    memcpy(r->text, csv, len);
+    r->text[len] = '\0';
+    r->text_len = len;
+    return push(j, r);
+}
+
+static void csv_cell(sk_buf *b, const char *s)
+{
+    if (strpbrk(s, ",\"\n") == NULL) {
+        sk_buf_puts(b, s);
+        return;
+    }
+    sk_buf_puts(b, "\"");
+    for (; *s; s++) {
+        if (*s == '"')
+            sk_buf_puts(b, "\"");
+        sk_buf_append(b, s, 1);
+    }
+    sk_buf_puts(b, "\"");
+}
+
+int sk_journal_history_get(sk_journal *j, const char *tenant, const char *since, char **out, size_t *len,
+                           sk_error *err)
+{
+    sqlite3_stmt *q = NULL;
+    sqlite3 *db = NULL;
+    char path[1200];
+    /* Its own read-only connection: the writer's connection may be busy
+     * committing, and a WAL reader never waits for a writer. */
+    snprintf(path, sizeof path, "%s/journal.sqlite", j->dir);
+    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(db,
+                           "SELECT date,scenario,indicator,area,name,variant,value,band FROM history"
+                           " WHERE tenant=? AND date>=? ORDER BY date, rowid", -1, &q, NULL) != SQLITE_OK) {
+        int rc = sk_fail(err, SK_EIO, "history: %s", db ? sqlite3_errmsg(db) : "cannot open");
+        sqlite3_close(db);
+        return rc;
+    }
+    sqlite3_bind_text(q, 1, tenant, -1, SQLITE_STATIC);
+    sqlite3_bind_text(q, 2, since, -1, SQLITE_STATIC);
+    sk_buf b = SK_BUF_INIT;
+    sk_buf_puts(&b, "date,scenario,indicator,area,name,variant,value,band\n");
+    while (sqlite3_step(q) == SQLITE_ROW) {
+        for (int c = 0; c < 8; c++) {
+            if (c)
+                sk_buf_puts(&b, ",");
+            if (c == 6) {
+                if (sqlite3_column_type(q, 6) != SQLITE_NULL) {
+                    char num[40];
+                    sk_fmt_f64(num, sizeof num, sqlite3_column_double(q, 6));
+                    sk_buf_puts(&b, num);
+                }
+                continue;
+            }
+            const unsigned char *t = sqlite3_column_text(q, c);
+            csv_cell(&b, t ? (const char *)t : "");
+        }
+        sk_buf_puts(&b, "\n");
+    }
+    sqlite3_finalize(q);
+    sqlite3_close(db);
+    if (b.oom) {
+        sk_buf_free(&b);
+        return sk_fail(err, SK_ENOMEM, "out of memory");
+    }
+    *out = sk_buf_steal(&b, len);
+    return 0;
 }
 
 int sk_journal_forget(sk_journal *j, const char *job_id)

@@ -59,6 +59,15 @@ int sk_journal_state(sk_journal *j, const char *job_id, const char *state, int64
 int sk_journal_finish(sk_journal *j, const char *job_id, bool done, int64_t code, const char *reason,
                       zmq_msg_t *result, int64_t finished_ms);
 int sk_journal_forget(sk_journal *j, const char *job_id);
+/* Indicator history: the rows of a scenario report (CSV: indicator, area,
+ * name, variant, value, band, error) stored for tenant on date. */
+int sk_journal_history_put(sk_journal *j, const char *tenant, const char *date, const char *scenario,
+                           const char *csv, size_t len);
+/* The tenant's rows since date (inclusive), oldest first, as CSV with a
+ * header (date,scenario,indicator,area,name,variant,value,band) into *out
+ * (malloc'ed).  A read on the calling thread (WAL: never blocks the writer). */
+int sk_journal_history_get(sk_journal *j, const char *tenant, const char *since, char **out, size_t *len,
+                           sk_error *err);
 
 /* Startup (before the loop runs): every job not yet forgotten, oldest
  * first.  The caller takes ownership of each (close with

@@ -266,3 +266,65 @@ int sk_client_recv(sk_client *c, int timeout_ms, sk_wire_msg *m, sk_error *err)
         return 1;
     }
 }
+
+int64_t sk_client_request_text(sk_client *c, int type, const char *tenant, const char *text, const void *body,
+                               size_t len, sk_error *err)
+{
+    sk_header h;
+    zmq_msg_t m;
+    sk_header_init(&h, type);
+    if (tenant != NULL)
+        sk_strlcpy(h.tenant, tenant, sizeof h.tenant);
+    if (text != NULL)
+        sk_strlcpy(h.text, text, sizeof h.text);
+    h.req = ++c->next_req;
+    if (body != NULL) {
+        if (zmq_msg_init_size(&m, len) < 0)
+            return sk_fail(err, SK_ENOMEM, "out of memory");
+        memcpy(zmq_msg_data(&m), body, len);
+        h.nbodies = 1;
+        sk_strlcpy(h.body_names[0], "body", SK_ID_MAX);
+    }
+    int rc = send_blocking(c, &h, body != NULL ? &m : NULL, body != NULL ? 1 : 0, err);
+    if (rc < 0) {
+        if (body != NULL)
+            zmq_msg_close(&m);
+        return rc;
+    }
+    return h.req;
+}
+
+int sk_client_call(sk_client *c, int type, const char *tenant, const char *text, const void *body, size_t len,
+                   int timeout_ms, char **out, size_t *outlen, sk_error *err)
+{
+    int64_t req = sk_client_request_text(c, type, tenant, text, body, len, err);
+    if (req < 0)
+        return (int)req;
+    int64_t end = mono_ms() + timeout_ms;
+    while (mono_ms() < end) {
+        sk_wire_msg m;
+        int rc = sk_client_recv(c, (int)(end - mono_ms()), &m, err);
+        if (rc < 0)
+            return rc;
+        if (rc == 0)
+            break;
+        if (m.hdr.req == req && m.hdr.type == SK_MSG_REPLY && m.nbodies == 1) {
+            *outlen = zmq_msg_size(&m.bodies[0]);
+            *out = malloc(*outlen + 1);
+            if (*out != NULL) {
+                memcpy(*out, zmq_msg_data(&m.bodies[0]), *outlen);
+                (*out)[*outlen] = '\0';
+            }
+            sk_wire_msg_close(&m);
+            return *out != NULL ? 0 : sk_fail(err, SK_ENOMEM, "out of memory");
+        }
+        if (m.hdr.req == req && (m.hdr.type == SK_MSG_ERROR || m.hdr.type == SK_MSG_FAILED)) {
+            int code = (int)(m.hdr.code ? m.hdr.code : SK_EIO);
+            sk_fail(err, code, "%s", m.hdr.reason);
+            sk_wire_msg_close(&m);
+            return code;
+        }
+        sk_wire_msg_close(&m);
+    }
+    return sk_fail(err, SK_ETIMEDOUT, "no answer from the broker at %s", c->endpoint);
+}

@@ -68,6 +68,13 @@ int64_t sk_client_submit(sk_client *c, const sk_submit *s, sk_error *err);
 /* Send a request for an existing job (CANCEL, WAIT) or a query (STATUS,
  * JOBS); returns the request number. */
 int64_t sk_client_request(sk_client *c, int type, const char *job, const char *tenant, sk_error *err);
+/* A request with a text field and an optional body (history). */
+int64_t sk_client_request_text(sk_client *c, int type, const char *tenant, const char *text, const void *body,
+                               size_t len, sk_error *err);
+/* Send a request and wait for its reply body (REPLY); *out malloc'ed.
+ * 0, or <0 with err set (the broker's error reason, or a timeout). */
+int sk_client_call(sk_client *c, int type, const char *tenant, const char *text, const void *body, size_t len,
+                   int timeout_ms, char **out, size_t *outlen, sk_error *err);
 /* Next message within timeout_ms (-1: forever).  1: *m filled (close with
  * sk_wire_msg_close); 0: timeout; <0: error.  Duplicate outcomes are
  * skipped. */

@@ -11,7 +11,7 @@
 
 static const char *const type_names[] = {
     "?", "submit", "accepted", "job", "progress", "result", "failed", "cancel",
-    "ready", "heartbeat", "disconnect", "status", "jobs", "reply", "wait", "error", "event",
+    "ready", "heartbeat", "disconnect", "status", "jobs", "reply", "wait", "error", "event", "history_put", "history_get",
 };
 
 const char *sk_msg_type_name(int type)

@@ -49,7 +49,9 @@ typedef enum sk_msg_type {
     SK_MSG_WAIT = 14,       /* client -> broker: send me job's outcome */
     SK_MSG_ERROR = 15,      /* broker -> peer: your message was refused */
     SK_MSG_EVENT = 16,      /* broker -> subscribers (events endpoint): a job's state changed */
-    SK_MSG_TYPE_MAX = 16
+    SK_MSG_HISTORY_PUT = 17,/* client -> broker: body 0 is a scenario report (CSV); text = scenario name */
+    SK_MSG_HISTORY_GET = 18,/* client -> broker: tenant's indicator history since text (YYYY-MM-DD) */
+    SK_MSG_TYPE_MAX = 18
 } sk_msg_type;
 
 const char *sk_msg_type_name(int type);

@@ -580,6 +580,19 @@ int sk_cli_run(int argc, char **argv)
         else
             fprintf(stderr, "samskap run: report.md, report.json, report.csv in %s/\n", out_dir);
     }
+    /* The platform keeps the history: the report goes to the broker,
+     * stored for the region and today's date. */
+    {
+        char *reply = NULL;
+        size_t rl = 0;
+        sk_error herr = SK_ERROR_INIT;
+        if (sk_client_call(r->cl, SK_MSG_HISTORY_PUT, r->region, r->name, csv.data, csv.len, 10000, &reply, &rl,
+                           &herr) == 0)
+            fprintf(stderr, "samskap run: indicator values stored in the history of %s\n", r->region);
+        else
+            fprintf(stderr, "samskap run: history not stored: %s\n", herr.msg);
+        free(reply);
+    }
     sk_buf_free(&md);
     sk_buf_free(&js);
     sk_buf_free(&csv);
@@ -594,4 +607,83 @@ done:
     }
     sk_config_free(conf);
     return code;
+}
+
+int sk_cli_indicators(int argc, char **argv)
+{
+    const char *broker = sk_cli_default_broker(), *tenant = NULL, *since = "", *format = "table";
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            printf("usage: samskap indicators --tenant T [--since YYYY-MM-DD] [--json|--csv] [--broker ENDPOINT]\n\n"
+                   "The tenant's indicator history: every scenario run's values (samskap run),\n"
+                   "by date, for SDG and U4SSC reporting.  Needs a broker with --data-dir.\n");
+            return SK_EXIT_OK;
+        } else if (strcmp(a, "--tenant") == 0 && i + 1 < argc) {
+            tenant = argv[++i];
+        } else if (strcmp(a, "--since") == 0 && i + 1 < argc) {
+            since = argv[++i];
+        } else if (strcmp(a, "--broker") == 0 && i + 1 < argc) {
+            broker = argv[++i];
+        } else if (strcmp(a, "--json") == 0) {
+            format = "json";
+        } else if (strcmp(a, "--csv") == 0) {
+            format = "csv";
+        } else {
+            fprintf(stderr, "samskap indicators: unexpected argument '%s' (see --help)\n", a);
+            return SK_EXIT_USAGE;
+        }
+    }
+    if (tenant == NULL) {
+        fprintf(stderr, "usage: samskap indicators --tenant T [--since YYYY-MM-DD] [--json|--csv]\n");
+        return SK_EXIT_USAGE;
+    }
+    sk_error err = SK_ERROR_INIT;
+    sk_client *cl = sk_client_new(broker, &err);
+    char *csv = NULL;
+    size_t len = 0;
+    if (cl == NULL || sk_client_call(cl, SK_MSG_HISTORY_GET, tenant, since, NULL, 0, 10000, &csv, &len, &err) < 0) {
+        fprintf(stderr, "samskap indicators: %s\n", err.msg);
+        sk_client_free(cl);
+        return err.code == SK_ETIMEDOUT ? SK_EXIT_UNREACHABLE : SK_EXIT_ERROR;
+    }
+    sk_client_free(cl);
+    if (strcmp(format, "csv") == 0) {
+        fputs(csv, stdout);
+    } else {
+        sk_csv c;
+        sk_csv_init(&c, csv, len, "history");
+        sk_buf b = SK_BUF_INIT;
+        int row = 0;
+        if (strcmp(format, "json") == 0)
+            sk_buf_puts(&b, "[");
+        while (sk_csv_next(&c, NULL) > 0) {
+            if (row++ == 0 || c.nfields < 8)
+                continue;
+            if (strcmp(format, "json") == 0) {
+                static const char *const keys[] = {"date", "scenario", "indicator", "area", "name", "variant", "value", "band"};
+                sk_buf_puts(&b, row > 2 ? ",{" : "{");
+                for (int k = 0; k < 8; k++) {
+                    sk_json_key(&b, keys[k], k == 0);
+                    double v;
+                    if (k == 6)
+                        c.fields[k][0] && sk_parse_f64(c.fields[k], &v) == 0 ? sk_json_f64(&b, v) : (void)sk_buf_puts(&b, "null");
+                    else
+                        sk_json_str(&b, c.fields[k]);
+                }
+                sk_buf_puts(&b, "}");
+            } else {
+                sk_buf_printf(&b, "%-10s %-30.30s %-8s %-12.12s %-7s %12s %s\n", c.fields[0], c.fields[2], c.fields[3],
+                              c.fields[4], c.fields[5], c.fields[6], c.fields[7]);
+            }
+        }
+        if (strcmp(format, "json") == 0)
+            sk_buf_puts(&b, "]\n");
+        if (b.data)
+            fputs(b.data, stdout);
+        sk_buf_free(&b);
+        sk_csv_free(&c);
+    }
+    free(csv);
+    return SK_EXIT_OK;
 }

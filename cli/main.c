@@ -30,6 +30,7 @@ static const command commands[] = {
     {"status", sk_cli_status, "the broker's nodes, queues and counters"},
     {"watch", sk_cli_watch, "show job events live"},
     {"run", sk_cli_run, "run a scenario: indicators before and after a merger, as a table"},
+    {"indicators", sk_cli_indicators, "a tenant's indicator history (from scenario runs)"},
     {"sim", sk_cli_sim, "run a simulation kernel locally, without a broker"},
     {"keygen", sk_cli_keygen, "write a CurveZMQ key pair for a client, node or broker"},
 #ifdef SK_HAVE_PLUGIN_CLI

@@ -26,7 +26,9 @@ say() { printf '\n== %s\n' "$*"; }
 sk() { "$BIN/samskap" "$@" --broker "$FRONT"; }
 
 say "starting a broker on $FRONT / $BACK and two nodes (logs in $LOG)"
+rm -rf "$OUT/broker-data"
 "$BIN/samskap-broker" --frontend "$FRONT" --backend "$BACK" --heartbeat-ms 250 --liveness 8 --insecure \
+    --data-dir "$OUT/broker-data" \
     2>"$LOG/broker.log" & pids="$pids $!"
 "$BIN/samskap-node" --broker "$BACK" --name alesund --jobs 2 --heartbeat-ms 250 --plugins "$ROOT/plugins" \
     2>"$LOG/node-alesund.log" &
@@ -90,6 +92,9 @@ fi
 say "the main job: the bundled region before and after the 2020 merger (samskap run)"
 sk run "$ROOT/deploy/region/scenario.lua" --out "$OUT/scenario" 2>"$LOG/run.log" || echo "samskap run failed; see $LOG/run.log" >&2
 echo "(report.md, report.json and report.csv in $OUT/scenario/)"
+echo
+echo "indicator history kept by the broker for the region (samskap indicators --tenant 1507), first rows:"
+sk indicators --tenant 1507 | head -8
 
 say "broker counters"
 sk services --json | sed 's/.*"counters":\({[^}]*}\).*/\1/'

@@ -1145,11 +1145,15 @@ static void test_scenario(void)
     const char *source = getenv("SAMSKAP_SOURCE");
     snprintf(src, sizeof src, "%s", source ? source : ".");
     snprintf(nargs, sizeof nargs, FAST_NODE " --plugins %s/plugins", src);
+    char hdir[] = "/tmp/sk_hist_XXXXXX", bargs[400];
+    CHECK(mkdtemp(hdir) != NULL);
+    snprintf(bargs, sizeof bargs, FAST_BROKER " --no-service-wait-ms 1000 --data-dir %s", hdir);
     h_cluster_init(&C);
-    h_start_broker(&C, FAST_BROKER " --no-service-wait-ms 1000");
+    h_start_broker(&C, bargs);
     h_start_node(&C, "a", 2, nargs);
     h_start_node(&C, "b", 2, nargs);
     h_wait_nodes(&C, 2, 20000);
+    CHECK(h_cli(&C, out, sizeof out, "run %s/deploy/region/scenario.lua", src) == 0);
     CHECK(h_cli(&C, out, sizeof out, "run %s/deploy/region/scenario.lua --json", src) == 0);
     CHECK(strstr(out, "\"scenario\":\"Ålesund 2020: before and after the merger\"") != NULL);
     const char *inds[] = {"water_pressure_adequacy", "power_voltage_compliance", "traffic_travel_time_index"};
@@ -1165,6 +1169,18 @@ static void test_scenario(void)
         char *after = h ? strstr(h, "\"after\":{\"value\":") : NULL;
         CHECK(after != NULL && strncmp(after + strlen("\"after\":{\"value\":"), "null", 4) != 0);
     }
+    /* Indicator history across the two runs. */
+    static char hist[1 << 20];
+    CHECK(h_cli(&C, hist, sizeof hist, "indicators --tenant 1507 --csv") == 0);
+    int rows = 0;
+    for (const char *p = hist; (p = strstr(p, ",traffic_travel_time_index,1507,")) != NULL; p++)
+        rows++;
+    CHECK(rows == 2);
+    CHECK(strstr(hist, "date,scenario,indicator,area,name,variant,value,band\n") == hist);
+    /* A member's key-less read of another tenant's history is still scoped
+     * by tenant: 1534 has none of its own. */
+    CHECK(h_cli(&C, hist, sizeof hist, "indicators --tenant 1534 --csv") == 0);
+    CHECK(strstr(hist, "traffic_travel_time_index") == NULL);
     /* A step that fails: an indicator no node offers. */
     const char *bad = "/tmp/sk_scenario_fail.lua";
     FILE *f = fopen(bad, "w");
@@ -1184,6 +1200,9 @@ static void test_scenario(void)
     snprintf(cmd, sizeof cmd, "run %s", bad);
     CHECK(h_cli(&C, out, sizeof out, "%s", cmd) == 2);
     unlink(bad);
+    char rm[200];
+    snprintf(rm, sizeof rm, "rm -rf %s", hdir);
+    CHECK(system(rm) == 0);
 }
 
 /* The broker refuses to run open to the network without keys. */
