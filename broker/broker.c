@@ -271,7 +271,7 @@ static int send_outcome(broker *b, job *j, const route *r)
         zmq_msg_init(&copy);
         zmq_msg_copy(&copy, &j->result);   /* shares the buffer, no copy */
         h.nbodies = 1;
-        snprintf(h.body_names[0], SK_ID_MAX, "result");
+        sk_strlcpy(h.body_names[0], "result", SK_ID_MAX);
         return send_to(b, b->front, r, &h, &copy, 1);
     }
     h.code = j->code;
@@ -748,8 +748,9 @@ static void dispatch_job(broker *b, job *j, node *n)
     sk_strlcpy(h.job, j->id, sizeof h.job);
     sk_strlcpy(h.service, j->service, sizeof h.service);
     sk_strlcpy(h.tenant, j->tenant, sizeof h.tenant);
-    snprintf(h.client, sizeof h.client, "%.*s", (int)(j->client.len < SK_ID_MAX - 1 ? j->client.len : SK_ID_MAX - 1),
-             (const char *)j->client.id);
+    size_t cl = j->client.len < SK_ID_MAX - 1 ? j->client.len : SK_ID_MAX - 1;
+    memcpy(h.client, j->client.id, cl);
+    h.client[cl] = '\0';
     h.req = j->req;
     h.attempt = ++j->attempt;
     h.params = j->params;
@@ -938,7 +939,26 @@ static bool may_read(broker *b, const sk_wire_msg *m, const job *j)
 
 static void make_job_id(broker *b, char *out, size_t n)
 {
-    snprintf(out, n, "j-%08" PRIx64 "-%" PRIu64, b->boot_id, ++b->next_job);
+    /* "j-<boot, 8 hex>-<counter>" without printf: this runs for every job. */
+    static const char hex[] = "0123456789abcdef";
+    char buf[48];
+    size_t k = 0;
+    buf[k++] = 'j';
+    buf[k++] = '-';
+    for (int i = 7; i >= 0; i--)
+        buf[k++] = hex[(b->boot_id >> (4 * i)) & 0xf];
+    buf[k++] = '-';
+    char digits[24];
+    int nd = 0;
+    uint64_t v = ++b->next_job;
+    do {
+        digits[nd++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v != 0);
+    while (nd > 0)
+        buf[k++] = digits[--nd];
+    buf[k] = '\0';
+    sk_strlcpy(out, buf, n);
 }
 
 static void on_submit(broker *b, sk_wire_msg *m, const route *from)

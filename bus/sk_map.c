@@ -12,14 +12,21 @@ static char tomb_marker;
 
 static size_t hash_bytes(const void *key, size_t len)
 {
-    /* FNV-1a: keys are short ids; quality is plenty for that. */
+    /* FNV-1a over the bytes, then a 64-bit finaliser (murmur3's fmix64):
+     * job ids differ only in their last digits, and the table indexes by
+     * the low bits, which plain FNV spreads poorly for such keys. */
     const unsigned char *p = key;
     uint64_t h = 1469598103934665603ULL;
     for (size_t i = 0; i < len; i++) {
         h ^= p[i];
         h *= 1099511628211ULL;
     }
-    return (size_t)(h ^ (h >> 29));
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdULL;
+    h ^= h >> 33;
+    h *= 0xc4ceb9fe1a85ec53ULL;
+    h ^= h >> 33;
+    return (size_t)h;
 }
 
 void sk_map_init(sk_map *m)
@@ -57,10 +64,11 @@ void *sk_map_get(const sk_map *m, const void *key, size_t klen)
 
 static int grow(sk_map *m)
 {
-    size_t cap = m->cap ? m->cap * 2 : 64;
-    /* Only live entries count when most of `used` are tombstones. */
-    if (m->len * 4 < m->cap)
-        cap = m->cap;
+    /* Size for the live entries at most half full; when most of `used` are
+     * tombstones (jobs come and go) this rehashes in place instead. */
+    size_t cap = 64;
+    while (cap < (m->len + 1) * 2)
+        cap *= 2;
     sk_map_slot *slots = calloc(cap, sizeof *slots);
     if (slots == NULL)
         return SK_ENOMEM;
@@ -88,7 +96,8 @@ int sk_map_put(sk_map *m, const void *key, size_t klen, void *val)
         s->val = val;
         return 0;
     }
-    if ((m->used + 1) * 4 >= m->cap * 3 && grow(m) < 0)
+    /* Probe sequences stay short at a load (live + tombstones) under 1/2. */
+    if ((m->used + 1) * 2 > m->cap && grow(m) < 0)
         return SK_ENOMEM;
     char *k = malloc(klen ? klen : 1);
     if (k == NULL)
