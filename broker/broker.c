@@ -1236,6 +1236,23 @@ static void reply_json(broker *b, const route *to, int64_t req, sk_buf *json)
     send_to(b, b->front, to, &h, &body, 1);
 }
 
+/* Another live node offers `service` with different code than `hash`? */
+static const node *code_conflict(broker *b, const node *self, const char *service, const char *hash)
+{
+    const char *k;
+    size_t kl;
+    void *v;
+    for (size_t it = 0; (it = sk_map_next(&b->nodes, it, &k, &kl, &v)) != 0;) {
+        const node *n = v;
+        if (n == self)
+            continue;
+        for (size_t i = 0; i < n->nservices && i < n->nhashes; i++)
+            if (strcmp(n->services[i], service) == 0 && n->hashes[i][0] != '\0' && strcmp(n->hashes[i], hash) != 0)
+                return n;
+    }
+    return NULL;
+}
+
 static void on_status(broker *b, sk_wire_msg *m, const route *from)
 {
     sk_buf j = SK_BUF_INIT;
@@ -1296,6 +1313,30 @@ static void on_status(broker *b, sk_wire_msg *m, const route *from)
         sk_json_key(&j, "running", false);
         sk_json_i64(&j, q->running);
         sk_buf_puts(&j, "}");
+    }
+    /* Plugins offered with different code by different nodes: shown, so
+     * results never mix two versions silently (pin plugin_hash to choose). */
+    sk_buf_puts(&j, "],\"code_conflicts\":[");
+    first = true;
+    for (size_t it = 0; (it = sk_map_next(&b->nodes, it, &k, &kl, &v)) != 0;) {
+        node *n = v;
+        for (size_t i = 0; i < n->nservices && i < n->nhashes; i++) {
+            if (n->hashes[i][0] == '\0')
+                continue;
+            const node *other = code_conflict(b, n, n->services[i], n->hashes[i]);
+            if (other == NULL || strcmp(n->name, other->name) > 0)
+                continue; /* report each pair once */
+            sk_buf_puts(&j, first ? "{" : ",{");
+            first = false;
+            sk_json_key(&j, "service", true);
+            sk_json_str(&j, n->services[i]);
+            sk_json_key(&j, "nodes", false);
+            sk_buf_puts(&j, "[");
+            sk_json_str(&j, n->name);
+            sk_buf_puts(&j, ",");
+            sk_json_str(&j, other->name);
+            sk_buf_puts(&j, "]}");
+        }
     }
     sk_buf_printf(&j, "],\"counters\":{\"submitted\":%" PRIu64 ",\"completed\":%" PRIu64 ",\"failed\":%" PRIu64
                   ",\"requeued\":%" PRIu64 ",\"cancelled\":%" PRIu64 ",\"malformed\":%" PRIu64
@@ -1623,6 +1664,12 @@ static void on_ready(broker *b, sk_wire_msg *m, const route *from)
         n->load = load;
     sk_info("msg=\"node %s\" node=%s services=%zu capacity=%" PRId64 " held=%zu", fresh ? "joined" : "re-announced",
             n->name, n->nservices, n->capacity, h->nheld);
+    for (size_t i = 0; i < n->nservices && i < n->nhashes; i++) {
+        const node *other = n->hashes[i][0] ? code_conflict(b, n, n->services[i], n->hashes[i]) : NULL;
+        if (other != NULL)
+            sk_warn("msg=\"different code under one service name\" service=%s node=%s other=%s hash=%.20s",
+                    n->services[i], n->name, other->name, n->hashes[i]);
+    }
     dispatch_all(b);
 }
 

@@ -560,6 +560,16 @@ static int list_command(int argc, char **argv, int type)
         for (; p && cend && p < cend; p = strchr(p + 1, '{'))
             printf("%-28s %8s %8s\n", json_field(p, "name", a, sizeof a), json_field(p, "queued", b, sizeof b),
                    json_field(p, "running", c2, sizeof c2));
+        const char *cc = strstr(json, "\"code_conflicts\":[{");
+        for (const char *q = cc; q != NULL; q = strstr(q + 1, "{\"service\":")) {
+            char svc[128], nodes[256];
+            if (q == cc)
+                q = strstr(q, "{\"service\":");
+            if (q == NULL)
+                break;
+            printf("\nwarning: %s runs different code on nodes %s (pin param plugin_hash to choose)\n",
+                   json_field(q, "service", svc, sizeof svc), json_field(q, "nodes", nodes, sizeof nodes));
+        }
         if (strcmp(argv[0], "status") == 0 && cend != NULL) {
             /* The counters, one per line: what /metrics also shows. */
             const char *c = strchr(cend, '{');

@@ -482,6 +482,20 @@ static void test_indicator(void)
     free(net);
     free(trips);
     sk_client_free(cl);
+    /* A second node with other code under the same plugin name: the broker
+     * shows the conflict instead of mixing the two silently. */
+    char dir[] = "/tmp/sk_plugins_XXXXXX", cmd[1200], args[800];
+    CHECK(mkdtemp(dir) != NULL);
+    snprintf(cmd, sizeof cmd, "sed 's/^local /local  /' %s/plugins/traffic_vkt.lua > %s/traffic_vkt.lua", src, dir);
+    CHECK(system(cmd) == 0);
+    snprintf(args, sizeof args, FAST_NODE " --plugins %s", dir);
+    h_start_node(&C, "other", 1, args);
+    h_wait_nodes(&C, 2, 20000);
+    st = h_status(&C);
+    CHECK(st != NULL && strstr(st, "\"code_conflicts\":[{\"service\":\"indicator.traffic_vkt\"") != NULL);
+    free(st);
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    CHECK(system(cmd) == 0);
 }
 
 /* Keys and tenants: CURVE on both endpoints, a fail-closed ZAP handler,
