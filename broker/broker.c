@@ -23,6 +23,7 @@
 #include "sk_uvzmq.h"
 #include "journal.h"
 #include "region.h"
+#include "datasets.h"
 
 #define MAX_WAITERS 8
 #define ROUTE_MAX 256
@@ -1046,6 +1047,14 @@ static void on_submit(broker *b, sk_wire_msg *m, const route *from)
     j->ndeps = h->ndeps;
     h->deps = NULL;
     h->ndeps = 0;
+    /* Inputs named by stored dataset travel as frames to the node. */
+    if (h->ndatasets > 0 && b->cfg.data_dir == NULL) {
+        sk_params_free(j->params);
+        free(j->deps);
+        free(j);
+        send_client_failure(b, from, h->req, NULL, SK_EUNSUPPORTED, "datasets need a broker with --data-dir");
+        return;
+    }
     /* Most of a job's life is spent finished, holding only its result:
      * body arrays are sized to the job, not to the protocol's maximum. */
     if (m->nbodies > 0) {
@@ -1068,6 +1077,33 @@ static void on_submit(broker *b, sk_wire_msg *m, const route *from)
     }
     j->body_bytes = bytes;
     b->queued_bytes += (int64_t)bytes;
+    for (size_t i = 0; i < h->ndatasets; i++) {
+        char input[SK_ID_MAX], *eq = strchr(h->datasets[i], '=');
+        size_t l = (size_t)(eq - h->datasets[i]) < SK_ID_MAX ? (size_t)(eq - h->datasets[i]) : SK_ID_MAX - 1;
+        memcpy(input, h->datasets[i], l);
+        input[l] = '\0';
+        zmq_msg_t data;
+        int64_t size = 0;
+        sk_error derr = SK_ERROR_INIT;
+        if (sk_dataset_get(b->cfg.data_dir, j->tenant, eq + 1, 0, (size_t)b->cfg.max_frame, &data, &size, &derr) < 0 ||
+            (size > b->cfg.max_frame && (zmq_msg_close(&data), sk_fail(&derr, SK_ETOOBIG, "dataset %s is %lld bytes, "
+                                         "more than one frame (%lld): node-side fetch is not built yet", eq + 1,
+                                         (long long)size, (long long)b->cfg.max_frame)) < 0)) {
+            b->n.refused++;
+            send_client_failure(b, from, h->req, NULL, derr.code, "input '%s': %s", input, derr.msg);
+            list_add(&b->active_head, &b->active_tail, j);
+            job_free(b, j);
+            return;
+        }
+        int arc = attach_input(b, j, input, &data);
+        zmq_msg_close(&data);
+        if (arc < 0) {
+            send_client_failure(b, from, h->req, NULL, SK_ETOOBIG, "too many inputs");
+            list_add(&b->active_head, &b->active_tail, j);
+            job_free(b, j);
+            return;
+        }
+    }
     list_add(&b->active_head, &b->active_tail, j);
     if (sk_map_put(&b->jobs, j->id, strlen(j->id), j) < 0) {
         job_free(b, j);
@@ -1419,6 +1455,7 @@ static int recv_from(broker *b, void *sock, sk_wire_msg *m, route *from, const c
 }
 
 static void on_history(broker *b, sk_wire_msg *m, const route *from);
+static void on_data(broker *b, sk_wire_msg *m, const route *from);
 
 static int on_frontend(sk_uvzmq *z)
 {
@@ -1441,6 +1478,8 @@ static int on_frontend(sk_uvzmq *z)
     case SK_MSG_JOBS: on_jobs(b, &m, &from); break;
     case SK_MSG_HISTORY_PUT:
     case SK_MSG_HISTORY_GET: on_history(b, &m, &from); break;
+    case SK_MSG_DATA_PUT:
+    case SK_MSG_DATA_GET: on_data(b, &m, &from); break;
     case SK_MSG_HEARTBEAT: break;
     default: {
         b->n.malformed++;
@@ -1503,6 +1542,56 @@ static void on_history(broker *b, sk_wire_msg *m, const route *from)
     }
     reply_json(b, from, h->req, &reply);
     sk_buf_free(&reply);
+}
+
+/* Datasets: chunked upload and download by content hash, tenant-scoped. */
+static void on_data(broker *b, sk_wire_msg *m, const route *from)
+{
+    sk_header *h = &m->hdr;
+    sk_error err = SK_ERROR_INIT;
+    if (b->cfg.data_dir == NULL) {
+        send_request_error(b, from, h->req, SK_EUNSUPPORTED, "datasets need a broker with --data-dir");
+        return;
+    }
+    if (h->tenant[0] == '\0' || !may_act_for(b, m, h->tenant)) {
+        b->n.access_refused++;
+        send_request_error(b, from, h->req, SK_ENOTFOUND, "no such dataset: %s", h->text);
+        return;
+    }
+    sk_header r;
+    sk_header_init(&r, SK_MSG_REPLY);
+    r.req = h->req;
+    sk_strlcpy(r.text, h->text, sizeof r.text);
+    if (h->type == SK_MSG_DATA_PUT) {
+        int64_t next = 0;
+        bool complete = false;
+        const void *data = m->nbodies == 1 ? zmq_msg_data(&m->bodies[0]) : "";
+        size_t len = m->nbodies == 1 ? zmq_msg_size(&m->bodies[0]) : 0;
+        if (sk_dataset_put(b->cfg.data_dir, h->tenant, h->text, h->offset, h->total, data, len, &next, &complete,
+                           &err) < 0) {
+            send_request_error(b, from, h->req, err.code, "%s", err.msg);
+            return;
+        }
+        r.offset = next;
+        r.total = h->total;
+        r.code = complete ? 1 : 0; /* 1: stored and verified */
+        send_to(b, b->front, from, &r, NULL, 0);
+        if (complete)
+            sk_info("msg=\"dataset stored\" tenant=%s hash=%.20s size=%lld", h->tenant, h->text, (long long)next);
+        return;
+    }
+    zmq_msg_t chunk;
+    int64_t size = 0;
+    size_t maxlen = h->total > 0 && h->total < b->cfg.max_frame ? (size_t)h->total : (size_t)b->cfg.max_frame;
+    if (sk_dataset_get(b->cfg.data_dir, h->tenant, h->text, h->offset, maxlen, &chunk, &size, &err) < 0) {
+        send_request_error(b, from, h->req, err.code, "%s", err.msg);
+        return;
+    }
+    r.offset = h->offset;
+    r.total = size;
+    r.nbodies = 1;
+    sk_strlcpy(r.body_names[0], "data", SK_ID_MAX);
+    send_to(b, b->front, from, &r, &chunk, 1);
 }
 
 /* ---- node messages ---- */

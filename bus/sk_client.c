@@ -156,6 +156,18 @@ int64_t sk_client_submit(sk_client *c, const sk_submit *s, sk_error *err)
     }
     h.deps = s->ndeps ? deps : NULL;
     h.ndeps = s->ndeps;
+    char dsets[SK_MAX_BODIES][2 * SK_ID_MAX];
+    if (s->ndatasets > SK_MAX_BODIES)
+        return sk_fail(err, SK_ETOOBIG, "at most %d dataset inputs per job", SK_MAX_BODIES);
+    for (size_t i = 0; i < s->ndatasets; i++) {
+        if (s->datasets[i] == NULL || strstr(s->datasets[i], "=sha256:") == NULL ||
+            strlen(s->datasets[i]) >= sizeof dsets[i])
+            return sk_fail(err, SK_EINVAL, "dataset input '%s' must be INPUT=sha256:HEX",
+                           s->datasets[i] ? s->datasets[i] : "");
+        sk_strlcpy(dsets[i], s->datasets[i], sizeof dsets[i]);
+    }
+    h.datasets = s->ndatasets ? dsets : NULL;
+    h.ndatasets = s->ndatasets;
     h.nbodies = s->ninputs;
     for (size_t i = 0; i < s->ninputs; i++) {
         const char *name = s->input_names[i] ? s->input_names[i] : "";

@@ -38,6 +38,8 @@ typedef struct sk_submit {
     const sk_params *params;
     int64_t timeout_ms;    /* deadline for the job; 0 = none */
     bool no_ack;
+    size_t ndatasets;          /* inputs from stored datasets: "INPUT=sha256:HEX" */
+    const char *datasets[SK_MAX_BODIES];
     size_t ndeps;              /* results of other jobs this one needs: "JOB=INPUT" */
     const char *deps[SK_MAX_BODIES];
     size_t ninputs;

@@ -40,6 +40,9 @@ void sk_header_init(sk_header *h, int type)
     h->hashes = NULL;
     h->held = NULL;
     h->deps = NULL;
+    h->datasets = NULL;
+    h->ndatasets = 0;
+    h->offset = h->total = 0;
 }
 
 void sk_header_clear(sk_header *h)
@@ -54,6 +57,9 @@ void sk_header_clear(sk_header *h)
     free(h->deps);
     h->deps = NULL;
     h->ndeps = 0;
+    free(h->datasets);
+    h->datasets = NULL;
+    h->ndatasets = 0;
     h->params = NULL;
     h->services = NULL;
     h->tenants = NULL;
@@ -150,6 +156,9 @@ static int header_pack(const sk_header *h, msgpack_packer *pk_)
     n += h->nheld > 0;
     n += h->nhashes > 0;
     n += h->ndeps > 0;
+    n += h->ndatasets > 0;
+    n += h->offset != 0;
+    n += h->total != 0;
     n += h->node_name[0] != 0;
     rc |= msgpack_pack_map(&pk, n);
     rc |= sk_mp_pack_ki64(&pk, "t", h->type);
@@ -201,6 +210,14 @@ static int header_pack(const sk_header *h, msgpack_packer *pk_)
         for (size_t i = 0; i < h->ndeps; i++)
             rc |= sk_mp_pack_cstr(&pk, h->deps[i]);
     }
+    if (h->ndatasets > 0) {
+        rc |= sk_mp_pack_cstr(&pk, "datasets");
+        rc |= msgpack_pack_array(&pk, h->ndatasets);
+        for (size_t i = 0; i < h->ndatasets; i++)
+            rc |= sk_mp_pack_cstr(&pk, h->datasets[i]);
+    }
+    if (h->offset != 0) rc |= sk_mp_pack_ki64(&pk, "offset", h->offset);
+    if (h->total != 0) rc |= sk_mp_pack_ki64(&pk, "total", h->total);
     if (h->nheld > 0) {
         rc |= sk_mp_pack_cstr(&pk, "held");
         rc |= msgpack_pack_array(&pk, h->nheld);
@@ -388,6 +405,8 @@ int sk_header_decode(const void *data, size_t len, sk_header *h, sk_error *err)
         else if (strcmp(key, "deadline_ms") == 0) ival = &h->deadline_ms;
         else if (strcmp(key, "code") == 0) ival = &h->code;
         else if (strcmp(key, "capacity") == 0) ival = &h->capacity;
+        else if (strcmp(key, "offset") == 0) ival = &h->offset;
+        else if (strcmp(key, "total") == 0) ival = &h->total;
         if (sbuf != NULL) {
             if (sk_mp_strcpy(o, sbuf, slen) < 0) {
                 sk_fail(err, SK_EPROTO, "header: field '%s' must be a string shorter than %zu bytes", key, slen);
@@ -466,6 +485,23 @@ int sk_header_decode(const void *data, size_t len, sk_header *h, sk_error *err)
                     goto out;
                 }
             h->ndeps = o->via.array.size;
+        } else if (strcmp(key, "datasets") == 0) {
+            if (h->datasets != NULL || o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size > SK_MAX_BODIES) {
+                sk_fail(err, SK_EPROTO, "header: 'datasets' must be one array of at most %d strings", SK_MAX_BODIES);
+                goto out;
+            }
+            h->datasets = calloc(o->via.array.size ? o->via.array.size : 1, sizeof *h->datasets);
+            if (h->datasets == NULL) {
+                sk_fail(err, SK_ENOMEM, "out of memory");
+                goto out;
+            }
+            for (uint32_t b = 0; b < o->via.array.size; b++)
+                if (sk_mp_strcpy(&o->via.array.ptr[b], h->datasets[b], sizeof h->datasets[b]) < 0 ||
+                    strstr(h->datasets[b], "=sha256:") == NULL) {
+                    sk_fail(err, SK_EPROTO, "header: dataset %u must be a string \"INPUT=sha256:HEX\"", b);
+                    goto out;
+                }
+            h->ndatasets = o->via.array.size;
         } else if (strcmp(key, "held") == 0) {
             if (h->held != NULL || decode_held(o, h, err) < 0)
                 goto dup_or_fail;

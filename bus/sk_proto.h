@@ -51,7 +51,9 @@ typedef enum sk_msg_type {
     SK_MSG_EVENT = 16,      /* broker -> subscribers (events endpoint): a job's state changed */
     SK_MSG_HISTORY_PUT = 17,/* client -> broker: body 0 is a scenario report (CSV); text = scenario name */
     SK_MSG_HISTORY_GET = 18,/* client -> broker: tenant's indicator history since text (YYYY-MM-DD) */
-    SK_MSG_TYPE_MAX = 18
+    SK_MSG_DATA_PUT = 19,   /* client -> broker: a dataset chunk (text = sha256 of the whole, offset, total) */
+    SK_MSG_DATA_GET = 20,   /* client -> broker: a dataset chunk (text = hash, offset, total = max bytes) */
+    SK_MSG_TYPE_MAX = 20
 } sk_msg_type;
 
 const char *sk_msg_type_name(int type);
@@ -97,6 +99,10 @@ typedef struct sk_header {
      * input (a job graph; a failed dependency fails the job). */
     char (*deps)[2 * SK_ID_MAX];
     size_t ndeps;
+    /* submit: inputs named by stored dataset, "INPUT=sha256:HEX" */
+    char (*datasets)[2 * SK_ID_MAX];
+    size_t ndatasets;
+    int64_t offset, total;   /* data_put/data_get chunks */
     sk_held_job *held;
     char node_name[SK_ID_MAX];
 } sk_header;

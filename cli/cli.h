@@ -33,6 +33,7 @@ int sk_cli_jobs(int argc, char **argv);
 int sk_cli_status(int argc, char **argv);
 int sk_cli_watch(int argc, char **argv);
 int sk_cli_run(int argc, char **argv);
+int sk_cli_dataset(int argc, char **argv);
 int sk_cli_indicators(int argc, char **argv);
 int sk_cli_sim(int argc, char **argv);
 int sk_cli_keygen(int argc, char **argv);

@@ -1,6 +1,8 @@
 /* cmd_bus.c - the subcommands that talk to a broker: submit, wait, cancel,
  * services, jobs. */
 #include <errno.h>
+#include <sodium.h>
+#include <unistd.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -237,7 +239,8 @@ static void submit_usage(FILE *out)
                  "as a CSV directory with --out).  Progress shows on stderr on a terminal.\n\n"
                  "  --param KEY=VALUE       a job parameter (repeatable)\n"
                  "  --input [NAME=]FILE     an input file; NAME defaults to the file name (repeatable);\n"
-                 "                          a result directory (from --out) is sent as that result\n"
+                 "                          a result directory (from --out) is sent as that result;\n"
+                 "                          NAME=@sha256:HEX names a dataset stored with `samskap dataset put`\n"
                  "  --idempotency-key KEY   resubmitting with the same key returns the same job\n"
                  "  --after JOB=INPUT       run after JOB, with its result as input INPUT (repeatable);\n"
                  "                          if JOB fails, this job fails with its reason\n"
@@ -275,6 +278,17 @@ int sk_cli_submit(int argc, char **argv)
                 fprintf(stderr, "samskap: %s\n", err.msg);
                 goto out;
             }
+        } else if (strcmp(a, "--input") == 0 && i + 1 < argc && strstr(argv[i + 1], "=@sha256:") != NULL) {
+            /* NAME=@sha256:HEX: a dataset stored with `samskap dataset put` */
+            static char refs[SK_MAX_BODIES][2 * SK_ID_MAX];
+            const char *spec = argv[++i], *at = strstr(spec, "=@");
+            if (s.ndatasets == SK_MAX_BODIES) {
+                fprintf(stderr, "samskap: at most %d dataset inputs\n", SK_MAX_BODIES);
+                goto out;
+            }
+            snprintf(refs[s.ndatasets], sizeof refs[0], "%.*s=%s", (int)(at - spec), spec, at + 2);
+            s.datasets[s.ndatasets] = refs[s.ndatasets];
+            s.ndatasets++;
         } else if (strcmp(a, "--input") == 0 && i + 1 < argc) {
             const char *spec = argv[++i], *eq = strchr(spec, '=');
             const char *path = eq ? eq + 1 : spec;
@@ -782,5 +796,203 @@ int sk_cli_watch(int argc, char **argv)
     }
     zmq_close(sub);
     zmq_ctx_term(ctx);
+    return code;
+}
+
+/* `samskap dataset put FILE` / `samskap dataset get HASH --out FILE`:
+ * files by content hash, in chunks, verified on both ends. */
+int sk_cli_dataset(int argc, char **argv)
+{
+    common_opts o;
+    common_defaults(&o);
+    const char *verb = argc > 1 ? argv[1] : NULL, *arg = NULL;
+    int64_t chunk = 1 << 20;
+    if (verb == NULL || strcmp(verb, "--help") == 0 || strcmp(verb, "-h") == 0 ||
+        (strcmp(verb, "put") != 0 && strcmp(verb, "get") != 0)) {
+        printf("usage: samskap dataset put FILE --tenant T [--chunk BYTES] [--json]\n"
+               "       samskap dataset get sha256:HEX --tenant T --out FILE\n\n"
+               "Stores a file at the broker by its SHA-256, in chunks (so files larger than one\n"
+               "frame travel), and prints its name; jobs then use it with\n"
+               "--input NAME=@sha256:HEX.  Names are scoped per tenant.  Needs --data-dir.\n");
+        return verb == NULL ? SK_EXIT_USAGE : SK_EXIT_OK;
+    }
+    for (int i = 2; i < argc; i++) {
+        int r = common_arg(&o, argc, argv, &i);
+        if (r < 0)
+            return SK_EXIT_USAGE;
+        if (r > 0)
+            continue;
+        if (strcmp(argv[i], "--chunk") == 0 && i + 1 < argc) {
+            if (sk_parse_i64(argv[++i], &chunk) < 0 || chunk < 1024 || chunk > SK_MAX_FRAME - 65536) {
+                fprintf(stderr, "samskap dataset: --chunk must be in 1024..%lld\n", (long long)(SK_MAX_FRAME - 65536));
+                return SK_EXIT_USAGE;
+            }
+        } else if (argv[i][0] != '-' && arg == NULL) {
+            arg = argv[i];
+        } else {
+            fprintf(stderr, "samskap dataset: unexpected argument '%s'\n", argv[i]);
+            return SK_EXIT_USAGE;
+        }
+    }
+    if (arg == NULL || (strcmp(verb, "get") == 0 && o.out_dir == NULL)) {
+        fprintf(stderr, "samskap dataset: see --help\n");
+        return SK_EXIT_USAGE;
+    }
+    sk_error err = SK_ERROR_INIT;
+    sk_client *c = open_client(&o, &err);
+    if (c == NULL) {
+        fprintf(stderr, "samskap dataset: %s\n", err.msg);
+        return SK_EXIT_UNREACHABLE;
+    }
+    int code = SK_EXIT_OK;
+    if (strcmp(verb, "put") == 0) {
+        size_t len;
+        char *data = sk_read_file(arg, &len, (size_t)16 << 30, &err);
+        if (data == NULL) {
+            fprintf(stderr, "samskap dataset: %s\n", err.msg);
+            sk_client_free(c);
+            return SK_EXIT_ERROR;
+        }
+        char hash[80];
+        {
+            /* The dataset name is the plain SHA-256 of the bytes. */
+            crypto_hash_sha256_state st;
+            unsigned char d[32];
+            crypto_hash_sha256_init(&st);
+            crypto_hash_sha256_update(&st, (const unsigned char *)data, len);
+            crypto_hash_sha256_final(&st, d);
+            memcpy(hash, "sha256:", 7);
+            for (int k = 0; k < 32; k++)
+                snprintf(hash + 7 + 2 * k, 3, "%02x", d[k]);
+        }
+        int64_t off = 0;
+        bool complete = false;
+        while (!complete) {
+            size_t n = (size_t)(len - (size_t)off) < (size_t)chunk ? len - (size_t)off : (size_t)chunk;
+            sk_header h;
+            sk_header_init(&h, SK_MSG_DATA_PUT);
+            sk_strlcpy(h.tenant, o.tenant, sizeof h.tenant);
+            sk_strlcpy(h.text, hash, sizeof h.text);
+            h.offset = off;
+            h.total = (int64_t)len;
+            h.req = ++c->next_req;
+            zmq_msg_t body;
+            zmq_msg_init_size(&body, n);
+            memcpy(zmq_msg_data(&body), data + off, n);
+            h.nbodies = 1;
+            sk_strlcpy(h.body_names[0], "chunk", SK_ID_MAX);
+            if (sk_wire_send(c->sock, NULL, 0, &h, &body, 1, 0) < 0) {
+                zmq_msg_close(&body);
+                fprintf(stderr, "samskap dataset: send failed: %s\n", zmq_strerror(errno));
+                code = SK_EXIT_UNREACHABLE;
+                break;
+            }
+            sk_wire_msg m;
+            int rc = 0;
+            for (int t = 0; t < 100 && rc == 0; t++) {
+                rc = sk_client_recv(c, 200, &m, &err);
+                if (rc == 1 && m.hdr.req != h.req) {
+                    sk_wire_msg_close(&m);
+                    rc = 0;
+                }
+            }
+            if (rc != 1) {
+                fprintf(stderr, "samskap dataset: no answer from the broker at %s\n", o.broker);
+                code = SK_EXIT_UNREACHABLE;
+                break;
+            }
+            if (m.hdr.type != SK_MSG_REPLY) {
+                fprintf(stderr, "samskap dataset: %s\n", m.hdr.reason);
+                sk_wire_msg_close(&m);
+                code = SK_EXIT_FAILED;
+                break;
+            }
+            off = m.hdr.offset;
+            complete = m.hdr.code == 1;
+            sk_wire_msg_close(&m);
+            if (!complete && isatty(2))
+                sk_cli_progress("upload", (double)off / (double)(len ? len : 1), hash + 7);
+        }
+        sk_cli_progress_done();
+        if (code == SK_EXIT_OK) {
+            if (o.json)
+                printf("{\"hash\":\"%s\",\"size\":%zu,\"tenant\":\"%s\"}\n", hash, len, o.tenant);
+            else
+                printf("%s\n", hash);
+        }
+        free(data);
+    } else {
+        FILE *f = fopen(o.out_dir, "wb");
+        if (f == NULL) {
+            fprintf(stderr, "samskap dataset: %s: %s\n", o.out_dir, strerror(errno));
+            sk_client_free(c);
+            return SK_EXIT_ERROR;
+        }
+        crypto_hash_sha256_state st;
+        crypto_hash_sha256_init(&st);
+        int64_t off = 0, total = -1;
+        while (total < 0 || off < total) {
+            sk_header h;
+            sk_header_init(&h, SK_MSG_DATA_GET);
+            sk_strlcpy(h.tenant, o.tenant, sizeof h.tenant);
+            sk_strlcpy(h.text, arg, sizeof h.text);
+            h.offset = off;
+            h.total = chunk;
+            h.req = ++c->next_req;
+            if (sk_wire_send(c->sock, NULL, 0, &h, NULL, 0, 0) < 0) {
+                code = SK_EXIT_UNREACHABLE;
+                break;
+            }
+            sk_wire_msg m;
+            int rc = 0;
+            for (int t = 0; t < 100 && rc == 0; t++) {
+                rc = sk_client_recv(c, 200, &m, &err);
+                if (rc == 1 && m.hdr.req != h.req) {
+                    sk_wire_msg_close(&m);
+                    rc = 0;
+                }
+            }
+            if (rc != 1) {
+                code = SK_EXIT_UNREACHABLE;
+                fprintf(stderr, "samskap dataset: no answer from the broker at %s\n", o.broker);
+                break;
+            }
+            if (m.hdr.type != SK_MSG_REPLY || m.nbodies != 1) {
+                fprintf(stderr, "samskap dataset: %s\n", m.hdr.reason);
+                sk_wire_msg_close(&m);
+                code = SK_EXIT_FAILED;
+                break;
+            }
+            total = m.hdr.total;
+            size_t n = zmq_msg_size(&m.bodies[0]);
+            fwrite(zmq_msg_data(&m.bodies[0]), 1, n, f);
+            crypto_hash_sha256_update(&st, zmq_msg_data(&m.bodies[0]), n);
+            off += (int64_t)n;
+            sk_wire_msg_close(&m);
+            if (n == 0 && off < total) {
+                code = SK_EXIT_ERROR;
+                break;
+            }
+        }
+        fclose(f);
+        if (code == SK_EXIT_OK) {
+            unsigned char d[32];
+            char got[80];
+            crypto_hash_sha256_final(&st, d);
+            memcpy(got, "sha256:", 7);
+            for (int k = 0; k < 32; k++)
+                snprintf(got + 7 + 2 * k, 3, "%02x", d[k]);
+            if (strcmp(got, arg) != 0) {
+                fprintf(stderr, "samskap dataset: downloaded bytes hash to %s, not %s: removed\n", got, arg);
+                unlink(o.out_dir);
+                code = SK_EXIT_FAILED;
+            } else {
+                fprintf(stderr, "samskap dataset: %lld bytes written to %s (verified)\n", (long long)off, o.out_dir);
+            }
+        } else {
+            unlink(o.out_dir);
+        }
+    }
+    sk_client_free(c);
     return code;
 }

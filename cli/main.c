@@ -32,6 +32,7 @@ static const command commands[] = {
     {"run", sk_cli_run, "run a scenario: indicators before and after a merger, as a table"},
     {"indicators", sk_cli_indicators, "a tenant's indicator history (from scenario runs)"},
     {"sim", sk_cli_sim, "run a simulation kernel locally, without a broker"},
+    {"dataset", sk_cli_dataset, "store or fetch a file by content hash, in chunks"},
     {"keygen", sk_cli_keygen, "write a CurveZMQ key pair for a client, node or broker"},
 #ifdef SK_HAVE_PLUGIN_CLI
     {"plugin", sk_cli_plugin_main, "run, test, check and list indicator plugins"},

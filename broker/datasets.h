@@ -1,0 +1,27 @@
+/* datasets.h - datasets stored by content hash under the broker's data
+ * directory, uploaded and downloaded in chunks (files larger than a frame).
+ *
+ * A dataset is named by the SHA-256 of its content ("sha256:<hex>"); the
+ * file name also hashes the tenant, so no tenant learns whether another
+ * holds the same file.  Chunks arrive in order; the last one completes the
+ * upload only if the whole file hashes to the name it was announced under. */
+#ifndef SK_DATASETS_H
+#define SK_DATASETS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <zmq.h>
+
+#include "sk_error.h"
+
+#define SK_DATASET_MAX ((int64_t)16 << 30)
+
+int sk_dataset_put(const char *dir, const char *tenant, const char *hash, int64_t offset, int64_t total,
+                   const void *data, size_t len, int64_t *next, bool *complete, sk_error *err);
+/* Up to maxlen bytes from offset into *out (zmq_msg_init'ed here); *size is
+ * the dataset's size. */
+int sk_dataset_get(const char *dir, const char *tenant, const char *hash, int64_t offset, size_t maxlen,
+                   zmq_msg_t *out, int64_t *size, sk_error *err);
+
+#endif
