@@ -364,12 +364,16 @@ static void on_committed(uv_async_t *a)
 static int push(sk_journal *j, rec *r)
 {
     uv_mutex_lock(&j->lock);
+    /* Wake the writer only when it may be waiting (the queue was empty): a
+     * busy writer takes everything queued meanwhile as its next batch. */
+    bool was_empty = j->head == NULL;
     if (j->tail)
         j->tail->next = r;
     else
         j->head = r;
     j->tail = r;
-    uv_cond_signal(&j->cond);
+    if (was_empty)
+        uv_cond_signal(&j->cond);
     uv_mutex_unlock(&j->lock);
     return 0;
 }
