@@ -1603,6 +1603,33 @@ static void send_node(broker *b, const route *to, int type)
     send_to(b, b->back, to, &h, NULL, 0);
 }
 
+/* A job the broker learns of from a node (it outlived a broker restart):
+ * running, with no inputs held here, so it cannot be retried elsewhere. */
+static job *adopt_job(broker *b, const char *id, const char *service, const char *tenant, const char *client,
+                      int64_t req, int64_t attempt)
+{
+    job *j = calloc(1, sizeof *j);
+    if (j == NULL)
+        return NULL;
+    sk_strlcpy(j->id, id, sizeof j->id);
+    sk_strlcpy(j->service, service, sizeof j->service);
+    sk_strlcpy(j->tenant, tenant, sizeof j->tenant);
+    j->client.len = strlen(client);
+    memcpy(j->client.id, client, j->client.len);
+    j->req = req;
+    j->attempt = attempt;
+    j->state = JOB_RUNNING;
+    j->inputs_lost = true;
+    j->submitted_ms = now_ms(b);
+    if (sk_map_put(&b->jobs, j->id, strlen(j->id), j) < 0) {
+        free(j);
+        return NULL;
+    }
+    list_add(&b->active_head, &b->active_tail, j);
+    run_add(queue_for(b, j->service, true), j->tenant, 1);
+    return j;
+}
+
 static void on_ready(broker *b, sk_wire_msg *m, const route *from)
 {
     sk_header *h = &m->hdr;
@@ -1706,27 +1733,10 @@ static void on_ready(broker *b, sk_wire_msg *m, const route *from)
         sk_held_job *hj = &h->held[i];
         job *j = sk_map_get(&b->jobs, hj->job, strlen(hj->job));
         if (j == NULL) {
-            j = calloc(1, sizeof *j);
+            j = adopt_job(b, hj->job, hj->service, hj->tenant, hj->client, hj->req, hj->attempt);
             if (j == NULL)
                 continue;
-            sk_strlcpy(j->id, hj->job, sizeof j->id);
-            sk_strlcpy(j->service, hj->service, sizeof j->service);
-            sk_strlcpy(j->tenant, hj->tenant, sizeof j->tenant);
-            j->client.len = strlen(hj->client);
-            memcpy(j->client.id, hj->client, j->client.len);
-            j->req = hj->req;
-            j->attempt = hj->attempt;
-            j->state = JOB_RUNNING;
             j->node = n;
-            j->inputs_lost = true;
-            j->submitted_ms = now_ms(b);
-            if (sk_map_put(&b->jobs, j->id, strlen(j->id), j) < 0) {
-                free(j);
-                continue;
-            }
-            list_add(&b->active_head, &b->active_tail, j);
-            svc_queue *q = queue_for(b, j->service, true);
-            run_add(q, j->tenant, 1);
             load++;
             sk_info("msg=\"adopted job after restart\" job=%s node=%s attempt=%" PRId64, j->id, n->name, j->attempt);
         } else if (j->node == n && j->attempt == hj->attempt) {
@@ -1784,27 +1794,8 @@ static void on_node_outcome(broker *b, sk_wire_msg *m, node *n)
     if (j == NULL && h->client[0] != '\0' && h->type == SK_MSG_RESULT && m->nbodies == 1) {
         /* The broker restarted while this job ran and the node's result
          * arrived before its re-announcement: adopt and deliver it. */
-        j = calloc(1, sizeof *j);
-        if (j != NULL) {
-            sk_strlcpy(j->id, h->job, sizeof j->id);
-            sk_strlcpy(j->service, h->service, sizeof j->service);
-            sk_strlcpy(j->tenant, h->tenant, sizeof j->tenant);
-            j->client.len = strlen(h->client);
-            memcpy(j->client.id, h->client, j->client.len);
-            j->req = h->req;
-            j->attempt = h->attempt;
-            j->state = JOB_RUNNING;
-            j->submitted_ms = now_ms(b);
-            if (sk_map_put(&b->jobs, j->id, strlen(j->id), j) < 0) {
-                free(j);
-                j = NULL;
-            } else {
-                list_add(&b->active_head, &b->active_tail, j);
-                current = true;
-                svc_queue *q = queue_for(b, j->service, true);
-                run_add(q, j->tenant, 1);
-            }
-        }
+        j = adopt_job(b, h->job, h->service, h->tenant, h->client, h->req, h->attempt);
+        current = j != NULL;
     }
     if (!current || j->state != JOB_RUNNING) {
         b->n.late_results++;
