@@ -22,6 +22,7 @@
 #define FAST_NODE "--heartbeat-ms 200 --liveness 10"
 
 static sk_cluster C;
+static int free_tcp_port(void);
 
 static void start(const char *broker_extra, int nodes, int jobs)
 {
@@ -569,9 +570,11 @@ static void test_curve(void)
     fclose(f);
     char bargs[1024], nargs[1024];
     const char *source = getenv("SAMSKAP_SOURCE");
+    int eport = free_tcp_port();
     snprintf(bargs, sizeof bargs,
-             FAST_BROKER " --no-service-wait-ms 60000 --curve-secret %s/broker.key --access %s --region %s/deploy/region.lua",
-             dir, path, source ? source : ".");
+             FAST_BROKER " --no-service-wait-ms 60000 --curve-secret %s/broker.key --access %s --region %s/deploy/region.lua"
+                         " --events tcp://127.0.0.1:%d",
+             dir, path, source ? source : ".", eport);
     snprintf(nargs, sizeof nargs, FAST_NODE " --curve-key %s/node1504.key --server-key %s/broker.key.pub", dir, dir);
     h_cluster_init(&C);
     h_start_broker(&C, bargs);
@@ -684,6 +687,50 @@ static void test_curve(void)
     sk_client_free(ale);
     sk_client_free(har);
     sk_client_free(str);
+    /* Events and job lists are scoped by key: Haram's key cannot watch
+     * Ålesund's jobs; Ålesund's own key sees them. */
+    char wcmd[2][1200];
+    const char *who[2] = {"haram", "alesund"};
+    FILE *w[2];
+    for (int k = 0; k < 2; k++) {
+        snprintf(wcmd[k], sizeof wcmd[k],
+                 "%s watch --events tcp://127.0.0.1:%d --tenant 1504 --for 3 --json --curve-key %s/%s.key "
+                 "--server-key %s/broker.key.pub 2>/dev/null",
+                 h_bin("samskap"), eport, dir, who[k], dir);
+        w[k] = popen(wcmd[k], "r");
+    }
+    usleep(1000000);
+    sk_client *ale2 = curve_client(dir, "alesund", &kp[0]);
+    CHECK(ale2 && submit_and_wait(ale2, "diag.echo", "1504", NULL, job, reason, 10000) == SK_MSG_RESULT);
+    char wout[2][16384];
+    for (int k = 0; k < 2; k++) {
+        size_t wn = fread(wout[k], 1, sizeof wout[k] - 1, w[k]);
+        wout[k][wn] = '\0';
+        pclose(w[k]);
+    }
+    CHECK(strstr(wout[0], job) == NULL);
+    CHECK(strstr(wout[1], job) != NULL && strstr(wout[1], "\"event\":\"done\"") != NULL);
+    /* Haram's job list does not show Ålesund's running work. */
+    sk_params *sp = sk_params_new();
+    sk_params_set_str(sp, "ms", "3000");
+    sk_submit slow = {.service = "diag.sleep", .tenant = "1504", .params = sp};
+    CHECK(ale2 && sk_client_submit(ale2, &slow, &err) > 0);
+    sk_params_free(sp);
+    usleep(500000);
+    sk_client *har2 = curve_client(dir, "haram", &kp[0]);
+    int64_t jq = har2 ? sk_client_request(har2, SK_MSG_JOBS, NULL, NULL, &err) : -1;
+    int listed = -1;
+    for (int i = 0; i < 25 && listed < 0 && har2; i++) {
+        sk_wire_msg m;
+        if (sk_client_recv(har2, 200, &m, &err) != 1)
+            continue;
+        if (m.hdr.type == SK_MSG_REPLY && m.hdr.req == jq && m.nbodies == 1)
+            listed = memmem(zmq_msg_data(&m.bodies[0]), zmq_msg_size(&m.bodies[0]), "1504", 4) != NULL;
+        sk_wire_msg_close(&m);
+    }
+    CHECK(listed == 0);
+    sk_client_free(har2);
+    sk_client_free(ale2);
     /* A secret key file others can read is refused, naming the fix. */
     snprintf(path, sizeof path, "%s/ops.key", dir);
     chmod(path, 0644);
