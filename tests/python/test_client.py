@@ -483,6 +483,72 @@ def t_example(cl):
     check(bad.returncode == 3 and "no answer" in bad.stderr, "unreachable: %d %r" % (bad.returncode, bad.stderr))
 
 
+def _read_key(path):
+    keys = {}
+    with open(path) as f:
+        for line in f:
+            if "=" in line and not line.startswith("#"):
+                k, v = line.split("=", 1)
+                keys[k.strip()] = v.strip()
+    return keys.get("public"), keys.get("secret")
+
+
+def t_curve(_cl):
+    """CURVE against a real broker: a listed key runs a job, an unknown key
+    gets no answer, and a key may not act for another tenant."""
+    import shutil
+    import tempfile
+    d = tempfile.mkdtemp(prefix="sk_pycurve_")
+    try:
+        keys = {}
+        for name in ("broker", "node", "client", "stranger"):
+            path = os.path.join(d, name + ".key")
+            out = subprocess.run([os.path.join(BUILD, "samskap"), "keygen", name, "--out", path],
+                                 capture_output=True, text=True, timeout=20)
+            check(out.returncode == 0, "keygen %s: %s" % (name, out.stderr))
+            keys[name] = _read_key(path)
+        access = os.path.join(d, "access")
+        with open(access, "w") as f:
+            f.write("node node %s *\nclient client %s 1504\n" % (keys["node"][0], keys["client"][0]))
+        cl = Cluster.__new__(Cluster)
+        fp, bp = free_port(), free_port()
+        cl.front, cl.back = "tcp://127.0.0.1:%d" % fp, "tcp://127.0.0.1:%d" % bp
+        cl.logdir = os.path.join(BUILD, "tests", "logs")
+        os.makedirs(cl.logdir, exist_ok=True)
+        cl._spawn(["samskap-broker", "--frontend", cl.front, "--backend", cl.back,
+                   "--curve-secret", os.path.join(d, "broker.key"), "--access", access], "broker")
+        cl._spawn(["samskap-node", "--broker", cl.back, "--name", "pycurve",
+                   "--curve-key", os.path.join(d, "node.key"), "--server-key", os.path.join(d, "broker.key.pub")],
+                  "node")
+        server = keys["broker"][0]
+
+        def client(who, timeout=5.0):
+            pub, sec = keys[who]
+            return samskap.Client(cl.front, tenant="1504", connect_timeout=timeout, curve_server_key=server,
+                                  curve_public_key=pub, curve_secret_key=sec)
+
+        end = time.monotonic() + 20
+        with client("client") as c:
+            while time.monotonic() < end and not c.status().get("nodes"):
+                time.sleep(0.1)
+            r = c.run("diag.echo", params={"over": "curve"})
+            check(dict(zip(r.table("params").ids, r.table("params").column("value"))) == {"over": "curve"},
+                  "echo over CURVE: %r" % r)
+            try:
+                c.submit("diag.echo", tenant="1534")
+                check(False, "a 1504 key submitted for 1534")
+            except samskap.JobError as e:
+                check("may not act for tenant '1534'" in str(e), "refusal: %s" % e)
+        with client("stranger", timeout=1.5) as c:
+            try:
+                c.submit("diag.echo")
+                check(False, "an unknown key was admitted")
+            except samskap.BrokerUnreachable:
+                pass
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
 # name -> (function, needs a cluster, broker args)
 TESTS = {
     "echo": (t_echo, True, ()),
@@ -496,6 +562,7 @@ TESTS = {
     "unreachable": (t_unreachable, False, ()),
     "decode": (t_decode, False, ()),
     "example": (t_example, True, ()),
+    "curve": (t_curve, False, ()),
 }
 
 
