@@ -114,6 +114,8 @@ class Cluster:
         self.back = "tcp://127.0.0.1:%d" % bp
         self.logdir = os.path.join(BUILD, "tests", "logs")
         os.makedirs(self.logdir, exist_ok=True)
+        self.events = "tcp://127.0.0.1:%d" % free_port()
+        broker_args = [self.events if a == "EVENTS" else a for a in broker_args]
         self.broker = self._spawn(["samskap-broker", "--frontend", self.front, "--backend", self.back, "--insecure"]
                                   + list(broker_args), "broker")
         for i in range(nodes):
@@ -549,6 +551,29 @@ def t_curve(_cl):
         shutil.rmtree(d, ignore_errors=True)
 
 
+def t_watch(cl):
+    """watch(): the job's events (accepted, running, done) arrive for its
+    tenant, and another tenant's do not."""
+    import threading
+    seen = []
+
+    def collect():
+        with cl.client() as w:
+            for ev in w.watch(events=cl.events, tenant="1504", seconds=3.0):
+                seen.append(ev)
+
+    t = threading.Thread(target=collect)
+    t.start()
+    time.sleep(0.8)
+    with cl.client() as c:
+        r = c.run("diag.echo", params={"w": 1})
+        c.run("diag.echo", params={"w": 2}, tenant="1534")
+    t.join(10)
+    mine = [e["event"] for e in seen if e["job"] == r.job]
+    check(mine[:1] == ["accepted"] and "running" in mine and mine[-1] == "done", "events: %r" % seen)
+    check(all(e["tenant"] == "1504" for e in seen), "another tenant's events: %r" % seen)
+
+
 # name -> (function, needs a cluster, broker args)
 TESTS = {
     "echo": (t_echo, True, ()),
@@ -563,6 +588,7 @@ TESTS = {
     "decode": (t_decode, False, ()),
     "example": (t_example, True, ()),
     "curve": (t_curve, False, ()),
+    "watch": (t_watch, True, ("--events", "EVENTS")),
 }
 
 

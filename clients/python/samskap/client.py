@@ -75,6 +75,7 @@ class Client:
         self._job_tenant = {}                          # job -> tenant it was submitted under
         self._last_progress = {}                       # job -> (fraction, text), drops duplicates
         self._ctx = context or zmq.Context.instance()
+        self._curve = (curve_server_key, curve_public_key, curve_secret_key)
         self._sock = self._ctx.socket(zmq.DEALER)
         try:
             keys = (curve_server_key, curve_public_key, curve_secret_key)
@@ -403,6 +404,39 @@ class Client:
             return json.loads(msg.bodies[0].decode("utf-8"))
         except (UnicodeDecodeError, ValueError) as e:
             raise ProtocolError("reply is not JSON: %s" % e) from None
+
+    def watch(self, events=None, tenant=None, seconds=None):
+        """Job events from the broker's events endpoint (broker --events),
+        as dicts {event, job, service, tenant, attempt, node, reason}: a
+        generator that stops after `seconds` (None: forever).  Events are
+        advisory; a key sees only its tenants' events."""
+        events = events or os.environ.get("SAMSKAP_EVENTS") or "tcp://127.0.0.1:5572"
+        topic = (wire.check_id(tenant, "tenant") + "/").encode("utf-8") if tenant else b""
+        sub = self._ctx.socket(zmq.SUB)
+        try:
+            sub.setsockopt(zmq.LINGER, 0)
+            if self._curve[0] is not None:
+                sub.setsockopt(zmq.CURVE_SERVERKEY, _z85_or_raw(self._curve[0], "curve_server_key"))
+                sub.setsockopt(zmq.CURVE_PUBLICKEY, _z85_or_raw(self._curve[1], "curve_public_key"))
+                sub.setsockopt(zmq.CURVE_SECRETKEY, _z85_or_raw(self._curve[2], "curve_secret_key"))
+            sub.setsockopt(zmq.SUBSCRIBE, topic)
+            sub.connect(events)
+            end = None if seconds is None else time.monotonic() + seconds
+            while end is None or time.monotonic() < end:
+                left = 200 if end is None else max(0, min(200, int((end - time.monotonic()) * 1000)))
+                if not sub.poll(left):
+                    continue
+                frames = sub.recv_multipart()
+                try:
+                    msg = wire.decode(frames[1:])
+                except ProtocolError:
+                    continue
+                h = msg.header
+                yield {"event": h.get("text", ""), "job": h.get("job", ""), "service": h.get("svc", ""),
+                       "tenant": h.get("tenant", ""), "attempt": h.get("attempt", 0), "node": h.get("node", ""),
+                       "reason": h.get("reason", "")}
+        finally:
+            sub.close(0)
 
     def status(self):
         """The broker's status (dict): nodes, services, counters, queued_bytes, jobs_known."""

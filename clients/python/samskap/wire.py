@@ -15,12 +15,15 @@ MINOR = 0
 SIGNATURE = bytes((ord("S"), ord("K"), MAJOR, MINOR))
 
 SUBMIT, ACCEPTED, JOB, PROGRESS, RESULT, FAILED, CANCEL, READY, HEARTBEAT, \
-    DISCONNECT, STATUS, JOBS, REPLY, WAIT, ERROR = range(1, 16)
+    DISCONNECT, STATUS, JOBS, REPLY, WAIT, ERROR, EVENT, HISTORY_PUT, HISTORY_GET, \
+    DATA_PUT, DATA_GET = range(1, 21)
+MAX_TYPE = DATA_GET
 TYPE_NAMES = {
     SUBMIT: "submit", ACCEPTED: "accepted", JOB: "job", PROGRESS: "progress",
     RESULT: "result", FAILED: "failed", CANCEL: "cancel", READY: "ready",
     HEARTBEAT: "heartbeat", DISCONNECT: "disconnect", STATUS: "status", JOBS: "jobs",
-    REPLY: "reply", WAIT: "wait", ERROR: "error",
+    REPLY: "reply", WAIT: "wait", ERROR: "error", EVENT: "event",
+    HISTORY_PUT: "history_put", HISTORY_GET: "history_get", DATA_PUT: "data_put", DATA_GET: "data_get",
 }
 
 MAX_FRAME = 64 << 20        # default --max-frame of the broker
@@ -33,7 +36,7 @@ HEADER_MAX = 64 << 10       # header frame limit
 # Header fields as the C decoder types them (bus/sk_proto.c).
 _STR_FIELDS = {"job": ID_MAX, "svc": ID_MAX, "tenant": ID_MAX, "idem": IDEM_MAX,
                "client": ID_MAX, "reason": 512, "text": 256, "node": ID_MAX}
-_INT_FIELDS = ("req", "attempt", "deadline_ms", "code", "capacity")
+_INT_FIELDS = ("req", "attempt", "deadline_ms", "code", "capacity", "offset", "total")
 
 
 def check_id(value, what, limit=ID_MAX):
@@ -133,7 +136,7 @@ def decode(frames):
     if not isinstance(h, dict):
         raise ProtocolError("header: not a msgpack map")
     t = h.get("t")
-    if isinstance(t, bool) or not isinstance(t, int) or not 1 <= t <= ERROR:
+    if isinstance(t, bool) or not isinstance(t, int) or not 1 <= t <= MAX_TYPE:
         raise ProtocolError("header: missing or unknown message type 't'")
     header = {}
     for k, v in h.items():
