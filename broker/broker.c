@@ -1289,6 +1289,18 @@ static const node *code_conflict(broker *b, const node *self, const char *servic
     return NULL;
 }
 
+/* What a key may see of a node: an admin (or insecure mode) everything; a
+ * client only nodes that serve one of its tenants. */
+static bool node_visible(const sk_access_entry *e, const node *n)
+{
+    if (e == NULL || e->role == SK_ROLE_ADMIN || strcmp(e->tenants, "*") == 0)
+        return true;
+    for (size_t i = 0; i < n->ntenants; i++)
+        if (strcmp(n->tenants[i], "*") == 0 || sk_list_allows(e->tenants, n->tenants[i]))
+            return true;
+    return n->ntenants == 0 && !n->restricted;
+}
+
 static void on_status(broker *b, sk_wire_msg *m, const route *from)
 {
     sk_buf j = SK_BUF_INIT;
@@ -1296,9 +1308,15 @@ static void on_status(broker *b, sk_wire_msg *m, const route *from)
     size_t kl;
     void *v;
     bool first = true;
+    /* A client key sees its own tenants' share of the picture: no other
+     * tenant's nodes, queue lengths or counters leak. */
+    const sk_access_entry *viewer = b->access != NULL ? peer_entry(b, m) : NULL;
+    bool scoped = viewer != NULL && viewer->role != SK_ROLE_ADMIN && strcmp(viewer->tenants, "*") != 0;
     sk_buf_puts(&j, "{\"nodes\":[");
     for (size_t it = 0; (it = sk_map_next(&b->nodes, it, &k, &kl, &v)) != 0;) {
         node *n = v;
+        if (!node_visible(scoped ? viewer : NULL, n))
+            continue;
         sk_buf_puts(&j, first ? "{" : ",{");
         first = false;
         sk_json_key(&j, "name", true);
@@ -1317,9 +1335,13 @@ static void on_status(broker *b, sk_wire_msg *m, const route *from)
         sk_buf_puts(&j, "]");
         sk_json_key(&j, "tenants", false);
         sk_buf_puts(&j, "[");
+        bool firstt = true;
         for (size_t i = 0; i < n->ntenants; i++) {
-            if (i)
+            if (scoped && strcmp(n->tenants[i], "*") != 0 && !sk_list_allows(viewer->tenants, n->tenants[i]))
+                continue;
+            if (!firstt)
                 sk_buf_puts(&j, ",");
+            firstt = false;
             sk_json_str(&j, n->tenants[i]);
         }
         sk_buf_puts(&j, "]");
@@ -1340,48 +1362,66 @@ static void on_status(broker *b, sk_wire_msg *m, const route *from)
     sk_buf_puts(&j, "],\"services\":[");
     first = true;
     for (svc_queue *q = b->queues; q != NULL; q = q->next) {
+        int64_t queued = (int64_t)q->len, running = q->running;
+        if (scoped) {
+            queued = running = 0;
+            for (size_t t = 0; t < q->ntq; t++)
+                if (sk_list_allows(viewer->tenants, q->tq[t].tenant)) {
+                    queued += (int64_t)q->tq[t].len;
+                    running += q->tq[t].running;
+                }
+        }
         sk_buf_puts(&j, first ? "{" : ",{");
         first = false;
         sk_json_key(&j, "name", true);
         sk_json_str(&j, q->name);
         sk_json_key(&j, "queued", false);
-        sk_json_i64(&j, (int64_t)q->len);
+        sk_json_i64(&j, queued);
         sk_json_key(&j, "running", false);
-        sk_json_i64(&j, q->running);
+        sk_json_i64(&j, running);
         sk_buf_puts(&j, "}");
     }
     /* Plugins offered with different code by different nodes: shown, so
      * results never mix two versions silently (pin plugin_hash to choose). */
     sk_buf_puts(&j, "],\"code_conflicts\":[");
     first = true;
-    for (size_t it = 0; (it = sk_map_next(&b->nodes, it, &k, &kl, &v)) != 0;) {
-        node *n = v;
-        for (size_t i = 0; i < n->nservices && i < n->nhashes; i++) {
-            if (n->hashes[i][0] == '\0')
-                continue;
-            const node *other = code_conflict(b, n, n->services[i], n->hashes[i]);
-            if (other == NULL || strcmp(n->name, other->name) > 0)
-                continue; /* report each pair once */
-            sk_buf_puts(&j, first ? "{" : ",{");
-            first = false;
-            sk_json_key(&j, "service", true);
-            sk_json_str(&j, n->services[i]);
-            sk_json_key(&j, "nodes", false);
-            sk_buf_puts(&j, "[");
-            sk_json_str(&j, n->name);
-            sk_buf_puts(&j, ",");
-            sk_json_str(&j, other->name);
-            sk_buf_puts(&j, "]}");
+    if (!scoped) {
+        for (size_t it = 0; (it = sk_map_next(&b->nodes, it, &k, &kl, &v)) != 0;) {
+            node *n = v;
+            for (size_t i = 0; i < n->nservices && i < n->nhashes; i++) {
+                if (n->hashes[i][0] == '\0')
+                    continue;
+                const node *other = code_conflict(b, n, n->services[i], n->hashes[i]);
+                if (other == NULL || strcmp(n->name, other->name) > 0)
+                    continue; /* report each pair once */
+                sk_buf_puts(&j, first ? "{" : ",{");
+                first = false;
+                sk_json_key(&j, "service", true);
+                sk_json_str(&j, n->services[i]);
+                sk_json_key(&j, "nodes", false);
+                sk_buf_puts(&j, "[");
+                sk_json_str(&j, n->name);
+                sk_buf_puts(&j, ",");
+                sk_json_str(&j, other->name);
+                sk_buf_puts(&j, "]}");
+            }
         }
     }
-    sk_buf_printf(&j, "],\"counters\":{\"submitted\":%" PRIu64 ",\"completed\":%" PRIu64 ",\"failed\":%" PRIu64
-                  ",\"requeued\":%" PRIu64 ",\"cancelled\":%" PRIu64 ",\"malformed\":%" PRIu64
-                  ",\"late_results\":%" PRIu64 ",\"unroutable\":%" PRIu64 ",\"refused\":%" PRIu64
-                  ",\"auth_refused\":%" PRIu64 ",\"access_refused\":%" PRIu64
-                  "},\"queued_bytes\":%" PRId64 ",\"jobs_known\":%zu,\"secure\":%s}",
-                  b->n.submitted, b->n.completed, b->n.failed, b->n.requeued, b->n.cancelled, b->n.malformed,
-                  b->n.late_results, b->n.unroutable, b->n.refused, b->n.auth_refused, b->n.access_refused,
-                  b->queued_bytes, b->jobs.len, b->access ? "true" : "false");
+    if (scoped) {
+        /* Broker-wide counters and sizes are not a client's to see. */
+        sk_buf_puts(&j, "],\"scoped_to\":");
+        sk_json_str(&j, viewer->tenants);
+        sk_buf_puts(&j, ",\"secure\":true}");
+    } else {
+        sk_buf_printf(&j, "],\"counters\":{\"submitted\":%" PRIu64 ",\"completed\":%" PRIu64 ",\"failed\":%" PRIu64
+                          ",\"requeued\":%" PRIu64 ",\"cancelled\":%" PRIu64 ",\"malformed\":%" PRIu64
+                          ",\"late_results\":%" PRIu64 ",\"unroutable\":%" PRIu64 ",\"refused\":%" PRIu64
+                          ",\"auth_refused\":%" PRIu64 ",\"access_refused\":%" PRIu64
+                          "},\"queued_bytes\":%" PRId64 ",\"jobs_known\":%zu,\"secure\":%s}",
+                          b->n.submitted, b->n.completed, b->n.failed, b->n.requeued, b->n.cancelled, b->n.malformed,
+                          b->n.late_results, b->n.unroutable, b->n.refused, b->n.auth_refused, b->n.access_refused,
+                          b->queued_bytes, b->jobs.len, b->access ? "true" : "false");
+    }
     reply_json(b, from, m->hdr.req, &j);
     sk_buf_free(&j);
 }

@@ -571,6 +571,10 @@ static int list_command(int argc, char **argv, int type)
         printf("\n%-28s %8s %8s\n", "SERVICE", "QUEUED", "RUNNING");
         p = end ? strchr(end, '{') : NULL;
         const char *cend = strstr(json, "\"counters\"");
+        if (cend == NULL) /* a client key's scoped view has no counters */
+            cend = strstr(json, "\"scoped_to\"");
+        if (cend == NULL)
+            cend = json + strlen(json);
         for (; p && cend && p < cend; p = strchr(p + 1, '{'))
             printf("%-28s %8s %8s\n", json_field(p, "name", a, sizeof a), json_field(p, "queued", b, sizeof b),
                    json_field(p, "running", c2, sizeof c2));
@@ -584,7 +588,7 @@ static int list_command(int argc, char **argv, int type)
             printf("\nwarning: %s runs different code on nodes %s (pin param plugin_hash to choose)\n",
                    json_field(q, "service", svc, sizeof svc), json_field(q, "nodes", nodes, sizeof nodes));
         }
-        if (strcmp(argv[0], "status") == 0 && cend != NULL) {
+        if (strcmp(argv[0], "status") == 0 && strstr(json, "\"counters\"") != NULL) {
             /* The counters, one per line: what /metrics also shows. */
             const char *c = strchr(cend, '{');
             const char *ce = c ? strchr(c, '}') : NULL;

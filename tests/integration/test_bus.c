@@ -729,6 +729,22 @@ static void test_curve(void)
         sk_wire_msg_close(&m);
     }
     CHECK(listed == 0);
+    /* Haram's status shows none of Ålesund's nodes, queues or counters. */
+    int64_t sq2 = har2 ? sk_client_request(har2, SK_MSG_STATUS, NULL, NULL, &err) : -1;
+    char *hst = NULL;
+    for (int i = 0; i < 25 && hst == NULL && har2; i++) {
+        sk_wire_msg m;
+        if (sk_client_recv(har2, 200, &m, &err) != 1)
+            continue;
+        if (m.hdr.type == SK_MSG_REPLY && m.hdr.req == sq2 && m.nbodies == 1) {
+            hst = calloc(1, zmq_msg_size(&m.bodies[0]) + 1);
+            memcpy(hst, zmq_msg_data(&m.bodies[0]), zmq_msg_size(&m.bodies[0]));
+        }
+        sk_wire_msg_close(&m);
+    }
+    CHECK(hst != NULL && strstr(hst, "node1504") == NULL && strstr(hst, "\"scoped_to\":\"1534\"") != NULL &&
+          strstr(hst, "counters") == NULL);
+    free(hst);
     sk_client_free(har2);
     sk_client_free(ale2);
     /* A secret key file others can read is refused, naming the fix. */
