@@ -567,21 +567,6 @@ int sk_journal_history_put(sk_journal *j, const char *tenant, const char *date, 
     return push(j, r);
 }
 
-static void csv_cell(sk_buf *b, const char *s)
-{
-    if (strpbrk(s, ",\"\n") == NULL) {
-        sk_buf_puts(b, s);
-        return;
-    }
-    sk_buf_puts(b, "\"");
-    for (; *s; s++) {
-        if (*s == '"')
-            sk_buf_puts(b, "\"");
-        sk_buf_append(b, s, 1);
-    }
-    sk_buf_puts(b, "\"");
-}
-
 int sk_journal_history_get(sk_journal *j, const char *tenant, const char *since, char **out, size_t *len,
                            sk_error *err)
 {
@@ -616,7 +601,7 @@ int sk_journal_history_get(sk_journal *j, const char *tenant, const char *since,
                 continue;
             }
             const unsigned char *t = sqlite3_column_text(q, c);
-            csv_cell(&b, t ? (const char *)t : "");
+            sk_csv_put_field(&b, t ? (const char *)t : "");
         }
         sk_buf_puts(&b, "\n");
     }

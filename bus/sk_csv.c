@@ -1,6 +1,8 @@
 /* sk_csv.c - in-memory CSV reader and whole-file reading (see sk_csv.h). */
 #include "sk_csv.h"
 
+#include "sk_buf.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -132,4 +134,19 @@ char *sk_read_file(const char *path, size_t *len, size_t max_len, sk_error *err)
     if (len != NULL)
         *len = n;
     return buf;
+}
+
+void sk_csv_put_field(sk_buf *b, const char *s)
+{
+    if (strpbrk(s, ",\"\n\r") == NULL) {
+        sk_buf_puts(b, s);
+        return;
+    }
+    sk_buf_append(b, "\"", 1);
+    for (; *s; s++) {
+        if (*s == '"')
+            sk_buf_append(b, "\"", 1);
+        sk_buf_append(b, s, 1);
+    }
+    sk_buf_append(b, "\"", 1);
 }

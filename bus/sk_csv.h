@@ -26,6 +26,11 @@ void sk_csv_free(sk_csv *c);
 /* 1: a record is in c->fields/c->nfields; 0: end of input; <0: error. */
 int sk_csv_next(sk_csv *c, sk_error *err);
 
+/* Append one field to b, quoted as RFC 4180 wants when it holds a comma,
+ * quote, CR or LF. */
+struct sk_buf;
+void sk_csv_put_field(struct sk_buf *b, const char *s);
+
 /* Read a whole file (malloc'ed, NUL-terminated); NULL with err set. */
 char *sk_read_file(const char *path, size_t *len, size_t max_len, sk_error *err);
 

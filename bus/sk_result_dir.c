@@ -42,21 +42,6 @@ static int dtype_from(const char *s, sk_dtype *dt)
     return 0;
 }
 
-static void csv_field(sk_buf *b, const char *s)
-{
-    if (strpbrk(s, ",\"\n\r") == NULL) {
-        sk_buf_puts(b, s);
-        return;
-    }
-    sk_buf_append(b, "\"", 1);
-    for (; *s; s++) {
-        if (*s == '"')
-            sk_buf_append(b, "\"", 1);
-        sk_buf_append(b, s, 1);
-    }
-    sk_buf_append(b, "\"", 1);
-}
-
 static void csv_f64(sk_buf *b, double v)
 {
     char tmp[40];
@@ -71,7 +56,7 @@ static void csv_cell(sk_buf *b, const sk_column *c, size_t row, size_t elem)
     case SK_DT_F64: csv_f64(b, ((const double *)c->data)[i]); break;
     case SK_DT_I32: sk_buf_printf(b, "%d", ((const int32_t *)c->data)[i]); break;
     case SK_DT_I64: sk_buf_printf(b, "%lld", (long long)((const int64_t *)c->data)[i]); break;
-    case SK_DT_STR: csv_field(b, ((char *const *)c->data)[i]); break;
+    case SK_DT_STR: sk_csv_put_field(b, ((char *const *)c->data)[i]); break;
     }
 }
 
@@ -103,13 +88,13 @@ static int write_table(const sk_table *t, const char *dir, sk_error *err)
     if (t->ids_in_csv) {
         if (!first)
             sk_buf_puts(&b, ",");
-        csv_field(&b, t->id_name);
+        sk_csv_put_field(&b, t->id_name);
         first = false;
     }
     for (size_t c = 0; c < t->ncols; c++) {
         if (!first)
             sk_buf_puts(&b, ",");
-        csv_field(&b, t->cols[c].name);
+        sk_csv_put_field(&b, t->cols[c].name);
         first = false;
     }
     sk_buf_puts(&b, "\n");
@@ -126,7 +111,7 @@ static int write_table(const sk_table *t, const char *dir, sk_error *err)
                 if (!first)
                     sk_buf_puts(&b, ",");
                 if (t->ids_str != NULL)
-                    csv_field(&b, t->ids_str[e]);
+                    sk_csv_put_field(&b, t->ids_str[e]);
                 else if (t->ids_int != NULL)
                     sk_buf_printf(&b, "%lld", (long long)t->ids_int[e]);
                 else
@@ -242,11 +227,11 @@ int sk_result_write_dir(const sk_result *r, const char *dir, sk_error *err)
     sk_buf_puts(&b, "table,kind,id_name,ids_in_csv,ids_dtype,elements,periods\n");
     for (size_t i = 0; i < r->ntables; i++) {
         const sk_table *t = &r->tables[i];
-        csv_field(&b, t->name);
+        sk_csv_put_field(&b, t->name);
         sk_buf_puts(&b, ",");
-        csv_field(&b, t->kind);
+        sk_csv_put_field(&b, t->kind);
         sk_buf_puts(&b, ",");
-        csv_field(&b, t->id_name);
+        sk_csv_put_field(&b, t->id_name);
         sk_buf_printf(&b, ",%d,%s,%zu,%zu\n", t->ids_in_csv ? 1 : 0,
                       t->ids_str != NULL ? "str" : "i64", t->nelem, t->nperiods);
     }
@@ -257,11 +242,11 @@ int sk_result_write_dir(const sk_result *r, const char *dir, sk_error *err)
     for (size_t i = 0; i < r->ntables; i++) {
         const sk_table *t = &r->tables[i];
         for (size_t c = 0; c < t->ncols; c++) {
-            csv_field(&b, t->name);
+            sk_csv_put_field(&b, t->name);
             sk_buf_puts(&b, ",");
-            csv_field(&b, t->cols[c].name);
+            sk_csv_put_field(&b, t->cols[c].name);
             sk_buf_printf(&b, ",%s,", dtype_name(t->cols[c].dtype));
-            csv_field(&b, t->cols[c].unit);
+            sk_csv_put_field(&b, t->cols[c].unit);
             sk_buf_printf(&b, ",%d\n", t->cols[c].is_static ? 1 : 0);
         }
     }
@@ -270,11 +255,11 @@ int sk_result_write_dir(const sk_result *r, const char *dir, sk_error *err)
     sk_buf_reset(&b);
     sk_buf_puts(&b, "key,type,value\n");
     sk_buf_puts(&b, "kernel,str,");
-    csv_field(&b, r->kernel);
+    sk_csv_put_field(&b, r->kernel);
     sk_buf_puts(&b, "\nkernel_version,str,");
-    csv_field(&b, r->kernel_version);
+    sk_csv_put_field(&b, r->kernel_version);
     sk_buf_puts(&b, "\ninput_hash,str,");
-    csv_field(&b, r->input_hash);
+    sk_csv_put_field(&b, r->input_hash);
     sk_buf_printf(&b, "\nconverged,bool,%d\niterations,int,%lld\ntolerance,f64,", r->converged ? 1 : 0,
                   (long long)r->iterations);
     csv_f64(&b, r->tolerance);
@@ -282,9 +267,9 @@ int sk_result_write_dir(const sk_result *r, const char *dir, sk_error *err)
     for (size_t i = 0; i < r->nmeta; i++) {
         const sk_meta *m = &r->meta[i];
         sk_buf_puts(&b, "meta.");
-        csv_field(&b, m->key);
+        sk_csv_put_field(&b, m->key);
         switch (m->type) {
-        case SK_META_STR: sk_buf_puts(&b, ",str,"); csv_field(&b, m->s); break;
+        case SK_META_STR: sk_buf_puts(&b, ",str,"); sk_csv_put_field(&b, m->s); break;
         case SK_META_INT: sk_buf_printf(&b, ",int,%lld", (long long)m->i); break;
         case SK_META_BOOL: sk_buf_printf(&b, ",bool,%d", m->i ? 1 : 0); break;
         case SK_META_F64: sk_buf_puts(&b, ",f64,"); csv_f64(&b, m->d); break;

@@ -805,6 +805,21 @@ int sk_cli_watch(int argc, char **argv)
 
 /* `samskap dataset put FILE` / `samskap dataset get HASH --out FILE`:
  * files by content hash, in chunks, verified on both ends. */
+/* The next message answering request req, within 20 s: 1, or <=0. */
+static int await_req(sk_client *c, int64_t req, sk_wire_msg *m, sk_error *err)
+{
+    for (int t = 0; t < 100; t++) {
+        int rc = sk_client_recv(c, 200, m, err);
+        if (rc < 0)
+            return rc;
+        if (rc == 1 && m->hdr.req == req)
+            return 1;
+        if (rc == 1)
+            sk_wire_msg_close(m);
+    }
+    return 0;
+}
+
 int sk_cli_dataset(int argc, char **argv)
 {
     common_opts o;
@@ -892,14 +907,7 @@ int sk_cli_dataset(int argc, char **argv)
                 break;
             }
             sk_wire_msg m;
-            int rc = 0;
-            for (int t = 0; t < 100 && rc == 0; t++) {
-                rc = sk_client_recv(c, 200, &m, &err);
-                if (rc == 1 && m.hdr.req != h.req) {
-                    sk_wire_msg_close(&m);
-                    rc = 0;
-                }
-            }
+            int rc = await_req(c, h.req, &m, &err);
             if (rc != 1) {
                 fprintf(stderr, "samskap dataset: no answer from the broker at %s\n", o.broker);
                 code = SK_EXIT_UNREACHABLE;
@@ -948,14 +956,7 @@ int sk_cli_dataset(int argc, char **argv)
                 break;
             }
             sk_wire_msg m;
-            int rc = 0;
-            for (int t = 0; t < 100 && rc == 0; t++) {
-                rc = sk_client_recv(c, 200, &m, &err);
-                if (rc == 1 && m.hdr.req != h.req) {
-                    sk_wire_msg_close(&m);
-                    rc = 0;
-                }
-            }
+            int rc = await_req(c, h.req, &m, &err);
             if (rc != 1) {
                 code = SK_EXIT_UNREACHABLE;
                 fprintf(stderr, "samskap dataset: no answer from the broker at %s\n", o.broker);

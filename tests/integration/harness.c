@@ -93,7 +93,7 @@ void h_init(const char *name, int seconds)
     alarm((unsigned)seconds);
 }
 
-static int free_port(void)
+int h_free_port(void)
 {
     int s = socket(AF_INET, SOCK_STREAM, 0);
     struct sockaddr_in a;
@@ -112,9 +112,9 @@ static int free_port(void)
 void h_cluster_init(sk_cluster *c)
 {
     memset(c, 0, sizeof c[0]);
-    c->front_port = free_port();
+    c->front_port = h_free_port();
     do
-        c->back_port = free_port();
+        c->back_port = h_free_port();
     while (c->back_port == c->front_port);
     snprintf(c->front, sizeof c->front, "tcp://127.0.0.1:%d", c->front_port);
     snprintf(c->back, sizeof c->back, "tcp://127.0.0.1:%d", c->back_port);

@@ -37,6 +37,8 @@ long h_counter(const char *status_json, const char *name);
  * captures stdout into out (if not NULL). */
 int h_cli(sk_cluster *c, char *out, size_t outlen, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 const char *h_bin(const char *name);
+/* A TCP port on 127.0.0.1 that is free now. */
+int h_free_port(void);
 long h_now_ms(void);
 
 #endif

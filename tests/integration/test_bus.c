@@ -22,7 +22,6 @@
 #define FAST_NODE "--heartbeat-ms 200 --liveness 10"
 
 static sk_cluster C;
-static int free_tcp_port(void);
 
 static void start(const char *broker_extra, int nodes, int jobs)
 {
@@ -570,7 +569,7 @@ static void test_curve(void)
     fclose(f);
     char bargs[1024], nargs[1024];
     const char *source = getenv("SAMSKAP_SOURCE");
-    int eport = free_tcp_port();
+    int eport = h_free_port();
     snprintf(bargs, sizeof bargs,
              FAST_BROKER " --no-service-wait-ms 60000 --curve-secret %s/broker.key --access %s --region %s/deploy/region.lua"
                          " --events tcp://127.0.0.1:%d",
@@ -867,23 +866,11 @@ static int http_get(int port, const char *path, char *out, size_t n)
     return status;
 }
 
-static int free_tcp_port(void)
-{
-    int s = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {0};
-    socklen_t len = sizeof a;
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    bind(s, (struct sockaddr *)&a, sizeof a);
-    getsockname(s, (struct sockaddr *)&a, &len);
-    close(s);
-    return ntohs(a.sin_port);
-}
 
 /* /metrics, /healthz, /readyz on broker and node; config files checked. */
 static void test_http(void)
 {
-    int bport = free_tcp_port(), nport = free_tcp_port();
+    int bport = h_free_port(), nport = h_free_port();
     char bargs[256], nargs[256], buf[65536];
     snprintf(bargs, sizeof bargs, FAST_BROKER " --http 127.0.0.1:%d", bport);
     snprintf(nargs, sizeof nargs, FAST_NODE " --http 127.0.0.1:%d", nport);
@@ -1085,7 +1072,7 @@ static void test_versions(void)
     free(st);
     /* The client side: a broker speaking 2.x is named, not misparsed. */
     char ep[64], out[4096] = "", cmd[512];
-    snprintf(ep, sizeof ep, "tcp://127.0.0.1:%d", free_tcp_port());
+    snprintf(ep, sizeof ep, "tcp://127.0.0.1:%d", h_free_port());
     pthread_t t;
     pthread_create(&t, NULL, fake_broker, ep);
     usleep(200000);
@@ -1143,7 +1130,7 @@ static void test_fairness(void)
 /* Job events on the XPUB endpoint, filtered by tenant. */
 static void test_events(void)
 {
-    int eport = free_tcp_port();
+    int eport = h_free_port();
     char bargs[256], cmd[600], out[65536];
     snprintf(bargs, sizeof bargs, FAST_BROKER " --events tcp://127.0.0.1:%d", eport);
     h_cluster_init(&C);
