@@ -2,6 +2,8 @@
  * datasets.h). */
 #include "datasets.h"
 
+#include "sk_hash.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <sodium.h>
@@ -24,8 +26,7 @@ static void scoped(const char *tenant, const char *hash, char out[65])
     crypto_hash_sha256_update(&st, (const unsigned char *)tenant, strlen(tenant) + 1);
     crypto_hash_sha256_update(&st, (const unsigned char *)hash, strlen(hash));
     crypto_hash_sha256_final(&st, d);
-    for (int i = 0; i < 32; i++)
-        snprintf(out + 2 * i, 3, "%02x", d[i]);
+    sk_hex(d, sizeof d, out);
 }
 
 static int file_sha256(const char *path, char out[72])
@@ -43,9 +44,7 @@ static int file_sha256(const char *path, char out[72])
     if (n < 0)
         return -1;
     crypto_hash_sha256_final(&st, d);
-    memcpy(out, "sha256:", 7);
-    for (int i = 0; i < 32; i++)
-        snprintf(out + 7 + 2 * i, 3, "%02x", d[i]);
+    sk_sha256_format(d, out);
     return 0;
 }
 

@@ -15,6 +15,7 @@
 
 #include "sk_buf.h"
 #include "sk_csv.h"
+#include "sk_hash.h"
 #include "sk_log.h"
 #include "sk_num.h"
 
@@ -85,8 +86,7 @@ static void blob_name(const char *tenant, const void *data, size_t len, char out
     crypto_hash_sha256_update(&st, (const unsigned char *)tenant, strlen(tenant) + 1);
     crypto_hash_sha256_update(&st, data, len);
     crypto_hash_sha256_final(&st, d);
-    for (int i = 0; i < 32; i++)
-        snprintf(out + 2 * i, 3, "%02x", d[i]);
+    sk_hex(d, sizeof d, out);
 }
 
 static void blob_path(const sk_journal *j, const char *name, char *path, size_t n)

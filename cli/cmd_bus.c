@@ -14,6 +14,7 @@
 #include "sk_buf.h"
 #include "sk_client.h"
 #include "sk_csv.h"
+#include "sk_hash.h"
 #include "sk_keys.h"
 #include "sk_num.h"
 #include "sk_result.h"
@@ -872,18 +873,8 @@ int sk_cli_dataset(int argc, char **argv)
             sk_client_free(c);
             return SK_EXIT_ERROR;
         }
-        char hash[80];
-        {
-            /* The dataset name is the plain SHA-256 of the bytes. */
-            crypto_hash_sha256_state st;
-            unsigned char d[32];
-            crypto_hash_sha256_init(&st);
-            crypto_hash_sha256_update(&st, (const unsigned char *)data, len);
-            crypto_hash_sha256_final(&st, d);
-            memcpy(hash, "sha256:", 7);
-            for (int k = 0; k < 32; k++)
-                snprintf(hash + 7 + 2 * k, 3, "%02x", d[k]);
-        }
+        char hash[SK_HASH_NAME_LEN];
+        sk_sha256_name(data, len, hash); /* a dataset's name: the SHA-256 of its bytes */
         int64_t off = 0;
         bool complete = false;
         while (!complete) {
@@ -984,9 +975,7 @@ int sk_cli_dataset(int argc, char **argv)
             unsigned char d[32];
             char got[80];
             crypto_hash_sha256_final(&st, d);
-            memcpy(got, "sha256:", 7);
-            for (int k = 0; k < 32; k++)
-                snprintf(got + 7 + 2 * k, 3, "%02x", d[k]);
+            sk_sha256_format(d, got);
             if (strcmp(got, arg) != 0) {
                 fprintf(stderr, "samskap dataset: downloaded bytes hash to %s, not %s: removed\n", got, arg);
                 unlink(o.out_dir);

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "diag.h"
+#include "sk_hash.h"
 #ifdef SK_HAVE_WATER
 #include "water.h"
 #endif
@@ -64,14 +65,12 @@ void sk_inputs_hash(const sk_input *inputs, size_t n, char *buf, size_t len)
         crypto_hash_sha256_update(&st, (const unsigned char *)inputs[i].data, inputs[i].len);
     }
     crypto_hash_sha256_final(&st, digest);
-    if (len < 7 + 2 * sizeof digest + 1) {
+    if (len < SK_HASH_NAME_LEN) {
         if (len > 0)
             buf[0] = '\0';
         return;
     }
-    memcpy(buf, "sha256:", 7);
-    for (size_t i = 0; i < sizeof digest; i++)
-        snprintf(buf + 7 + 2 * i, 3, "%02x", digest[i]);
+    sk_sha256_format(digest, buf);
 }
 
 int sk_sim_run(const sk_service_def *svc, const sk_job_ctx *ctx, sk_result **out, sk_error *err)

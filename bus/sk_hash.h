@@ -1,0 +1,16 @@
+/* sk_hash.h - content names: "sha256:<64 lowercase hex>" (libsodium). */
+#ifndef SK_HASH_H
+#define SK_HASH_H
+
+#include <stddef.h>
+
+#define SK_HASH_NAME_LEN 72   /* "sha256:" + 64 hex + NUL, rounded up */
+
+/* n bytes as lowercase hex into out (2n + 1 bytes). */
+void sk_hex(const unsigned char *d, size_t n, char *out);
+/* "sha256:<hex>" of a buffer. */
+void sk_sha256_name(const void *data, size_t len, char out[SK_HASH_NAME_LEN]);
+/* "sha256:<hex>" of a 32-byte digest. */
+void sk_sha256_format(const unsigned char digest[32], char out[SK_HASH_NAME_LEN]);
+
+#endif
