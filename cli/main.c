@@ -13,6 +13,9 @@
 #ifdef SK_HAVE_REGION_CLI
 #include "region.h"
 #endif
+#ifdef SK_HAVE_AREAS_CLI
+#include "areas.h"
+#endif
 
 typedef struct command {
     const char *name;
@@ -39,6 +42,9 @@ static const command commands[] = {
 #endif
 #ifdef SK_HAVE_REGION_CLI
     {"region", sk_cli_region_main, "generate and merge synthetic regions (docs/region.md)"},
+#endif
+#ifdef SK_HAVE_AREAS_CLI
+    {"areas", sk_cli_areas_main, "element -> area maps from boundary polygons (GeoJSON)"},
 #endif
     {NULL, NULL, NULL},
 };
