@@ -145,6 +145,16 @@ sk_result *sk_lua_areas_parse(const char *text, size_t len, const char *name, sk
 int sk_lua_exec(const char *chunkname, const char *src, size_t len,
                 const sk_lua_limits *lim, sk_lua_error *err);
 
+/* Evaluate a declarative Lua file (a scenario) in the sandbox, with the
+ * limits of a plugin run, and write the table it returns to `out` as text
+ * in the data-only subset that sk_config_parse reads (records with sorted
+ * keys, lists in order).  Values must be strings, finite numbers, booleans
+ * or tables; a function, a mixed list/record or a cycle is an "output"
+ * error naming the key path.  Returns 0 or an SK_E* code with err set. */
+struct sk_buf;
+int sk_lua_eval_data(const char *chunkname, const char *src, size_t len, const sk_lua_limits *lim,
+                     struct sk_buf *out, sk_lua_error *err);
+
 /* Fixture files (plugins/fixtures/<plugin>.lua, docs/plugins.md): a data-only
  * Lua table with results, areas and cases.  sk_lua_fixture_test runs every
  * case; report lines go to `report` (may be NULL).  Returns the number of
