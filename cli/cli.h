@@ -18,6 +18,12 @@ enum {
 };
 
 const char *sk_cli_default_broker(void);
+/* A client for the broker: plain, or CurveZMQ when key files are given
+ * (both or neither; NULL picks $SAMSKAP_CURVE_KEY / $SAMSKAP_SERVER_KEY in
+ * the callers that read the environment). */
+struct sk_client;
+struct sk_client *sk_cli_open_client(const char *broker, const char *curve_key, const char *server_key,
+                                     sk_error *err);
 /* Human-readable result: summary lines and the first rows of each table. */
 void sk_cli_print_result(FILE *out, const sk_result *r, size_t max_rows);
 /* Progress line on stderr when it is a terminal. */

@@ -42,22 +42,28 @@ static void common_defaults(common_opts *o)
     o->server_key = getenv("SAMSKAP_SERVER_KEY") && *getenv("SAMSKAP_SERVER_KEY") ? getenv("SAMSKAP_SERVER_KEY") : NULL;
 }
 
-/* A client for the options: plain, or CURVE when keys are given. */
-static sk_client *open_client(const common_opts *o, sk_error *err)
+/* A client: plain, or CURVE when key files are given (either both or
+ * neither).  Shared by every command that talks to the broker. */
+struct sk_client *sk_cli_open_client(const char *broker, const char *curve_key, const char *server_key, sk_error *err)
 {
-    if (o->curve_key == NULL && o->server_key == NULL)
-        return sk_client_new(o->broker, err);
+    if (curve_key == NULL && server_key == NULL)
+        return sk_client_new(broker, err);
     sk_keypair mine, server;
-    if (o->curve_key == NULL || o->server_key == NULL) {
+    if (curve_key == NULL || server_key == NULL) {
         sk_fail(err, SK_EINVAL, "CURVE needs both --curve-key (or $SAMSKAP_CURVE_KEY) and --server-key (or $SAMSKAP_SERVER_KEY)");
         return NULL;
     }
-    if (sk_key_read(o->curve_key, true, &mine, err) < 0 || sk_key_read(o->server_key, false, &server, err) < 0)
+    if (sk_key_read(curve_key, true, &mine, err) < 0 || sk_key_read(server_key, false, &server, err) < 0)
         return NULL;
     sk_curve cv = {server.public_key, mine.public_key, mine.secret_key};
-    sk_client *c = sk_client_new_opts(NULL, o->broker, &cv, err);
+    sk_client *c = sk_client_new_opts(NULL, broker, &cv, err);
     explicit_bzero(&mine, sizeof mine);
     return c;
+}
+
+static sk_client *open_client(const common_opts *o, sk_error *err)
+{
+    return sk_cli_open_client(o->broker, o->curve_key, o->server_key, err);
 }
 
 /* Options every bus command shares; returns 1 if consumed (advancing *i),

@@ -1,14 +1,17 @@
 /* cmd_run.c - `samskap run SCENARIO.lua`: a scenario over a region, before
- * and after a merger (docs/scenarios.md).
+ * and after a merger, with variants (docs/scenarios.md).
  *
- * The scenario is a declarative Lua table read as data (no code runs).  The
- * CLI turns it into an explicit job graph: one sim.<kernel> job per network
- * and variant, and one indicator job per indicator that needs that kernel,
- * submitted with --after so the broker holds it until the simulation is
- * done and hands it the result.  The answer is a table: rows are
+ * The scenario file is declarative Lua, evaluated in the plugin sandbox
+ * (CPU deadline, memory cap, no I/O) and turned into plain data; the CLI
+ * then builds an explicit job graph from it: one sim.<kernel> job per
+ * network set, and one indicator job per indicator of that kernel, each
+ * submitted with `deps` so that the broker holds it until the simulation
+ * is done and hands it the result.  The answer is a table: rows are
  * indicators, columns are the municipalities (before: each on its own
- * networks; after: the merged networks broken down by the area map) and
- * the region. */
+ * networks; after and each variant: the merged networks broken down by the
+ * area map) and the region, and every cell carries its band and
+ * provenance (indicator job, plugin version and hash, simulation job,
+ * kernel version, input hashes). */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,19 +23,36 @@
 #include "sk_client.h"
 #include "sk_config.h"
 #include "sk_csv.h"
+#include "sk_hash.h"
 #include "sk_num.h"
+#ifdef SK_HAVE_PLUGIN_CLI
+#include "sk_lua.h"
+#endif
 
 #define MAX_AREAS 64
 #define MAX_IND 32
 #define MAX_KERNELS 3
+#define MAX_VARIANTS 8              /* besides the baseline */
+#define MAX_PARAMS 32
+#define SCENARIO_MAX_BYTES (1u << 20)
 
 static const char *const kernels[MAX_KERNELS] = {"water", "power", "traffic"};
+
+/* Where a value came from: enough to reproduce or audit it. */
+typedef struct prov {
+    char job[SK_ID_MAX];            /* the indicator job */
+    char plugin[160];               /* "name version" */
+    char plugin_hash[SK_HASH_MAX];
+    char inputs[512];               /* the indicator's input hashes: "water=sha256:..." */
+    int sim;                        /* r->sims index, -1 when unknown */
+} prov;
 
 typedef struct cell {
     bool have;
     double value;
     char band[32];
     char error[256];
+    prov p;
 } cell;
 
 typedef struct area {
@@ -40,28 +60,68 @@ typedef struct area {
     char name[128];
 } area;
 
+/* One simulation job and what its result says about itself. */
+typedef struct sim_job {
+    char job[SK_ID_MAX];
+    char tenant[SK_ID_MAX];
+    int kernel;                     /* index into kernels[] */
+    int variant;                    /* -1 before, 0 after, 1.. variants */
+    char kernel_version[96];        /* "water 1.0.0", from the result */
+    char input_hash[SK_HASH_MAX];
+    bool done, converged;
+    int64_t iterations;
+    char error[256];
+} sim_job;
+
+/* The state "after": the baseline (index 0) or a variant of it. */
+typedef struct variant {
+    char name[SK_ID_MAX];
+    char title[160];
+    char networks[512];             /* folder under the base: "merged" for the baseline */
+    char areas[512];                /* area map, relative to the base */
+    const sk_cval *sims;            /* per-kernel overrides; NULL for the baseline */
+    int sim_of[MAX_KERNELS];        /* r->sims index; the baseline's when reused */
+    bool reused[MAX_KERNELS];       /* same inputs, params and areas as the baseline */
+    char sig[MAX_KERNELS][SK_HASH_NAME_LEN];
+} variant;
+
 typedef struct ind_job {
     char job[SK_ID_MAX];
-    int indicator;          /* row */
-    int area;               /* before: the municipality; after: -1 (per-area table) */
-    bool after;
+    int indicator;                  /* row */
+    int area;                       /* before: the municipality; after: -1 (per-area table) */
+    int variant;                    /* -1 before, 0 after, 1.. variants */
+    int sim;
     bool done;
 } ind_job;
 
 typedef struct run {
-    char dir[1024];                 /* scenario's directory */
+    const char *file;               /* the scenario, for messages */
+    char dir[1024];                 /* the base folder */
     char name[256], region[SK_ID_MAX];
     area areas[MAX_AREAS];
     size_t nareas;
     char indicators[MAX_IND][96];
     size_t nind;
     const sk_cval *sims;            /* simulations table */
-    cell before[MAX_IND][MAX_AREAS], after[MAX_IND][MAX_AREAS], region_cell[MAX_IND];
+    variant variants[1 + MAX_VARIANTS];
+    size_t nvariants;               /* the baseline included */
+    cell *cells;                    /* nind x ncols, see cell_at() */
+    size_t ncols;
+    sim_job *simjobs;
+    size_t nsim, capsim;
     ind_job *jobs;
     size_t njobs, capjobs;
     sk_client *cl;
-    const char *tenant_override;
 } run;
+
+/* Columns: per municipality "before" then one per state after (baseline
+ * and variants), then the region's states after. */
+static cell *cell_at(const run *r, int variant, size_t ind, size_t area)
+{
+    size_t per = 1 + r->nvariants;
+    size_t col = area < r->nareas ? area * per + (size_t)(variant + 1) : r->nareas * per + (size_t)variant;
+    return &r->cells[ind * r->ncols + col];
+}
 
 static char *slurp_rel(const run *r, const char *rel, size_t *len, sk_error *err)
 {
@@ -114,115 +174,273 @@ static const char *kernel_of_indicator(const char *ind)
     return NULL;
 }
 
-/* One variant's simulations and indicators on the networks in `sub`
- * (a folder under the scenario's directory) for `tenant`. */
-static int submit_variant(run *r, const char *tenant, const char *sub, int area_index, bool after, sk_error *err)
+static void *grow(void *p, size_t *cap, size_t n, size_t size)
 {
-    for (int k = 0; k < MAX_KERNELS; k++) {
-        const sk_cval *sim = sk_cval_get(r->sims, kernels[k]);
-        if (sim == NULL || sim->type != SK_CVAL_TABLE)
+    if (n < *cap)
+        return p;
+    size_t nc = *cap ? *cap * 2 : 32;
+    void *np = realloc(p, nc * size);
+    if (np != NULL)
+        *cap = nc;
+    return np;
+}
+
+/* A simulation's inputs and params: the baseline's entry for the kernel,
+ * with a variant's overrides on top (files replace files, params replace
+ * params key by key).  File names are relative to the state's networks
+ * folder.  sig digests everything that decides the result, so a variant
+ * that changes nothing for a kernel reuses the baseline's jobs. */
+typedef struct sim_spec {
+    size_t ninputs;
+    const char *names[SK_MAX_BODIES];
+    char *data[SK_MAX_BODIES];
+    size_t len[SK_MAX_BODIES];
+    size_t nparams;
+    const sk_centry *params[MAX_PARAMS];
+    char sig[SK_HASH_NAME_LEN];
+} sim_spec;
+
+static void spec_free(sim_spec *sp)
+{
+    for (size_t i = 0; i < sp->ninputs; i++)
+        free(sp->data[i]);
+    memset(sp, 0, sizeof *sp);
+}
+
+static int param_cmp(const void *a, const void *b)
+{
+    return strcmp((*(const sk_centry *const *)a)->key, (*(const sk_centry *const *)b)->key);
+}
+
+static int spec_take(const run *r, sim_spec *sp, const sk_cval *entry, const char *folder, const char *kernel,
+                     sk_error *err)
+{
+    for (size_t e = 0; entry != NULL && e < entry->n; e++) {
+        const sk_centry *ce = &entry->items[e];
+        if (ce->key == NULL)
+            return sk_fail(err, SK_EINVAL, "%s: simulations.%s: entries are named inputs or params, not a list",
+                           r->file, kernel);
+        if (strcmp(ce->key, "params") == 0) {
+            if (ce->val.type != SK_CVAL_TABLE)
+                return sk_fail(err, SK_EINVAL, "%s: simulations.%s.params: want a table", r->file, kernel);
+            for (size_t p = 0; p < ce->val.n; p++) {
+                const sk_centry *pe = &ce->val.items[p];
+                if (pe->key == NULL || pe->val.type == SK_CVAL_TABLE || pe->val.type == SK_CVAL_NIL)
+                    return sk_fail(err, SK_EINVAL, "%s: simulations.%s.params: want name = string, number or "
+                                   "boolean", r->file, kernel);
+                size_t k = 0;
+                while (k < sp->nparams && strcmp(sp->params[k]->key, pe->key) != 0)
+                    k++;
+                if (k == MAX_PARAMS)
+                    return sk_fail(err, SK_EINVAL, "%s: simulations.%s.params: more than %d params", r->file,
+                                   kernel, MAX_PARAMS);
+                sp->params[k] = pe;
+                if (k == sp->nparams)
+                    sp->nparams++;
+            }
             continue;
-        sk_submit s = {.service = NULL, .tenant = tenant};
-        char service[64], files[SK_MAX_BODIES][1100];
-        char *data[SK_MAX_BODIES] = {0};
-        sk_params *params = sk_params_new();
-        snprintf(service, sizeof service, "sim.%s", kernels[k]);
-        s.service = service;
-        s.params = params;
-        s.timeout_ms = 600000;
-        int rc = 0;
-        for (size_t e = 0; e < sim->n && rc == 0; e++) {
-            const sk_centry *ce = &sim->items[e];
-            if (ce->key == NULL)
-                continue;
-            if (strcmp(ce->key, "params") == 0 && ce->val.type == SK_CVAL_TABLE) {
-                for (size_t p = 0; p < ce->val.n; p++) {
-                    const sk_centry *pe = &ce->val.items[p];
-                    char num[64];
-                    if (pe->key == NULL)
-                        continue;
-                    if (pe->val.type == SK_CVAL_STR)
-                        sk_params_set_str(params, pe->key, pe->val.s);
-                    else if (pe->val.type == SK_CVAL_INT)
-                        sk_params_set_int(params, pe->key, pe->val.i);
-                    else if (pe->val.type == SK_CVAL_NUM) {
-                        sk_fmt_f64(num, sizeof num, pe->val.d);
-                        sk_params_set_str(params, pe->key, num);
-                    } else if (pe->val.type == SK_CVAL_BOOL)
-                        sk_params_set_bool(params, pe->key, pe->val.b);
-                }
-                continue;
-            }
-            if (ce->val.type != SK_CVAL_STR || s.ninputs == SK_MAX_BODIES)
-                continue;
-            snprintf(files[s.ninputs], sizeof files[0], "%s/%s", sub, ce->val.s);
-            size_t len;
-            data[s.ninputs] = slurp_rel(r, files[s.ninputs], &len, err);
-            if (data[s.ninputs] == NULL) {
-                rc = -1;
-                break;
-            }
-            s.input_names[s.ninputs] = ce->key;
-            s.input_data[s.ninputs] = data[s.ninputs];
-            s.input_len[s.ninputs] = len;
-            s.ninputs++;
         }
-        char simjob[SK_ID_MAX] = "";
-        if (rc == 0)
-            rc = submit_one(r, &s, simjob, err);
-        for (size_t i = 0; i < SK_MAX_BODIES; i++)
-            free(data[i]);
-        sk_params_free(params);
-        if (rc < 0)
+        if (ce->val.type != SK_CVAL_STR)
+            return sk_fail(err, SK_EINVAL, "%s: simulations.%s.%s: want a file name (string)", r->file, kernel,
+                           ce->key);
+        size_t i = 0;
+        while (i < sp->ninputs && strcmp(sp->names[i], ce->key) != 0)
+            i++;
+        if (i == SK_MAX_BODIES)
+            return sk_fail(err, SK_EINVAL, "%s: simulations.%s: more than %d inputs", r->file, kernel,
+                           SK_MAX_BODIES);
+        char rel[1100];
+        snprintf(rel, sizeof rel, "%s/%s", folder, ce->val.s);
+        size_t len;
+        char *data = slurp_rel(r, rel, &len, err);
+        if (data == NULL)
             return -1;
-        fprintf(stderr, "samskap run: %-7s %-6s %-24s %s\n", after ? "after" : "before", tenant, service, simjob);
-        /* Indicators of this kernel, after the simulation. */
-        char areas_path[1100];
-        char *areas = NULL;
-        size_t areas_len = 0;
-        if (after) {
-            snprintf(areas_path, sizeof areas_path, "%s/areas.csv", sub);
-            areas = slurp_rel(r, areas_path, &areas_len, err);
-            if (areas == NULL)
-                return -1;
-        }
-        for (size_t i = 0; i < r->nind; i++) {
-            const char *kk = kernel_of_indicator(r->indicators[i]);
-            if (kk == NULL || strcmp(kk, kernels[k]) != 0)
-                continue;
-            char isvc[128], dep[2 * SK_ID_MAX];
-            snprintf(isvc, sizeof isvc, "indicator.%s", r->indicators[i]);
-            snprintf(dep, sizeof dep, "%s=%s", simjob, kernels[k]);
-            sk_submit is = {.service = isvc, .tenant = tenant, .ndeps = 1, .timeout_ms = 900000};
-            is.deps[0] = dep;
-            if (areas != NULL) {
-                is.ninputs = 1;
-                is.input_names[0] = "areas";
-                is.input_data[0] = areas;
-                is.input_len[0] = areas_len;
-            }
-            if (r->njobs == r->capjobs) {
-                r->capjobs = r->capjobs ? r->capjobs * 2 : 32;
-                r->jobs = realloc(r->jobs, r->capjobs * sizeof *r->jobs);
-                if (r->jobs == NULL) {
-                    free(areas);
-                    return sk_fail(err, SK_ENOMEM, "out of memory");
-                }
-            }
-            ind_job *ij = &r->jobs[r->njobs];
-            memset(ij, 0, sizeof *ij);
-            ij->indicator = (int)i;
-            ij->area = area_index;
-            ij->after = after;
-            if (submit_one(r, &is, ij->job, err) < 0) {
-                free(areas);
-                return -1;
-            }
-            r->njobs++;
-        }
-        free(areas);
+        if (i == sp->ninputs)
+            sp->ninputs++;
+        free(sp->data[i]);
+        sp->names[i] = ce->key;
+        sp->data[i] = data;
+        sp->len[i] = len;
     }
     return 0;
+}
+
+static void spec_sign(sim_spec *sp, const char *areas, size_t areas_len)
+{
+    qsort(sp->params, sp->nparams, sizeof sp->params[0], param_cmp);
+    sk_buf b = SK_BUF_INIT;
+    char h[SK_HASH_NAME_LEN];
+    for (size_t i = 0; i < sp->ninputs; i++) {
+        sk_sha256_name(sp->data[i], sp->len[i], h);
+        sk_buf_printf(&b, "input %s %s\n", sp->names[i], h);
+    }
+    for (size_t p = 0; p < sp->nparams; p++) {
+        const sk_cval *v = &sp->params[p]->val;
+        char num[64] = "";
+        if (v->type == SK_CVAL_NUM)
+            sk_fmt_f64(num, sizeof num, v->d);
+        sk_buf_printf(&b, "param %s %d %s%lld%s\n", sp->params[p]->key, (int)v->type,
+                      v->type == SK_CVAL_STR ? v->s : "", (long long)(v->type == SK_CVAL_BOOL ? v->b : v->i), num);
+    }
+    if (areas != NULL) {
+        sk_sha256_name(areas, areas_len, h);
+        sk_buf_printf(&b, "areas %s\n", h);
+    }
+    sk_sha256_name(b.data ? b.data : "", b.len, sp->sig);
+    sk_buf_free(&b);
+}
+
+static sk_params *spec_params(const sim_spec *sp)
+{
+    sk_params *params = sk_params_new();
+    for (size_t p = 0; params != NULL && p < sp->nparams; p++) {
+        const sk_centry *pe = sp->params[p];
+        char num[64];
+        int rc = 0;
+        if (pe->val.type == SK_CVAL_STR)
+            rc = sk_params_set_str(params, pe->key, pe->val.s);
+        else if (pe->val.type == SK_CVAL_INT)
+            rc = sk_params_set_int(params, pe->key, pe->val.i);
+        else if (pe->val.type == SK_CVAL_NUM) {
+            sk_fmt_f64(num, sizeof num, pe->val.d);
+            rc = sk_params_set_str(params, pe->key, num);
+        } else if (pe->val.type == SK_CVAL_BOOL)
+            rc = sk_params_set_bool(params, pe->key, pe->val.b);
+        if (rc < 0) {
+            sk_params_free(params);
+            return NULL;
+        }
+    }
+    return params;
+}
+
+static int submit_sim(run *r, const char *tenant, int kernel, int variant, const sim_spec *sp, sk_error *err)
+{
+    char service[64];
+    snprintf(service, sizeof service, "sim.%s", kernels[kernel]);
+    sk_params *params = spec_params(sp);
+    if (params == NULL)
+        return sk_fail(err, SK_ENOMEM, "out of memory");
+    sk_submit s = {.service = service, .tenant = tenant, .params = params, .timeout_ms = 600000};
+    for (size_t i = 0; i < sp->ninputs; i++) {
+        s.input_names[i] = sp->names[i];
+        s.input_data[i] = sp->data[i];
+        s.input_len[i] = sp->len[i];
+    }
+    s.ninputs = sp->ninputs;
+    sim_job *sj = grow(r->simjobs, &r->capsim, r->nsim, sizeof *r->simjobs);
+    if (sj == NULL) {
+        sk_params_free(params);
+        return sk_fail(err, SK_ENOMEM, "out of memory");
+    }
+    r->simjobs = sj;
+    sj = &r->simjobs[r->nsim];
+    memset(sj, 0, sizeof *sj);
+    sj->kernel = kernel;
+    sj->variant = variant;
+    sk_strlcpy(sj->tenant, tenant, sizeof sj->tenant);
+    int rc = submit_one(r, &s, sj->job, err);
+    sk_params_free(params);
+    if (rc < 0)
+        return -1;
+    fprintf(stderr, "samskap run: %-12.12s %-6s %-13s %s\n",
+            variant < 0 ? "before" : r->variants[variant].name, tenant, service, sj->job);
+    return (int)r->nsim++;
+}
+
+/* The indicators of one kernel on one simulation; areas (the area map)
+ * only after the merger. */
+static int submit_indicators(run *r, const char *tenant, int kernel, int sim, int area, int variant,
+                             const char *areas, size_t areas_len, sk_error *err)
+{
+    for (size_t i = 0; i < r->nind; i++) {
+        const char *kk = kernel_of_indicator(r->indicators[i]);
+        if (kk == NULL || strcmp(kk, kernels[kernel]) != 0)
+            continue;
+        char isvc[128], dep[2 * SK_ID_MAX];
+        snprintf(isvc, sizeof isvc, "indicator.%s", r->indicators[i]);
+        snprintf(dep, sizeof dep, "%s=%s", r->simjobs[sim].job, kernels[kernel]);
+        sk_submit is = {.service = isvc, .tenant = tenant, .ndeps = 1, .timeout_ms = 900000};
+        is.deps[0] = dep;
+        if (areas != NULL) {
+            is.ninputs = 1;
+            is.input_names[0] = "areas";
+            is.input_data[0] = areas;
+            is.input_len[0] = areas_len;
+        }
+        ind_job *jobs = grow(r->jobs, &r->capjobs, r->njobs, sizeof *r->jobs);
+        if (jobs == NULL)
+            return sk_fail(err, SK_ENOMEM, "out of memory");
+        r->jobs = jobs;
+        ind_job *ij = &r->jobs[r->njobs];
+        memset(ij, 0, sizeof *ij);
+        ij->indicator = (int)i;
+        ij->area = area;
+        ij->variant = variant;
+        ij->sim = sim;
+        if (submit_one(r, &is, ij->job, err) < 0)
+            return -1;
+        r->njobs++;
+    }
+    return 0;
+}
+
+/* Before: one municipality's own networks, as that municipality's jobs. */
+static int submit_before(run *r, size_t a, sk_error *err)
+{
+    for (int k = 0; k < MAX_KERNELS; k++) {
+        const sk_cval *entry = sk_cval_get(r->sims, kernels[k]);
+        if (entry == NULL)
+            continue;
+        sim_spec sp = {0};
+        int sim = spec_take(r, &sp, entry, r->areas[a].code, kernels[k], err);
+        if (sim == 0)
+            sim = submit_sim(r, r->areas[a].code, k, -1, &sp, err);
+        spec_free(&sp);
+        if (sim < 0 || submit_indicators(r, r->areas[a].code, k, sim, (int)a, -1, NULL, 0, err) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* After: the merged networks (or a variant's) once, as the region's jobs.
+ * A variant that changes nothing for a kernel reuses the baseline's. */
+static int submit_after(run *r, int v, sk_error *err)
+{
+    variant *va = &r->variants[v];
+    size_t areas_len = 0;
+    char *areas = slurp_rel(r, va->areas, &areas_len, err);
+    if (areas == NULL)
+        return -1;
+    int rc = 0;
+    for (int k = 0; k < MAX_KERNELS && rc == 0; k++) {
+        const sk_cval *entry = sk_cval_get(r->sims, kernels[k]);
+        va->sim_of[k] = -1;
+        if (entry == NULL)
+            continue;
+        sim_spec sp = {0};
+        rc = spec_take(r, &sp, entry, va->networks, kernels[k], err);
+        if (rc == 0 && va->sims != NULL)
+            rc = spec_take(r, &sp, sk_cval_get(va->sims, kernels[k]), va->networks, kernels[k], err);
+        if (rc == 0) {
+            spec_sign(&sp, areas, areas_len);
+            memcpy(va->sig[k], sp.sig, sizeof sp.sig);
+            if (v > 0 && r->variants[0].sim_of[k] >= 0 && strcmp(sp.sig, r->variants[0].sig[k]) == 0) {
+                va->reused[k] = true;
+                va->sim_of[k] = r->variants[0].sim_of[k];
+                fprintf(stderr, "samskap run: %-12.12s %-6s sim.%-9s same as after (reused)\n", va->name,
+                        r->region, kernels[k]);
+            } else {
+                va->sim_of[k] = submit_sim(r, r->region, k, v, &sp, err);
+                rc = va->sim_of[k] < 0 ? -1
+                                       : submit_indicators(r, r->region, k, va->sim_of[k], -1, v, areas, areas_len,
+                                                           err);
+            }
+        }
+        spec_free(&sp);
+    }
+    free(areas);
+    return rc;
 }
 
 static int area_index(const run *r, const char *code)
@@ -233,26 +451,43 @@ static int area_index(const run *r, const char *code)
     return -1;
 }
 
+static void meta_copy(const sk_result *res, const char *key, char *out, size_t n)
+{
+    const sk_meta *m = sk_result_meta_find(res, key);
+    if (m != NULL && m->type == SK_META_STR)
+        sk_strlcpy(out, m->s, n);
+}
+
 static void take_result(run *r, ind_job *ij, const sk_result *res)
 {
     const sk_meta *v = sk_result_meta_find(res, "value"), *band = sk_result_meta_find(res, "band");
-    cell c = {0};
+    cell c;
+    memset(&c, 0, sizeof c);
     c.have = v != NULL && (v->type == SK_META_F64 || v->type == SK_META_INT);
     c.value = v == NULL ? 0 : v->type == SK_META_F64 ? v->d : (double)v->i;
     if (band && band->type == SK_META_STR)
         sk_strlcpy(c.band, band->s, sizeof c.band);
-    if (!ij->after) {
-        r->before[ij->indicator][ij->area] = c;
+    sk_strlcpy(c.p.job, ij->job, sizeof c.p.job);
+    char name[96] = "", version[48] = "";
+    meta_copy(res, "plugin", name, sizeof name);
+    meta_copy(res, "plugin_version", version, sizeof version);
+    snprintf(c.p.plugin, sizeof c.p.plugin, "%s %s", name, version);
+    meta_copy(res, "plugin_hash", c.p.plugin_hash, sizeof c.p.plugin_hash);
+    sk_strlcpy(c.p.inputs, res->input_hash ? res->input_hash : "", sizeof c.p.inputs);
+    c.p.sim = ij->sim;
+    if (ij->variant < 0) {
+        *cell_at(r, -1, (size_t)ij->indicator, (size_t)ij->area) = c;
         return;
     }
-    r->region_cell[ij->indicator] = c;
+    *cell_at(r, ij->variant, (size_t)ij->indicator, r->nareas) = c;
     const sk_table *t = sk_result_table(res, "areas");
     const sk_column *val = t ? sk_table_column(t, "value") : NULL, *bcol = t ? sk_table_column(t, "band") : NULL;
     for (size_t e = 0; t && val && t->ids_str && e < t->nelem; e++) {
         int a = area_index(r, t->ids_str[e]);
         if (a < 0)
             continue;
-        cell *ac = &r->after[ij->indicator][a];
+        cell *ac = cell_at(r, ij->variant, (size_t)ij->indicator, (size_t)a);
+        ac->p = c.p;
         ac->value = sk_column_get_f64(val, e);
         ac->have = ac->value == ac->value; /* NaN: no elements of this area */
         if (bcol && bcol->dtype == SK_DT_STR)
@@ -262,41 +497,93 @@ static void take_result(run *r, ind_job *ij, const sk_result *res)
 
 static void take_failure(run *r, ind_job *ij, const char *reason)
 {
-    cell *c = !ij->after ? &r->before[ij->indicator][ij->area] : &r->region_cell[ij->indicator];
-    sk_strlcpy(c->error, reason, sizeof c->error);
-    if (ij->after)
-        for (size_t a = 0; a < r->nareas; a++)
-            sk_strlcpy(r->after[ij->indicator][a].error, reason, sizeof c->error);
+    size_t from = ij->variant < 0 ? (size_t)ij->area : 0, to = ij->variant < 0 ? (size_t)ij->area : r->nareas;
+    for (size_t a = from; a <= to; a++) {
+        cell *c = cell_at(r, ij->variant, (size_t)ij->indicator, a);
+        sk_strlcpy(c->error, reason, sizeof c->error);
+        sk_strlcpy(c->p.job, ij->job, sizeof c->p.job);
+        c->p.sim = ij->sim;
+    }
 }
 
-/* An indicator job's outcome, if m is one. */
+static void report_progress(const run *r)
+{
+    size_t sims = 0, inds = 0;
+    for (size_t k = 0; k < r->nsim; k++)
+        sims += r->simjobs[k].done;
+    for (size_t k = 0; k < r->njobs; k++)
+        inds += r->jobs[k].done;
+    fprintf(stderr, "samskap run: %zu of %zu simulations, %zu of %zu indicators done\n", sims, r->nsim, inds,
+            r->njobs);
+}
+
+/* A simulation's or an indicator job's outcome, if m is one. */
 static bool handle_outcome(run *r, sk_wire_msg *m)
 {
     sk_error err = SK_ERROR_INIT;
+    bool result = m->hdr.type == SK_MSG_RESULT && m->nbodies == 1;
+    if (!result && m->hdr.type != SK_MSG_FAILED)
+        return false;
+    for (size_t i = 0; i < r->nsim; i++) {
+        sim_job *sj = &r->simjobs[i];
+        if (sj->done || strcmp(sj->job, m->hdr.job) != 0)
+            continue;
+        sj->done = true;
+        if (!result) {
+            sk_strlcpy(sj->error, m->hdr.reason, sizeof sj->error);
+        } else {
+            sk_result *res = sk_result_decode(zmq_msg_data(&m->bodies[0]), zmq_msg_size(&m->bodies[0]), &err);
+            if (res == NULL) {
+                sk_strlcpy(sj->error, err.msg, sizeof sj->error);
+            } else {
+                snprintf(sj->kernel_version, sizeof sj->kernel_version, "%s %s", res->kernel ? res->kernel : "",
+                         res->kernel_version ? res->kernel_version : "");
+                sk_strlcpy(sj->input_hash, res->input_hash ? res->input_hash : "", sizeof sj->input_hash);
+                sj->converged = res->converged;
+                sj->iterations = res->iterations;
+            }
+            sk_result_free(res);
+        }
+        report_progress(r);
+        return true;
+    }
     for (size_t i = 0; i < r->njobs; i++) {
         ind_job *ij = &r->jobs[i];
         if (ij->done || strcmp(ij->job, m->hdr.job) != 0)
             continue;
-        if (m->hdr.type == SK_MSG_RESULT && m->nbodies == 1) {
+        if (result) {
             sk_result *res = sk_result_decode(zmq_msg_data(&m->bodies[0]), zmq_msg_size(&m->bodies[0]), &err);
             if (res)
                 take_result(r, ij, res);
             else
                 take_failure(r, ij, err.msg);
             sk_result_free(res);
-        } else if (m->hdr.type == SK_MSG_FAILED) {
-            take_failure(r, ij, m->hdr.reason);
         } else {
-            return false;
+            take_failure(r, ij, m->hdr.reason);
         }
         ij->done = true;
-        size_t done = 0;
-        for (size_t k = 0; k < r->njobs; k++)
-            done += r->jobs[k].done;
-        fprintf(stderr, "samskap run: %zu of %zu indicators done\n", done, r->njobs);
+        report_progress(r);
         return true;
     }
     return false;
+}
+
+/* Cells of kernels a variant did not change are the baseline's. */
+static void copy_reused(run *r)
+{
+    for (size_t v = 1; v < r->nvariants; v++)
+        for (size_t i = 0; i < r->nind; i++) {
+            const char *kk = kernel_of_indicator(r->indicators[i]);
+            for (int k = 0; k < MAX_KERNELS; k++)
+                if (r->variants[v].reused[k] && strcmp(kk, kernels[k]) == 0)
+                    for (size_t a = 0; a <= r->nareas; a++)
+                        *cell_at(r, (int)v, i, a) = *cell_at(r, 0, i, a);
+        }
+}
+
+static const char *variant_label(const run *r, int v)
+{
+    return v < 0 ? "before" : r->variants[v].name;
 }
 
 static void fmt_cell(const cell *c, char *buf, size_t n)
@@ -315,42 +602,57 @@ static void fmt_cell(const cell *c, char *buf, size_t n)
 static void report_md(const run *r, sk_buf *b)
 {
     sk_buf_printf(b, "# %s\n\nRegion %s.  Before: each municipality simulated on its own networks.  After: the "
-                     "merged region simulated once, broken down per municipality by the area map.\n\n",
+                     "merged region simulated once, broken down per municipality by the area map.\n",
                   r->name, r->region);
-    sk_buf_puts(b, "| indicator |");
+    for (size_t v = 1; v < r->nvariants; v++)
+        sk_buf_printf(b, "%s%s: %s.\n", v == 1 ? "\nVariants of the merged region:\n\n- " : "- ",
+                      r->variants[v].name, r->variants[v].title[0] ? r->variants[v].title : r->variants[v].networks);
+    sk_buf_puts(b, "\n| indicator |");
     for (size_t a = 0; a < r->nareas; a++)
-        sk_buf_printf(b, " %s before | %s after |", r->areas[a].name, r->areas[a].name);
-    sk_buf_printf(b, " region %s |\n|---|", r->region);
-    for (size_t a = 0; a < r->nareas; a++)
-        sk_buf_puts(b, "---|---|");
-    sk_buf_puts(b, "---|\n");
+        for (int v = -1; v < (int)r->nvariants; v++)
+            sk_buf_printf(b, " %s %s |", r->areas[a].name, variant_label(r, v));
+    for (size_t v = 0; v < r->nvariants; v++)
+        sk_buf_printf(b, " region %s %s |", r->region, variant_label(r, (int)v));
+    sk_buf_puts(b, "\n|---|");
+    for (size_t c = 0; c < r->ncols; c++)
+        sk_buf_puts(b, "---|");
+    sk_buf_puts(b, "\n");
     for (size_t i = 0; i < r->nind; i++) {
         char x[96];
         sk_buf_printf(b, "| %s |", r->indicators[i]);
-        for (size_t a = 0; a < r->nareas; a++) {
-            fmt_cell(&r->before[i][a], x, sizeof x);
-            sk_buf_printf(b, " %s |", x);
-            fmt_cell(&r->after[i][a], x, sizeof x);
-            sk_buf_printf(b, " %s |", x);
-        }
-        fmt_cell(&r->region_cell[i], x, sizeof x);
-        sk_buf_printf(b, " %s |\n", x);
+        for (size_t a = 0; a <= r->nareas; a++)
+            for (int v = a < r->nareas ? -1 : 0; v < (int)r->nvariants; v++) {
+                fmt_cell(cell_at(r, v, i, a), x, sizeof x);
+                sk_buf_printf(b, " %s |", x);
+            }
+        sk_buf_puts(b, "\n");
     }
     bool any = false;
     for (size_t i = 0; i < r->nind; i++)
-        for (size_t a = 0; a <= r->nareas; a++) {
-            const cell *c = a < r->nareas ? &r->before[i][a] : &r->region_cell[i];
-            if (c->error[0]) {
+        for (size_t a = 0; a <= r->nareas; a++)
+            for (int v = a < r->nareas ? -1 : 0; v < (int)r->nvariants; v++) {
+                const cell *c = cell_at(r, v, i, a);
+                /* an "after" failure shows once, at the region */
+                if (!c->error[0] || (v >= 0 && a < r->nareas))
+                    continue;
                 if (!any)
                     sk_buf_puts(b, "\nFailed steps:\n\n");
                 any = true;
-                sk_buf_printf(b, "- %s, %s: %s\n", r->indicators[i], a < r->nareas ? r->areas[a].name : "region",
-                              c->error);
+                sk_buf_printf(b, "- %s, %s %s: %s\n", r->indicators[i], a < r->nareas ? r->areas[a].name : "region",
+                              variant_label(r, v), c->error);
             }
-        }
+    sk_buf_puts(b, "\nProvenance (every cell's plugin, simulation and input hashes are in report.json and "
+                   "report.csv):\n\n| simulation | state | tenant | kernel | input | converged | iterations |\n"
+                   "|---|---|---|---|---|---|---|\n");
+    for (size_t k = 0; k < r->nsim; k++) {
+        const sim_job *sj = &r->simjobs[k];
+        sk_buf_printf(b, "| %s | %s | %s | %s | %.19s | %s | %lld |\n", sj->job, variant_label(r, sj->variant),
+                      sj->tenant, sj->error[0] ? "failed" : sj->kernel_version, sj->input_hash,
+                      sj->error[0] ? "-" : sj->converged ? "yes" : "no", (long long)sj->iterations);
+    }
 }
 
-static void json_cell(sk_buf *b, const cell *c)
+static void json_cell(const run *r, sk_buf *b, const cell *c)
 {
     sk_buf_puts(b, "{\"value\":");
     if (c->have && !c->error[0])
@@ -363,7 +665,22 @@ static void json_cell(sk_buf *b, const cell *c)
         sk_buf_puts(b, ",\"error\":");
         sk_json_str(b, c->error);
     }
-    sk_buf_puts(b, "}");
+    sk_buf_puts(b, ",\"provenance\":{\"job\":");
+    sk_json_str(b, c->p.job);
+    sk_buf_puts(b, ",\"plugin\":");
+    sk_json_str(b, c->p.plugin);
+    sk_buf_puts(b, ",\"plugin_hash\":");
+    sk_json_str(b, c->p.plugin_hash);
+    sk_buf_puts(b, ",\"inputs\":");
+    sk_json_str(b, c->p.inputs);
+    const sim_job *sj = c->p.job[0] && c->p.sim >= 0 && (size_t)c->p.sim < r->nsim ? &r->simjobs[c->p.sim] : NULL;
+    sk_buf_puts(b, ",\"simulation\":");
+    sk_json_str(b, sj ? sj->job : "");
+    sk_buf_puts(b, ",\"kernel\":");
+    sk_json_str(b, sj ? sj->kernel_version : "");
+    sk_buf_puts(b, ",\"converged\":");
+    sk_buf_puts(b, sj && sj->converged ? "true" : "false");
+    sk_buf_puts(b, "}}");
 }
 
 static void report_json(const run *r, sk_buf *b)
@@ -372,13 +689,30 @@ static void report_json(const run *r, sk_buf *b)
     sk_json_str(b, r->name);
     sk_buf_puts(b, ",\"region\":");
     sk_json_str(b, r->region);
-    sk_buf_puts(b, ",\"indicators\":[");
+    sk_buf_puts(b, ",\"variants\":[");
+    for (size_t v = 0; v < r->nvariants; v++) {
+        sk_buf_puts(b, v ? ",{\"name\":" : "{\"name\":");
+        sk_json_str(b, r->variants[v].name);
+        sk_buf_puts(b, ",\"title\":");
+        sk_json_str(b, r->variants[v].title);
+        sk_buf_puts(b, ",\"networks\":");
+        sk_json_str(b, r->variants[v].networks);
+        sk_buf_puts(b, "}");
+    }
+    sk_buf_puts(b, "],\"indicators\":[");
     for (size_t i = 0; i < r->nind; i++) {
         sk_buf_puts(b, i ? ",{" : "{");
         sk_json_key(b, "indicator", true);
         sk_json_str(b, r->indicators[i]);
         sk_json_key(b, "region", false);
-        json_cell(b, &r->region_cell[i]);
+        json_cell(r, b, cell_at(r, 0, i, r->nareas));
+        sk_json_key(b, "region_variants", false);
+        sk_buf_puts(b, "{");
+        for (size_t v = 1; v < r->nvariants; v++) {
+            sk_json_key(b, r->variants[v].name, v == 1);
+            json_cell(r, b, cell_at(r, (int)v, i, r->nareas));
+        }
+        sk_buf_puts(b, "}");
         sk_json_key(b, "municipalities", false);
         sk_buf_puts(b, "{");
         for (size_t a = 0; a < r->nareas; a++) {
@@ -386,35 +720,72 @@ static void report_json(const run *r, sk_buf *b)
             sk_buf_puts(b, "{\"name\":");
             sk_json_str(b, r->areas[a].name);
             sk_buf_puts(b, ",\"before\":");
-            json_cell(b, &r->before[i][a]);
+            json_cell(r, b, cell_at(r, -1, i, a));
             sk_buf_puts(b, ",\"after\":");
-            json_cell(b, &r->after[i][a]);
-            sk_buf_puts(b, "}");
+            json_cell(r, b, cell_at(r, 0, i, a));
+            sk_buf_puts(b, ",\"variants\":{");
+            for (size_t v = 1; v < r->nvariants; v++) {
+                sk_json_key(b, r->variants[v].name, v == 1);
+                json_cell(r, b, cell_at(r, (int)v, i, a));
+            }
+            sk_buf_puts(b, "}}");
         }
         sk_buf_puts(b, "}}");
+    }
+    sk_buf_puts(b, "],\"simulations\":[");
+    for (size_t k = 0; k < r->nsim; k++) {
+        const sim_job *sj = &r->simjobs[k];
+        sk_buf_puts(b, k ? ",{" : "{");
+        sk_json_key(b, "job", true);
+        sk_json_str(b, sj->job);
+        sk_json_key(b, "state", false);
+        sk_json_str(b, variant_label(r, sj->variant));
+        sk_json_key(b, "tenant", false);
+        sk_json_str(b, sj->tenant);
+        sk_json_key(b, "service", false);
+        sk_buf_printf(b, "\"sim.%s\"", kernels[sj->kernel]);
+        sk_json_key(b, "kernel", false);
+        sk_json_str(b, sj->kernel_version);
+        sk_json_key(b, "input_hash", false);
+        sk_json_str(b, sj->input_hash);
+        sk_json_key(b, "converged", false);
+        sk_buf_puts(b, sj->converged ? "true" : "false");
+        sk_json_key(b, "iterations", false);
+        sk_json_i64(b, sj->iterations);
+        if (sj->error[0]) {
+            sk_json_key(b, "error", false);
+            sk_json_str(b, sj->error);
+        }
+        sk_buf_puts(b, "}");
     }
     sk_buf_puts(b, "]}\n");
 }
 
 static void report_csv(const run *r, sk_buf *b)
 {
-    sk_buf_puts(b, "indicator,area,name,variant,value,band,error\n");
-    for (size_t i = 0; i < r->nind; i++) {
-        for (size_t a = 0; a <= r->nareas; a++) {
-            for (int v = 0; v < 2; v++) {
-                const cell *c = a < r->nareas ? (v ? &r->after[i][a] : &r->before[i][a]) : &r->region_cell[i];
-                if (a == r->nareas && v == 0)
-                    continue;
+    sk_buf_puts(b, "indicator,area,name,variant,value,band,error,job,plugin,plugin_hash,simulation,kernel,inputs\n");
+    for (size_t i = 0; i < r->nind; i++)
+        for (size_t a = 0; a <= r->nareas; a++)
+            for (int v = a < r->nareas ? -1 : 0; v < (int)r->nvariants; v++) {
+                const cell *c = cell_at(r, v, i, a);
+                const sim_job *sj = c->p.job[0] && c->p.sim >= 0 && (size_t)c->p.sim < r->nsim
+                                        ? &r->simjobs[c->p.sim] : NULL;
                 char num[40] = "";
                 if (c->have && !c->error[0])
                     sk_fmt_f64(num, sizeof num, c->value);
-                sk_buf_printf(b, "%s,%s,\"%s\",%s,%s,%s,\"%s\"\n", r->indicators[i],
-                              a < r->nareas ? r->areas[a].code : r->region,
-                              a < r->nareas ? r->areas[a].name : "region", v ? "after" : "before", num, c->band,
-                              c->error);
+                const char *fields[] = {r->indicators[i],
+                                        a < r->nareas ? r->areas[a].code : r->region,
+                                        a < r->nareas ? r->areas[a].name : "region",
+                                        v < 0 ? "before" : v == 0 ? "after" : r->variants[v].name,
+                                        num, c->band, c->error, c->p.job, c->p.plugin, c->p.plugin_hash,
+                                        sj ? sj->job : "", sj ? sj->kernel_version : "", c->p.inputs};
+                for (size_t f = 0; f < sizeof fields / sizeof fields[0]; f++) {
+                    if (f)
+                        sk_buf_puts(b, ",");
+                    sk_csv_put_field(b, fields[f]);
+                }
+                sk_buf_puts(b, "\n");
             }
-        }
-    }
 }
 
 static int write_out(const char *dir, const char *name, const sk_buf *b)
@@ -428,24 +799,199 @@ static int write_out(const char *dir, const char *name, const sk_buf *b)
     return fclose(f);
 }
 
+/* Evaluate the scenario in the plugin sandbox (when the Lua host is built
+ * in; otherwise it must be plain data) and read the result as data. */
+static int read_scenario(const char *file, sk_config **conf, sk_error *err)
+{
+#ifdef SK_HAVE_PLUGIN_CLI
+    size_t len;
+    char *src = sk_read_file(file, &len, SCENARIO_MAX_BYTES, err);
+    if (src == NULL)
+        return -1;
+    sk_lua_limits lim = {.deadline_s = 5, .mem_bytes = (size_t)64 << 20};
+    sk_buf text = SK_BUF_INIT;
+    sk_lua_error le;
+    int rc = sk_lua_eval_data(file, src, len, &lim, &text, &le);
+    free(src);
+    if (rc != 0) {
+        const char *where = le.where[0] && strstr(le.message, le.where) == NULL ? le.where : NULL;
+        sk_fail(err, rc, "%s: %s error: %s%s%s", file, le.kind, where ? where : "", where ? ": " : "", le.message);
+        sk_buf_free(&text);
+        return -1;
+    }
+    rc = sk_config_parse(text.data, text.len, file, conf, err);
+    sk_buf_free(&text);
+    return rc;
+#else
+    return sk_config_read(file, conf, err);
+#endif
+}
+
+static bool valid_name(const char *s)
+{
+    return s[0] != '\0' && strlen(s) < SK_ID_MAX && strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                                             "0123456789_.-") == strlen(s);
+}
+
+static const char *str_field(const sk_cval *t, const char *key, const char *def)
+{
+    const sk_cval *v = sk_cval_get(t, key);
+    return v != NULL && v->type == SK_CVAL_STR ? v->s : def;
+}
+
+/* Checks the shape of the scenario; fills r.  Errors name the key. */
+static int load_scenario(run *r, const sk_cval *root, sk_error *err)
+{
+    static const char *const known[] = {"name",      "description", "region", "base",     "municipalities",
+                                        "simulations", "indicators", "areas", "variants", NULL};
+    for (size_t e = 0; e < root->n; e++) {
+        const char *k = root->items[e].key;
+        size_t i = 0;
+        while (k != NULL && known[i] != NULL && strcmp(known[i], k) != 0)
+            i++;
+        if (k == NULL || known[i] == NULL)
+            return sk_fail(err, SK_EINVAL, "%s: unknown key '%s' (known: name, description, region, base, "
+                           "municipalities, simulations, indicators, areas, variants)", r->file, k ? k : "[list]");
+        const sk_cval *v = &root->items[e].val;
+        bool table = strcmp(k, "municipalities") == 0 || strcmp(k, "simulations") == 0 ||
+                     strcmp(k, "indicators") == 0 || strcmp(k, "variants") == 0;
+        if (v->type != (table ? SK_CVAL_TABLE : SK_CVAL_STR))
+            return sk_fail(err, SK_EINVAL, "%s: '%s' must be a %s, not %s", r->file, k, table ? "table" : "string",
+                           sk_cval_type_name(v->type));
+    }
+    const sk_cval *region = sk_cval_get(root, "region"), *munis = sk_cval_get(root, "municipalities"),
+                  *inds = sk_cval_get(root, "indicators"), *variants = sk_cval_get(root, "variants");
+    r->sims = sk_cval_get(root, "simulations");
+    if (region == NULL || munis == NULL || inds == NULL || r->sims == NULL)
+        return sk_fail(err, SK_EINVAL, "%s: needs region, municipalities, simulations and indicators; see "
+                       "docs/scenarios.md", r->file);
+    sk_strlcpy(r->name, str_field(root, "name", r->file), sizeof r->name);
+    sk_strlcpy(r->region, region->s, sizeof r->region);
+    for (size_t e = 0; e < r->sims->n; e++) {
+        const sk_centry *ce = &r->sims->items[e];
+        int k = 0;
+        while (k < MAX_KERNELS && (ce->key == NULL || strcmp(ce->key, kernels[k]) != 0))
+            k++;
+        if (k == MAX_KERNELS || ce->val.type != SK_CVAL_TABLE)
+            return sk_fail(err, SK_EINVAL, "%s: simulations.%s: want water, power or traffic = { inputs..., "
+                           "params = {...} }", r->file, ce->key ? ce->key : "[list]");
+    }
+    /* Municipality names come from region.csv in the base folder. */
+    size_t rlen;
+    sk_error ignore = SK_ERROR_INIT;
+    char *rcsv = slurp_rel(r, "region.csv", &rlen, &ignore);
+    for (size_t i = 0; i < munis->n; i++) {
+        const sk_cval *m = &munis->items[i].val;
+        if (m->type != SK_CVAL_STR || !valid_name(m->s) || r->nareas == MAX_AREAS) {
+            free(rcsv);
+            return sk_fail(err, SK_EINVAL, "%s: municipalities[%zu]: want a tenant code (at most %d)", r->file,
+                           i + 1, MAX_AREAS);
+        }
+        area *a = &r->areas[r->nareas++];
+        sk_strlcpy(a->code, m->s, sizeof a->code);
+        sk_strlcpy(a->name, m->s, sizeof a->name);
+        if (rcsv != NULL) {
+            sk_csv c;
+            sk_csv_init(&c, rcsv, rlen, "region.csv");
+            while (sk_csv_next(&c, NULL) > 0)
+                if (c.nfields >= 2 && strcmp(c.fields[0], a->code) == 0)
+                    sk_strlcpy(a->name, c.fields[1], sizeof a->name);
+            sk_csv_free(&c);
+        }
+    }
+    free(rcsv);
+    for (size_t i = 0; i < inds->n; i++) {
+        const sk_cval *v = &inds->items[i].val;
+        if (v->type != SK_CVAL_STR || kernel_of_indicator(v->s) == NULL || strlen(v->s) >= sizeof r->indicators[0])
+            return sk_fail(err, SK_EINVAL, "%s: indicators[%zu]: want the name of a water_, power_ or traffic_ "
+                           "indicator plugin", r->file, i + 1);
+        if (r->nind == MAX_IND)
+            return sk_fail(err, SK_EINVAL, "%s: more than %d indicators", r->file, MAX_IND);
+        sk_strlcpy(r->indicators[r->nind++], v->s, sizeof r->indicators[0]);
+    }
+    variant *base = &r->variants[0];
+    sk_strlcpy(base->name, "after", sizeof base->name);
+    sk_strlcpy(base->title, "the merged region", sizeof base->title);
+    sk_strlcpy(base->networks, "merged", sizeof base->networks);
+    sk_strlcpy(base->areas, str_field(root, "areas", "merged/areas.csv"), sizeof base->areas);
+    r->nvariants = 1;
+    for (size_t i = 0; variants != NULL && i < variants->n; i++) {
+        const sk_cval *v = &variants->items[i].val;
+        const char *name = v->type == SK_CVAL_TABLE ? str_field(v, "name", "") : "";
+        if (!valid_name(name) || strcmp(name, "before") == 0 || strcmp(name, "after") == 0)
+            return sk_fail(err, SK_EINVAL, "%s: variants[%zu]: needs name = \"...\" (letters, digits, _ . -; not "
+                           "before or after)", r->file, i + 1);
+        for (size_t w = 1; w < r->nvariants; w++)
+            if (strcmp(r->variants[w].name, name) == 0)
+                return sk_fail(err, SK_EINVAL, "%s: variants[%zu]: name '%s' is used twice", r->file, i + 1, name);
+        if (r->nvariants == 1 + MAX_VARIANTS)
+            return sk_fail(err, SK_EINVAL, "%s: more than %d variants", r->file, MAX_VARIANTS);
+        for (size_t e = 0; e < v->n; e++) {
+            const char *k = v->items[e].key;
+            bool ok = k != NULL && (strcmp(k, "name") == 0 || strcmp(k, "title") == 0 || strcmp(k, "networks") == 0 ||
+                                    strcmp(k, "areas") == 0 || strcmp(k, "simulations") == 0);
+            if (!ok)
+                return sk_fail(err, SK_EINVAL, "%s: variants[%zu] (%s): unknown key '%s' (known: name, title, "
+                               "networks, areas, simulations)", r->file, i + 1, name, k ? k : "[list]");
+        }
+        variant *va = &r->variants[r->nvariants++];
+        sk_strlcpy(va->name, name, sizeof va->name);
+        sk_strlcpy(va->title, str_field(v, "title", ""), sizeof va->title);
+        sk_strlcpy(va->networks, str_field(v, "networks", "merged"), sizeof va->networks);
+        char def_areas[600];
+        snprintf(def_areas, sizeof def_areas, "%s/areas.csv", va->networks);
+        sk_strlcpy(va->areas, str_field(v, "areas", strcmp(va->networks, "merged") == 0 ? base->areas : def_areas),
+                   sizeof va->areas);
+        va->sims = sk_cval_get(v, "simulations");
+        if (va->sims != NULL && va->sims->type != SK_CVAL_TABLE)
+            return sk_fail(err, SK_EINVAL, "%s: variants[%zu].simulations: want a table", r->file, i + 1);
+        for (size_t e = 0; va->sims != NULL && e < va->sims->n; e++) {
+            const char *k = va->sims->items[e].key;
+            if (k == NULL || sk_cval_get(r->sims, k) == NULL || va->sims->items[e].val.type != SK_CVAL_TABLE)
+                return sk_fail(err, SK_EINVAL, "%s: variants[%zu].simulations.%s: only kernels the baseline "
+                               "simulates can be changed, with a table", r->file, i + 1, k ? k : "[list]");
+        }
+    }
+    r->ncols = r->nareas * (1 + r->nvariants) + r->nvariants;
+    r->cells = calloc(r->nind * r->ncols + 1, sizeof *r->cells);
+    if (r->cells == NULL)
+        return sk_fail(err, SK_ENOMEM, "out of memory");
+    for (size_t c = 0; c < r->nind * r->ncols; c++)
+        r->cells[c].p.sim = -1;
+    return 0;
+}
+
+static const char run_usage[] =
+    "usage: samskap run SCENARIO.lua [--out DIR] [--json|--csv] [--broker ENDPOINT] [--timeout S]\n"
+    "                   [--curve-key FILE --server-key FILE]\n\n"
+    "Runs a scenario (docs/scenarios.md): each municipality's networks on their own\n"
+    "(before), the merged region's networks once (after), and each variant of the\n"
+    "merged region, with the scenario's indicators, and prints the indicator table\n"
+    "(Markdown by default, with the provenance of the simulations).  --out DIR also\n"
+    "writes report.md, report.json and report.csv (per-cell provenance).  A failed\n"
+    "step fails the steps that depend on it; the rest still finish.  The values are\n"
+    "stored in the region's indicator history (samskap indicators).\n\n"
+    "Exit: 0 every step finished (failed cells are in the table), 2 bad scenario,\n"
+    "3 broker unreachable, 4 steps did not finish within --timeout (default 900 s).\n";
+
 int sk_cli_run(int argc, char **argv)
 {
     const char *file = NULL, *out_dir = NULL, *broker = sk_cli_default_broker(), *format = "md";
+    const char *curve_key = getenv("SAMSKAP_CURVE_KEY"), *server_key = getenv("SAMSKAP_SERVER_KEY");
     double timeout_s = 900;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
-            printf("usage: samskap run SCENARIO.lua [--out DIR] [--json|--csv] [--broker ENDPOINT] [--timeout S]\n\n"
-                   "Runs a scenario (docs/scenarios.md): each municipality's networks on their own\n"
-                   "(before) and the merged region's networks once (after), with the scenario's\n"
-                   "indicators, and prints the indicator table (Markdown by default).  --out DIR\n"
-                   "also writes report.md, report.json and report.csv.  A failed step fails the\n"
-                   "steps that depend on it; the rest still finish.\n");
+            fputs(run_usage, stdout);
             return SK_EXIT_OK;
         } else if (strcmp(a, "--out") == 0 && i + 1 < argc) {
             out_dir = argv[++i];
         } else if (strcmp(a, "--broker") == 0 && i + 1 < argc) {
             broker = argv[++i];
+        } else if (strcmp(a, "--curve-key") == 0 && i + 1 < argc) {
+            curve_key = argv[++i];
+        } else if (strcmp(a, "--server-key") == 0 && i + 1 < argc) {
+            server_key = argv[++i];
         } else if (strcmp(a, "--timeout") == 0 && i + 1 < argc) {
             if (sk_parse_f64(argv[++i], &timeout_s) < 0 || timeout_s <= 0) {
                 fprintf(stderr, "samskap run: --timeout needs seconds\n");
@@ -463,93 +1009,75 @@ int sk_cli_run(int argc, char **argv)
         }
     }
     if (file == NULL) {
-        fprintf(stderr, "usage: samskap run SCENARIO.lua [--out DIR] [--json|--csv]\n");
+        fprintf(stderr, "usage: samskap run SCENARIO.lua [--out DIR] [--json|--csv] (see --help)\n");
         return SK_EXIT_USAGE;
     }
+    if (curve_key != NULL && *curve_key == '\0')
+        curve_key = NULL;
+    if (server_key != NULL && *server_key == '\0')
+        server_key = NULL;
     sk_error err = SK_ERROR_INIT;
     sk_config *conf = NULL;
-    if (sk_config_read(file, &conf, &err) < 0) {
-        fprintf(stderr, "samskap run: %s\n", err.msg);
-        return SK_EXIT_USAGE;
-    }
-    run *r = calloc(1, sizeof *r);
     int code = SK_EXIT_ERROR;
+    run *r = calloc(1, sizeof *r);
     if (r == NULL)
         goto done;
-    const char *slash = strrchr(file, '/');
-    snprintf(r->dir, sizeof r->dir, "%.*s", slash ? (int)(slash - file) : 1, slash ? file : ".");
-    const sk_cval *root = sk_config_root(conf);
-    /* base: where the networks are, relative to the scenario file. */
-    const sk_cval *base = sk_cval_get(root, "base");
-    if (base != NULL && base->type == SK_CVAL_STR) {
-        char joined[1024];
-        if (base->s[0] == '/')
-            snprintf(joined, sizeof joined, "%s", base->s);
-        else
-            snprintf(joined, sizeof joined, "%.500s/%.500s", r->dir, base->s);
-        sk_strlcpy(r->dir, joined, sizeof r->dir);
-    }
-    const sk_cval *name = sk_cval_get(root, "name"), *region = sk_cval_get(root, "region"),
-                  *munis = sk_cval_get(root, "municipalities"), *inds = sk_cval_get(root, "indicators");
-    r->sims = sk_cval_get(root, "simulations");
-    if (region == NULL || region->type != SK_CVAL_STR || munis == NULL || munis->type != SK_CVAL_TABLE ||
-        inds == NULL || inds->type != SK_CVAL_TABLE || r->sims == NULL || r->sims->type != SK_CVAL_TABLE) {
-        fprintf(stderr, "samskap run: %s: needs region (string), municipalities, simulations and indicators "
-                        "(tables); see docs/scenarios.md\n", file);
-        code = SK_EXIT_USAGE;
+    r->file = file;
+    if (read_scenario(file, &conf, &err) < 0) {
+        fprintf(stderr, "samskap run: %s\n", err.msg);
+        code = err.code == SK_ENOTFOUND || err.code == SK_EIO ? SK_EXIT_ERROR : SK_EXIT_USAGE;
         goto done;
     }
-    sk_strlcpy(r->name, name && name->type == SK_CVAL_STR ? name->s : file, sizeof r->name);
-    sk_strlcpy(r->region, region->s, sizeof r->region);
-    /* Municipality names come from region.csv beside the scenario. */
-    size_t rlen;
-    char *rcsv = slurp_rel(r, "region.csv", &rlen, &err);
-    for (size_t i = 0; i < munis->n && r->nareas < MAX_AREAS; i++) {
-        const sk_cval *m = &munis->items[i].val;
-        if (m->type != SK_CVAL_STR)
-            continue;
-        area *a = &r->areas[r->nareas++];
-        sk_strlcpy(a->code, m->s, sizeof a->code);
-        sk_strlcpy(a->name, m->s, sizeof a->name);
-        if (rcsv != NULL) {
-            sk_csv c;
-            sk_csv_init(&c, rcsv, rlen, "region.csv");
-            while (sk_csv_next(&c, NULL) > 0)
-                if (c.nfields >= 2 && strcmp(c.fields[0], a->code) == 0)
-                    sk_strlcpy(a->name, c.fields[1], sizeof a->name);
-            sk_csv_free(&c);
-        }
+    const sk_cval *root = sk_config_root(conf);
+    const char *slash = strrchr(file, '/');
+    snprintf(r->dir, sizeof r->dir, "%.*s", slash ? (int)(slash - file) : 1, slash ? file : ".");
+    const char *base = str_field(root, "base", NULL);
+    if (base != NULL) {
+        char joined[1024];
+        if (base[0] == '/')
+            snprintf(joined, sizeof joined, "%s", base);
+        else
+            snprintf(joined, sizeof joined, "%.500s/%.500s", r->dir, base);
+        sk_strlcpy(r->dir, joined, sizeof r->dir);
     }
-    free(rcsv);
-    for (size_t i = 0; i < inds->n && r->nind < MAX_IND; i++) {
-        const sk_cval *v = &inds->items[i].val;
-        if (v->type == SK_CVAL_STR && kernel_of_indicator(v->s) != NULL)
-            sk_strlcpy(r->indicators[r->nind++], v->s, sizeof r->indicators[0]);
-        else if (v->type == SK_CVAL_STR)
-            fprintf(stderr, "samskap run: %s:%d: indicator '%s' does not start with water_, power_ or traffic_\n",
-                    file, inds->items[i].line, v->s);
+    if (load_scenario(r, root, &err) < 0) {
+        fprintf(stderr, "samskap run: %s\n", err.msg);
+        code = err.code == SK_ENOMEM ? SK_EXIT_ERROR : SK_EXIT_USAGE;
+        goto done;
     }
-    r->cl = sk_client_new(broker, &err);
+    r->cl = sk_cli_open_client(broker, curve_key, server_key, &err);
     if (r->cl == NULL) {
         fprintf(stderr, "samskap run: %s\n", err.msg);
         code = SK_EXIT_UNREACHABLE;
         goto done;
     }
-    /* Before: each municipality on its own networks.  After: the region. */
+    /* Before: each municipality on its own networks.  After: the region,
+     * then each variant of it. */
     for (size_t a = 0; a < r->nareas; a++)
-        if (submit_variant(r, r->areas[a].code, r->areas[a].code, (int)a, false, &err) < 0) {
-            fprintf(stderr, "samskap run: %s: %s\n", r->areas[a].code, err.msg);
+        if (submit_before(r, a, &err) < 0) {
+            fprintf(stderr, "samskap run: before, %s: %s\n", r->areas[a].code, err.msg);
             code = err.code == SK_ETIMEDOUT ? SK_EXIT_UNREACHABLE : SK_EXIT_ERROR;
             goto done;
         }
-    if (submit_variant(r, r->region, "merged", -1, true, &err) < 0) {
-        fprintf(stderr, "samskap run: merged: %s\n", err.msg);
-        goto done;
-    }
-    /* Collect every indicator's outcome. */
-    size_t left = r->njobs;
+    for (size_t v = 0; v < r->nvariants; v++)
+        if (submit_after(r, (int)v, &err) < 0) {
+            fprintf(stderr, "samskap run: %s: %s\n", r->variants[v].name, err.msg);
+            code = err.code == SK_ETIMEDOUT ? SK_EXIT_UNREACHABLE : SK_EXIT_ERROR;
+            goto done;
+        }
+    fprintf(stderr, "samskap run: %zu simulations and %zu indicator jobs submitted\n", r->nsim, r->njobs);
+    /* Collect every outcome: indicators for the table, simulations for the
+     * provenance. */
+    size_t left = 0;
     double waited = 0;
-    while (left > 0 && waited < timeout_s) {
+    for (;;) {
+        left = 0;
+        for (size_t i = 0; i < r->njobs; i++)
+            left += !r->jobs[i].done;
+        for (size_t i = 0; i < r->nsim; i++)
+            left += !r->simjobs[i].done;
+        if (left == 0 || waited >= timeout_s)
+            break;
         sk_wire_msg m;
         int rc = sk_client_recv(r->cl, 500, &m, &err);
         if (rc < 0)
@@ -560,13 +1088,8 @@ int sk_cli_run(int argc, char **argv)
         }
         handle_outcome(r, &m);
         sk_wire_msg_close(&m);
-        left = 0;
-        for (size_t i = 0; i < r->njobs; i++)
-            left += !r->jobs[i].done;
     }
-    left = 0;
-    for (size_t i = 0; i < r->njobs; i++)
-        left += !r->jobs[i].done;
+    copy_reused(r);
     sk_buf md = SK_BUF_INIT, js = SK_BUF_INIT, csv = SK_BUF_INIT;
     report_md(r, &md);
     report_json(r, &js);
@@ -598,11 +1121,13 @@ int sk_cli_run(int argc, char **argv)
     sk_buf_free(&csv);
     code = left == 0 ? SK_EXIT_OK : SK_EXIT_TIMEOUT;
     if (left > 0)
-        fprintf(stderr, "samskap run: %zu indicators did not finish within %.0f s\n", left, timeout_s);
+        fprintf(stderr, "samskap run: %zu steps did not finish within %.0f s\n", left, timeout_s);
 done:
     if (r != NULL) {
         sk_client_free(r->cl);
         free(r->jobs);
+        free(r->simjobs);
+        free(r->cells);
         free(r);
     }
     sk_config_free(conf);
@@ -612,10 +1137,12 @@ done:
 int sk_cli_indicators(int argc, char **argv)
 {
     const char *broker = sk_cli_default_broker(), *tenant = NULL, *since = "", *format = "table";
+    const char *curve_key = getenv("SAMSKAP_CURVE_KEY"), *server_key = getenv("SAMSKAP_SERVER_KEY");
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
-            printf("usage: samskap indicators --tenant T [--since YYYY-MM-DD] [--json|--csv] [--broker ENDPOINT]\n\n"
+            printf("usage: samskap indicators --tenant T [--since YYYY-MM-DD] [--json|--csv] [--broker ENDPOINT]\n"
+                   "                          [--curve-key FILE --server-key FILE]\n\n"
                    "The tenant's indicator history: every scenario run's values (samskap run),\n"
                    "by date, for SDG and U4SSC reporting.  Needs a broker with --data-dir.\n");
             return SK_EXIT_OK;
@@ -625,6 +1152,10 @@ int sk_cli_indicators(int argc, char **argv)
             since = argv[++i];
         } else if (strcmp(a, "--broker") == 0 && i + 1 < argc) {
             broker = argv[++i];
+        } else if (strcmp(a, "--curve-key") == 0 && i + 1 < argc) {
+            curve_key = argv[++i];
+        } else if (strcmp(a, "--server-key") == 0 && i + 1 < argc) {
+            server_key = argv[++i];
         } else if (strcmp(a, "--json") == 0) {
             format = "json";
         } else if (strcmp(a, "--csv") == 0) {
@@ -639,7 +1170,8 @@ int sk_cli_indicators(int argc, char **argv)
         return SK_EXIT_USAGE;
     }
     sk_error err = SK_ERROR_INIT;
-    sk_client *cl = sk_client_new(broker, &err);
+    sk_client *cl = sk_cli_open_client(broker, curve_key && *curve_key ? curve_key : NULL,
+                                       server_key && *server_key ? server_key : NULL, &err);
     char *csv = NULL;
     size_t len = 0;
     if (cl == NULL || sk_client_call(cl, SK_MSG_HISTORY_GET, tenant, since, NULL, 0, 10000, &csv, &len, &err) < 0) {

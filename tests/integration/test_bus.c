@@ -1237,9 +1237,10 @@ static void test_scenario(void)
     static char hist[1 << 20];
     CHECK(h_cli(&C, hist, sizeof hist, "indicators --tenant 1507 --csv") == 0);
     int rows = 0;
-    for (const char *p = hist; (p = strstr(p, ",traffic_travel_time_index,1507,")) != NULL; p++)
+    for (const char *p = hist; (p = strstr(p, ",traffic_travel_time_index,1507,region,after,")) != NULL; p++)
         rows++;
     CHECK(rows == 2);
+    CHECK(strstr(hist, ",traffic_travel_time_index,1507,region,skodje_road,") != NULL);
     CHECK(strstr(hist, "date,scenario,indicator,area,name,variant,value,band\n") == hist);
     /* A member's key-less read of another tenant's history is still scoped
      * by tenant: 1534 has none of its own. */
@@ -1257,6 +1258,45 @@ static void test_scenario(void)
     CHECK(strstr(out, "| power_voltage_compliance | 100 (good)") != NULL);
     CHECK(strstr(out, "| power_no_such_indicator | failed") != NULL);
     CHECK(strstr(out, "no node offers service 'indicator.power_no_such_indicator'") != NULL);
+    /* Variants, computed by the scenario's own Lua (run in the sandbox): a
+     * traffic-only change re-runs traffic and reuses the baseline's power
+     * jobs, which the provenance shows. */
+    f = fopen(bad, "w");
+    fprintf(f, "local v = {}\n"
+               "for i, gap in ipairs { 1e-3 } do\n"
+               "  v[#v + 1] = { name = 'gap_' .. i, simulations = { traffic = { params = { gap = gap } } } }\n"
+               "end\n"
+               "return { name = 'variants', region = '1507', base = '%s/deploy/region',\n"
+               "  municipalities = { '1534' }, variants = v,\n"
+               "  simulations = { power = { case = 'power.m' },\n"
+               "    traffic = { net = 'traffic_net.tntp', trips = 'traffic_trips.tntp', params = { gap = 1e-5 } } },\n"
+               "  indicators = { 'power_network_losses', 'traffic_travel_time_index' } }\n", src);
+    fclose(f);
+    CHECK(h_cli(&C, out, sizeof out, "run %s --json", bad) == 0);
+    for (int i = 0; i < 2; i++) {
+        char want[200], after_job[64] = "", variant_job[64] = "";
+        snprintf(want, sizeof want, "{\"indicator\":\"%s\",\"region\":{\"value\":",
+                 i == 0 ? "power_network_losses" : "traffic_travel_time_index");
+        char *p = strstr(out, want), *pj = p ? strstr(p, "\"provenance\":{\"job\":\"") : NULL;
+        char *v = p ? strstr(p, "\"region_variants\":{\"gap_1\":{\"value\":") : NULL;
+        char *vj = v ? strstr(v, "\"provenance\":{\"job\":\"") : NULL;
+        const char *pk = "\"provenance\":{\"job\":\"", *vk = "\"region_variants\":{\"gap_1\":{\"value\":";
+        CHECK(pj != NULL && vj != NULL && strncmp(v + strlen(vk), "null", 4) != 0);
+        if (pj && vj) {
+            sscanf(pj + strlen(pk), "%63[^\"]", after_job);
+            sscanf(vj + strlen(pk), "%63[^\"]", variant_job);
+        }
+        CHECK(after_job[0] != '\0' && variant_job[0] != '\0');
+        /* power: the same job (reused); traffic: its own */
+        CHECK((strcmp(after_job, variant_job) == 0) == (i == 0));
+    }
+    CHECK(strstr(out, "\"simulations\":[") != NULL && strstr(out, "\"kernel\":\"traffic ") != NULL);
+    /* A scenario that does not return data is refused with the key path. */
+    f = fopen(bad, "w");
+    fputs("return { name = 'x', region = '1507', municipalities = {}, indicators = {},\n"
+          "  simulations = { water = { params = { f = print } } } }\n", f);
+    fclose(f);
+    CHECK(h_cli(&C, out, sizeof out, "run %s", bad) == 2);
     /* A malformed scenario is refused with file and line. */
     f = fopen(bad, "w");
     fputs("return {\n  name = \"x\",\n  region = os.getenv('X'),\n}\n", f);
