@@ -450,7 +450,7 @@ static int parse_value(parser *p, int depth, long *idx)
     }
     default:
         if (ch == '-' || is_digit(ch)) {
-            double d;
+            double d = 0;
             int rc = parse_number(p, &d);
             if (rc < 0)
                 return rc;
