@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "sk_hash.h"
@@ -34,7 +35,8 @@ typedef struct fetch {
     int64_t attempt;
     waiter_rec *w;
     size_t nw, capw;
-    uint64_t last_ms, started_ms;
+    uint64_t last_ms;          /* loop time of the last answer (timeouts) */
+    uint64_t started_us;       /* monotonic, for the log */
     struct fetch *next;
 } fetch;
 
@@ -61,6 +63,13 @@ sk_fetcher *sk_fetcher_new(sk_cache *cache, sk_fetch_send_fn send, sk_fetch_done
     f->ud = ud;
     f->timeout_ms = timeout_ms;
     return f;
+}
+
+static uint64_t mono_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
 }
 
 static void unlink_fetch(sk_fetcher *f, fetch *ft)
@@ -191,7 +200,8 @@ int sk_fetcher_want(sk_fetcher *f, const char *name, const char *hash, int64_t s
     ft->attempt = attempt;
     ft->size = size;
     ft->id = ++f->next_id;
-    ft->started_ms = ft->last_ms = now_ms;
+    ft->last_ms = now_ms;
+    ft->started_us = mono_us();
     crypto_hash_sha256_init(&ft->st);
     sk_cache_path(f->cache, name, ".part", part, sizeof part);
     ft->fd = open(part, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
@@ -243,7 +253,7 @@ static void complete(sk_fetcher *f, fetch *ft)
         return;
     }
     sk_info("msg=\"dataset fetched\" hash=%.20s bytes=%" PRId64 " ms=%llu job=%s", ft->hash, ft->size,
-            (unsigned long long)(ft->last_ms - ft->started_ms), ft->job);
+            (unsigned long long)((mono_us() - ft->started_us) / 1000), ft->job);
     finish(f, ft, 0, NULL);
 }
 
