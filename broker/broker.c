@@ -76,6 +76,9 @@ struct job {
     char (*dependants)[SK_ID_MAX];  /* jobs waiting for this one's result */
     size_t ndependants, capdependants;
     uint64_t limbo_until_ms;    /* running before a restart: wait this long for its node */
+    sk_data_ref *refs;          /* [nrefs] inputs the node fetches by hash (after the bodies) */
+    size_t nrefs;
+    char result_hash[SK_HASH_MAX];  /* its result, once stored as a dataset for dependants */
 };
 
 struct node {
@@ -112,7 +115,7 @@ struct svc_queue {
 
 typedef struct counters {
     uint64_t submitted, completed, failed, requeued, cancelled, malformed, late_results,
-        unroutable, refused, auth_refused, access_refused;
+        unroutable, refused, auth_refused, access_refused, fetch_chunks, fetch_refused;
 } counters;
 
 typedef struct broker {
@@ -148,6 +151,7 @@ typedef struct broker {
     uint64_t boot_id, next_job;
     uint64_t started_ms;
     size_t nundelivered;
+    uint64_t next_dataset_trim_ms;
     counters n;
     bool stopping;
 } broker;
@@ -171,6 +175,8 @@ void sk_broker_config_defaults(sk_broker_config *c)
     c->data_dir = NULL;
     c->events = NULL;
     c->region = NULL;
+    c->dataset_ttl_s = 0;
+    c->dataset_bytes = 0;
     c->access = NULL;
     c->insecure = 0;
 }
@@ -506,6 +512,9 @@ static void release_bodies(broker *b, job *j)
     b->queued_bytes -= (int64_t)j->body_bytes;
     j->nbodies = 0;
     j->body_bytes = 0;
+    free(j->refs);
+    j->refs = NULL;
+    j->nrefs = 0;
 }
 
 static void finish_job(broker *b, job *j, enum job_state st, int64_t code, const char *reason);
@@ -515,7 +524,7 @@ static void dispatch(broker *b, svc_queue *q);
  * not copied). */
 static int attach_input(broker *b, job *j, const char *name, zmq_msg_t *result)
 {
-    if (j->nbodies == SK_MAX_BODIES)
+    if (j->nbodies + j->nrefs >= SK_MAX_BODIES)
         return -1;
     zmq_msg_t *nb = realloc(j->bodies, (j->nbodies + 1) * sizeof *nb);
     if (nb == NULL)
@@ -532,6 +541,55 @@ static int attach_input(broker *b, job *j, const char *name, zmq_msg_t *result)
     b->queued_bytes += (int64_t)zmq_msg_size(result);
     j->nbodies++;
     return 0;
+}
+
+/* An input the node fetches from the dataset store by hash. */
+static int add_ref(job *j, const char *input, const char *hash, int64_t size)
+{
+    if (j->nbodies + j->nrefs >= SK_MAX_BODIES)
+        return -1;
+    sk_data_ref *nr = realloc(j->refs, (j->nrefs + 1) * sizeof *nr);
+    if (nr == NULL)
+        return -1;
+    j->refs = nr;
+    sk_strlcpy(nr[j->nrefs].input, input, sizeof nr[j->nrefs].input);
+    sk_strlcpy(nr[j->nrefs].hash, hash, sizeof nr[j->nrefs].hash);
+    nr[j->nrefs].size = size;
+    j->nrefs++;
+    return 0;
+}
+
+/* A dependency's result for a dependant: with a dataset store, stored there
+ * once by content hash and named by reference (the node fetches it, so a
+ * result larger than a frame can feed the next step); without one, shared
+ * as a frame. */
+static int attach_result(broker *b, job *j, const char *input, job *d)
+{
+    if (!d->has_result)
+        return -1;
+    if (b->cfg.data_dir == NULL)
+        return attach_input(b, j, input, &d->result);
+    int64_t stored;
+    sk_error serr = SK_ERROR_INIT;
+    if (d->result_hash[0] != '\0' && sk_dataset_stat(b->cfg.data_dir, d->tenant, d->result_hash, &stored, &serr) < 0)
+        d->result_hash[0] = '\0'; /* retention deleted it: store it again */
+    if (d->result_hash[0] == '\0') {
+        sk_error err = SK_ERROR_INIT;
+        bool created;
+        char hash[SK_HASH_NAME_LEN];
+        if (sk_dataset_store(b->cfg.data_dir, d->tenant, zmq_msg_data(&d->result), zmq_msg_size(&d->result), hash,
+                             &created, &err) < 0) {
+            sk_warn("msg=\"cannot store a result for its dependants\" job=%s error=\"%s\"", d->id, err.msg);
+            return -1;
+        }
+        sk_strlcpy(d->result_hash, hash, sizeof d->result_hash);
+        if (b->journal != NULL) {
+            char name[SK_ID_MAX];
+            snprintf(name, sizeof name, "result of %.50s", d->id);
+            sk_journal_dataset(b->journal, d->tenant, hash, (int64_t)zmq_msg_size(&d->result), name, wall_ms());
+        }
+    }
+    return add_ref(j, input, d->result_hash, (int64_t)zmq_msg_size(&d->result));
 }
 
 static void split_dep(const char *dep, char *id, char *input)
@@ -576,7 +634,7 @@ static void resolve_deps(broker *b, job *j)
             return;
         }
         if (d->state == JOB_DONE) {
-            if (!d->has_result || attach_input(b, j, input, &d->result) < 0) {
+            if (attach_result(b, j, input, d) < 0) {
                 snprintf(reason, sizeof reason, "dependency %s: its result cannot be attached", id);
                 finish_job(b, j, JOB_FAILED, SK_EINVAL, reason);
                 return;
@@ -616,7 +674,7 @@ static void release_dependants(broker *b, job *d)
         for (size_t i = 0; i < w->ndeps; i++) {
             char id[SK_ID_MAX], input[SK_ID_MAX];
             split_dep(w->deps[i], id, input);
-            if (strcmp(id, d->id) == 0 && (!d->has_result || attach_input(b, w, input, &d->result) < 0)) {
+            if (strcmp(id, d->id) == 0 && attach_result(b, w, input, d) < 0) {
                 finish_job(b, w, JOB_FAILED, SK_EINVAL, "a dependency's result cannot be attached");
                 break;
             }
@@ -759,6 +817,8 @@ static void dispatch_job(broker *b, job *j, node *n)
         int64_t left = (int64_t)j->deadline_abs_ms - (int64_t)now_ms(b);
         h.deadline_ms = left > 1 ? left : 1;
     }
+    h.refs = j->refs;   /* borrowed */
+    h.nrefs = j->nrefs;
     h.nbodies = j->nbodies;
     for (size_t i = 0; i < j->nbodies; i++) {
         memcpy(h.body_names[i], j->body_names[i], SK_ID_MAX);
@@ -773,6 +833,8 @@ static void dispatch_job(broker *b, job *j, node *n)
     run_add(q, j->tenant, 1);
     int rc = send_to(b, b->back, &n->id, &h, copies, j->nbodies);
     h.params = NULL; /* borrowed */
+    h.refs = NULL;
+    h.nrefs = 0;
     sk_debug("msg=\"dispatched\" job=%s node=%s attempt=%" PRId64, j->id, n->name, j->attempt);
     if (b->journal != NULL)
         sk_journal_state(b->journal, j->id, "running", j->attempt);
@@ -962,6 +1024,33 @@ static void make_job_id(broker *b, char *out, size_t n)
     sk_strlcpy(out, buf, n);
 }
 
+/* A submit's inputs named by stored dataset ("INPUT=sha256:HEX") become
+ * references: the dataset must exist for the job's tenant; the node
+ * fetches it.  On failure the client has heard why and j is freed. */
+static int add_dataset_refs(broker *b, job *j, const sk_header *h, const route *from)
+{
+    for (size_t i = 0; i < h->ndatasets; i++) {
+        char input[SK_ID_MAX];
+        const char *eq = strchr(h->datasets[i], '=');
+        size_t l = (size_t)(eq - h->datasets[i]) < SK_ID_MAX ? (size_t)(eq - h->datasets[i]) : SK_ID_MAX - 1;
+        memcpy(input, h->datasets[i], l);
+        input[l] = '\0';
+        int64_t size = 0;
+        sk_error derr = SK_ERROR_INIT;
+        if (sk_dataset_stat(b->cfg.data_dir, j->tenant, eq + 1, &size, &derr) < 0 ||
+            (add_ref(j, input, eq + 1, size) < 0 && sk_fail(&derr, SK_ETOOBIG, "more than %d inputs", SK_MAX_BODIES) < 0)) {
+            b->n.refused++;
+            send_client_failure(b, from, h->req, NULL, derr.code, "input '%s': %s", input, derr.msg);
+            list_add(&b->active_head, &b->active_tail, j);
+            job_free(b, j);
+            return -1;
+        }
+        if (b->journal != NULL)
+            sk_journal_dataset(b->journal, j->tenant, eq + 1, size, NULL, wall_ms());
+    }
+    return 0;
+}
+
 static void on_submit(broker *b, sk_wire_msg *m, const route *from)
 {
     sk_header *h = &m->hdr;
@@ -1047,7 +1136,7 @@ static void on_submit(broker *b, sk_wire_msg *m, const route *from)
     j->ndeps = h->ndeps;
     h->deps = NULL;
     h->ndeps = 0;
-    /* Inputs named by stored dataset travel as frames to the node. */
+    /* Inputs named by stored dataset travel by reference: the node fetches them. */
     if (h->ndatasets > 0 && b->cfg.data_dir == NULL) {
         sk_params_free(j->params);
         free(j->deps);
@@ -1077,33 +1166,8 @@ static void on_submit(broker *b, sk_wire_msg *m, const route *from)
     }
     j->body_bytes = bytes;
     b->queued_bytes += (int64_t)bytes;
-    for (size_t i = 0; i < h->ndatasets; i++) {
-        char input[SK_ID_MAX], *eq = strchr(h->datasets[i], '=');
-        size_t l = (size_t)(eq - h->datasets[i]) < SK_ID_MAX ? (size_t)(eq - h->datasets[i]) : SK_ID_MAX - 1;
-        memcpy(input, h->datasets[i], l);
-        input[l] = '\0';
-        zmq_msg_t data;
-        int64_t size = 0;
-        sk_error derr = SK_ERROR_INIT;
-        if (sk_dataset_get(b->cfg.data_dir, j->tenant, eq + 1, 0, (size_t)b->cfg.max_frame, &data, &size, &derr) < 0 ||
-            (size > b->cfg.max_frame && (zmq_msg_close(&data), sk_fail(&derr, SK_ETOOBIG, "dataset %s is %lld bytes, "
-                                         "more than one frame (%lld): node-side fetch is not built yet", eq + 1,
-                                         (long long)size, (long long)b->cfg.max_frame)) < 0)) {
-            b->n.refused++;
-            send_client_failure(b, from, h->req, NULL, derr.code, "input '%s': %s", input, derr.msg);
-            list_add(&b->active_head, &b->active_tail, j);
-            job_free(b, j);
-            return;
-        }
-        int arc = attach_input(b, j, input, &data);
-        zmq_msg_close(&data);
-        if (arc < 0) {
-            send_client_failure(b, from, h->req, NULL, SK_ETOOBIG, "too many inputs");
-            list_add(&b->active_head, &b->active_tail, j);
-            job_free(b, j);
-            return;
-        }
-    }
+    if (h->ndatasets > 0 && add_dataset_refs(b, j, h, from) < 0)
+        return;
     list_add(&b->active_head, &b->active_tail, j);
     if (sk_map_put(&b->jobs, j->id, strlen(j->id), j) < 0) {
         job_free(b, j);
@@ -1135,11 +1199,15 @@ static void on_submit(broker *b, sk_wire_msg *m, const route *from)
             memcpy(jh.body_names[i], j->body_names[i], SK_ID_MAX);
         jh.deps = j->deps;   /* borrowed: the graph is journaled with the job */
         jh.ndeps = j->ndeps;
+        jh.datasets = h->datasets; /* borrowed: the dataset references too */
+        jh.ndatasets = h->ndatasets;
         j->pending_commit = true;
         int jrc = sk_journal_submit(b->journal, j->id, &jh, j->client.id, j->client.len, to_wall(b, j->submitted_ms),
                                     to_wall(b, j->deadline_abs_ms), j->bodies, j->nbodies);
         jh.deps = NULL;
         jh.ndeps = 0;
+        jh.datasets = NULL;
+        jh.ndatasets = 0;
         if (jrc < 0) {
             j->pending_commit = false;
             finish_job(b, j, JOB_FAILED, SK_ENOMEM, "broker out of memory while journaling");
@@ -1417,9 +1485,10 @@ static void on_status(broker *b, sk_wire_msg *m, const route *from)
                           ",\"requeued\":%" PRIu64 ",\"cancelled\":%" PRIu64 ",\"malformed\":%" PRIu64
                           ",\"late_results\":%" PRIu64 ",\"unroutable\":%" PRIu64 ",\"refused\":%" PRIu64
                           ",\"auth_refused\":%" PRIu64 ",\"access_refused\":%" PRIu64
-                          "},\"queued_bytes\":%" PRId64 ",\"jobs_known\":%zu,\"secure\":%s}",
+                          ",\"fetch_chunks\":%" PRIu64 ",\"fetch_refused\":%" PRIu64 "},\"queued_bytes\":%" PRId64 ",\"jobs_known\":%zu,\"secure\":%s}",
                           b->n.submitted, b->n.completed, b->n.failed, b->n.requeued, b->n.cancelled, b->n.malformed,
                           b->n.late_results, b->n.unroutable, b->n.refused, b->n.auth_refused, b->n.access_refused,
+                          b->n.fetch_chunks, b->n.fetch_refused,
                           b->queued_bytes, b->jobs.len, b->access ? "true" : "false");
     }
     reply_json(b, from, m->hdr.req, &j);
@@ -1496,6 +1565,7 @@ static int recv_from(broker *b, void *sock, sk_wire_msg *m, route *from, const c
 
 static void on_history(broker *b, sk_wire_msg *m, const route *from);
 static void on_data(broker *b, sk_wire_msg *m, const route *from);
+static void on_data_list(broker *b, sk_wire_msg *m, const route *from);
 
 static int on_frontend(sk_uvzmq *z)
 {
@@ -1520,6 +1590,7 @@ static int on_frontend(sk_uvzmq *z)
     case SK_MSG_HISTORY_GET: on_history(b, &m, &from); break;
     case SK_MSG_DATA_PUT:
     case SK_MSG_DATA_GET: on_data(b, &m, &from); break;
+    case SK_MSG_DATA_LIST: on_data_list(b, &m, &from); break;
     case SK_MSG_HEARTBEAT: break;
     default: {
         b->n.malformed++;
@@ -1616,8 +1687,11 @@ static void on_data(broker *b, sk_wire_msg *m, const route *from)
         r.total = h->total;
         r.code = complete ? 1 : 0; /* 1: stored and verified */
         send_to(b, b->front, from, &r, NULL, 0);
-        if (complete)
+        if (complete) {
             sk_info("msg=\"dataset stored\" tenant=%s hash=%.20s size=%lld", h->tenant, h->text, (long long)next);
+            if (b->journal != NULL)
+                sk_journal_dataset(b->journal, h->tenant, h->text, next, h->name[0] ? h->name : NULL, wall_ms());
+        }
         return;
     }
     zmq_msg_t chunk;
@@ -1634,7 +1708,103 @@ static void on_data(broker *b, sk_wire_msg *m, const route *from)
     send_to(b, b->front, from, &r, &chunk, 1);
 }
 
+/* A tenant's datasets from the journal: only a tenant the key acts for
+ * (another tenant's list answers as an empty one would not: it is refused,
+ * naming no dataset). */
+static void on_data_list(broker *b, sk_wire_msg *m, const route *from)
+{
+    sk_header *h = &m->hdr;
+    if (b->journal == NULL) {
+        send_request_error(b, from, h->req, SK_EUNSUPPORTED, "datasets need a broker with --data-dir");
+        return;
+    }
+    if (h->tenant[0] == '\0' || !may_act_for(b, m, h->tenant)) {
+        b->n.access_refused++;
+        send_request_error(b, from, h->req, SK_EREFUSED, "datasets of tenant '%s' are not yours to list", h->tenant);
+        return;
+    }
+    sk_buf json = SK_BUF_INIT;
+    sk_error err = SK_ERROR_INIT;
+    if (sk_journal_datasets_json(b->journal, h->tenant, &json, &err) < 0)
+        send_request_error(b, from, h->req, err.code, "%s", err.msg);
+    else
+        reply_json(b, from, h->req, &json);
+    sk_buf_free(&json);
+}
+
 /* ---- node messages ---- */
+
+static void send_node_error(broker *b, const route *to, int64_t req, int64_t code, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+
+/* A node's request refused: an `error` matched by its req. */
+static void send_node_error(broker *b, const route *to, int64_t req, int64_t code, const char *fmt, ...)
+{
+    sk_header h;
+    va_list ap;
+    sk_header_init(&h, SK_MSG_ERROR);
+    h.req = req;
+    h.code = code;
+    va_start(ap, fmt);
+    vsnprintf(h.reason, sizeof h.reason, fmt, ap);
+    va_end(ap);
+    send_to(b, b->back, to, &h, NULL, 0);
+}
+
+/* A node fetches a chunk of a dataset one of its running jobs references.
+ * It gets one only for a job of a tenant it may serve, assigned to it now,
+ * that names that hash; any other request gets the same "not available"
+ * answer, so a node learns nothing about other jobs or tenants.  A chunk is
+ * at most SK_FETCH_CHUNK (and --max-frame) bytes, read with pread: the loop
+ * never holds more than one chunk's read. */
+static void on_node_fetch(broker *b, sk_wire_msg *m, const route *from, node *n)
+{
+    sk_header *h = &m->hdr;
+    if (b->cfg.data_dir == NULL) {
+        send_node_error(b, from, h->req, SK_EUNSUPPORTED, "datasets need a broker with --data-dir");
+        return;
+    }
+    if (!sk_hash_valid(h->text) || h->offset < 0 || h->total < 0 || h->job[0] == '\0') {
+        b->n.malformed++;
+        send_node_error(b, from, h->req, SK_EINVAL,
+                           "data_get from a node needs job, text = sha256:<64 hex>, offset >= 0 and total >= 0");
+        return;
+    }
+    job *j = sk_map_get(&b->jobs, h->job, strlen(h->job));
+    bool named = false;
+    for (size_t i = 0; j != NULL && i < j->nrefs && !named; i++)
+        named = strcmp(j->refs[i].hash, h->text) == 0;
+    if (n == NULL || j == NULL || j->state != JOB_RUNNING || j->node != n || !named ||
+        !node_offers(n, j->service, j->tenant)) {
+        b->n.fetch_refused++;
+        b->n.access_refused++;
+        sk_warn("msg=\"dataset fetch refused\" node=%s job=%.63s hash=%.20s", n != NULL ? n->name : "(unknown)", h->job,
+                h->text);
+        send_node_error(b, from, h->req, SK_ENOTFOUND, "dataset %s is not available to this node for job %s",
+                           h->text, h->job);
+        return;
+    }
+    sk_header r;
+    sk_header_init(&r, SK_MSG_REPLY);
+    r.req = h->req;
+    sk_strlcpy(r.job, h->job, sizeof r.job);
+    sk_strlcpy(r.text, h->text, sizeof r.text);
+    int64_t cap = b->cfg.max_frame < SK_FETCH_CHUNK ? b->cfg.max_frame : SK_FETCH_CHUNK;
+    size_t maxlen = (size_t)(h->total > 0 && h->total < cap ? h->total : cap);
+    zmq_msg_t chunk;
+    int64_t size = 0;
+    sk_error err = SK_ERROR_INIT;
+    if (sk_dataset_get(b->cfg.data_dir, j->tenant, h->text, h->offset, maxlen, &chunk, &size, &err) < 0) {
+        send_node_error(b, from, h->req, err.code, "%s", err.msg);
+        return;
+    }
+    r.offset = h->offset;
+    r.total = size;
+    r.nbodies = 1;
+    sk_strlcpy(r.body_names[0], "data", SK_ID_MAX);
+    b->n.fetch_chunks++;
+    send_to(b, b->back, from, &r, &chunk, 1);
+}
 
 static void send_node(broker *b, const route *to, int type)
 {
@@ -1918,6 +2088,9 @@ static int on_backend(sk_uvzmq *z)
         if (n != NULL)
             node_drop(b, n, "node disconnected");
         break;
+    case SK_MSG_DATA_GET:
+        on_node_fetch(b, &m, &from, n);
+        break;
     default:
         b->n.malformed++;
         sk_header e;
@@ -1956,6 +2129,53 @@ static void purge_done(broker *b, uint64_t now)
         }
         job_free(b, j);
     }
+}
+
+/* ---- dataset retention ---- */
+
+typedef struct trim_pass {
+    broker *b;
+    sk_map in_use;          /* "tenant NUL hash" of datasets queued or running jobs name */
+    int64_t now_wall, kept_bytes;
+    size_t removed;
+} trim_pass;
+
+static void trim_one(void *ud, const char *tenant, const char *hash, int64_t size, int64_t last_used_ms)
+{
+    trim_pass *t = ud;
+    char key[SK_ID_MAX + SK_HASH_MAX + 1];
+    int kl = snprintf(key, sizeof key, "%s%c%s", tenant, 0, hash);
+    bool old = t->b->cfg.dataset_ttl_s > 0 && t->now_wall - last_used_ms > t->b->cfg.dataset_ttl_s * 1000;
+    bool over = t->b->cfg.dataset_bytes > 0 && t->kept_bytes + size > t->b->cfg.dataset_bytes;
+    if (sk_map_get(&t->in_use, key, (size_t)kl) != NULL || (!old && !over)) {
+        t->kept_bytes += size;
+        return;
+    }
+    if (sk_dataset_remove(t->b->cfg.data_dir, tenant, hash) < 0 && errno != ENOENT)
+        return;
+    sk_journal_dataset_forget(t->b->journal, tenant, hash);
+    sk_info("msg=\"dataset deleted (retention)\" tenant=%s hash=%.20s size=%lld reason=%s", tenant, hash,
+            (long long)size, old ? "unused" : "over budget");
+    t->removed++;
+}
+
+/* Delete stored datasets unused for --dataset-ttl, then the least recently
+ * used beyond --dataset-bytes; never one a queued or running job names.
+ * Runs from the timer every few seconds, never per job. */
+static void trim_datasets(broker *b)
+{
+    trim_pass t = {.b = b, .now_wall = wall_ms()};
+    sk_map_init(&t.in_use);
+    for (job *j = b->active_head; j != NULL; j = j->lnext)
+        for (size_t i = 0; i < j->nrefs; i++) {
+            char key[SK_ID_MAX + SK_HASH_MAX + 1];
+            int kl = snprintf(key, sizeof key, "%s%c%s", j->tenant, 0, j->refs[i].hash);
+            sk_map_put(&t.in_use, key, (size_t)kl, j);
+        }
+    sk_error err = SK_ERROR_INIT;
+    if (sk_journal_datasets_scan(b->journal, trim_one, &t, &err) < 0)
+        sk_warn("msg=\"dataset retention skipped\" error=\"%s\"", err.msg);
+    sk_map_free(&t.in_use);
 }
 
 static void on_tick(uv_timer_t *t)
@@ -2055,6 +2275,14 @@ static void on_tick(uv_timer_t *t)
         }
     }
     purge_done(b, now);
+    if (b->journal != NULL && (b->cfg.dataset_ttl_s > 0 || b->cfg.dataset_bytes > 0) &&
+        now >= b->next_dataset_trim_ms) {
+        /* Every minute, or twice per time to live when that is shorter. */
+        int64_t every = b->cfg.dataset_ttl_s > 0 && b->cfg.dataset_ttl_s * 500 < 60000 ? b->cfg.dataset_ttl_s * 500
+                                                                                        : 60000;
+        b->next_dataset_trim_ms = now + (uint64_t)(every > 1000 ? every : 1000);
+        trim_datasets(b);
+    }
 }
 
 static void on_signal(uv_signal_t *s, int signum)
@@ -2233,6 +2461,23 @@ static int load_journal(broker *b, sk_error *err)
         }
         b->queued_bytes += (int64_t)j->body_bytes;
         bool done = strcmp(jj->state, "done") == 0, failed = strcmp(jj->state, "failed") == 0;
+        for (size_t k = 0; k < jj->hdr.ndatasets && !done && !failed; k++) {
+            const char *ref = jj->hdr.datasets[k], *eq = strchr(ref, '=');
+            char input[SK_ID_MAX];
+            int64_t size = 0;
+            snprintf(input, sizeof input, "%.*s", (int)(eq - ref), ref);
+            sk_error derr = SK_ERROR_INIT;
+            if (sk_dataset_stat(b->cfg.data_dir, j->tenant, eq + 1, &size, &derr) < 0 ||
+                add_ref(j, input, eq + 1, size) < 0) {
+                failed = true;
+                sk_strlcpy(jj->state, "failed", sizeof jj->state);
+                jj->code = SK_ENOTFOUND;
+                snprintf(jj->reason, sizeof jj->reason, "input '%s': its dataset %.80s is gone from the store",
+                         input, eq + 1);
+                if (b->journal != NULL)
+                    sk_journal_finish(b->journal, j->id, false, jj->code, jj->reason, NULL, wall_ms());
+            }
+        }
         if (done || failed) {
             j->state = done ? JOB_DONE : JOB_FAILED;
             j->code = jj->code;

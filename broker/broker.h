@@ -31,6 +31,8 @@ typedef struct sk_broker_config {
     const char *http;            /* ADDRESS:PORT for /metrics, /healthz, /readyz, or NULL */
     const char *events;          /* XPUB endpoint for job events, or NULL */
     const char *region;          /* region configuration (municipalities, merged regions) */
+    int64_t dataset_ttl_s;       /* stored datasets unused this long are deleted (0: kept) */
+    int64_t dataset_bytes;       /* stored datasets beyond this many bytes are deleted, least recently used first (0: no limit) */
 } sk_broker_config;
 
 /* Is this endpoint local to the machine (loopback TCP, ipc, inproc)? */

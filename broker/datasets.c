@@ -12,23 +12,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static int valid_hash(const char *hash)
-{
-    return strncmp(hash, "sha256:", 7) == 0 && strlen(hash) == 71 && strspn(hash + 7, "0123456789abcdef") == 64;
-}
-
-/* File name: sha256(tenant NUL hash) in hex. */
-static void scoped(const char *tenant, const char *hash, char out[65])
-{
-    crypto_hash_sha256_state st;
-    unsigned char d[32];
-    crypto_hash_sha256_init(&st);
-    crypto_hash_sha256_update(&st, (const unsigned char *)tenant, strlen(tenant) + 1);
-    crypto_hash_sha256_update(&st, (const unsigned char *)hash, strlen(hash));
-    crypto_hash_sha256_final(&st, d);
-    sk_hex(d, sizeof d, out);
-}
-
 static int file_sha256(const char *path, char out[72])
 {
     crypto_hash_sha256_state st;
@@ -55,12 +38,12 @@ int sk_dataset_put(const char *dir, const char *tenant, const char *hash, int64_
     struct stat st;
     *complete = false;
     *next = 0;
-    if (!valid_hash(hash))
+    if (!sk_hash_valid(hash))
         return sk_fail(err, SK_EINVAL, "dataset name must be sha256:<64 lowercase hex>");
     if (total < 0 || total > SK_DATASET_MAX || offset < 0 || offset > total || (int64_t)len > total - offset)
         return sk_fail(err, SK_EINVAL, "chunk [%lld, +%zu) does not fit a dataset of %lld bytes (limit %lld)",
                        (long long)offset, len, (long long)total, (long long)SK_DATASET_MAX);
-    scoped(tenant, hash, name);
+    sk_scoped_name(tenant, hash, name);
     snprintf(sub, sizeof sub, "%s/datasets", dir);
     mkdir(sub, 0700);
     snprintf(sub, sizeof sub, "%s/uploads", dir);
@@ -123,9 +106,9 @@ int sk_dataset_get(const char *dir, const char *tenant, const char *hash, int64_
 {
     char name[65], path[1400];
     struct stat st;
-    if (!valid_hash(hash))
+    if (!sk_hash_valid(hash))
         return sk_fail(err, SK_EINVAL, "dataset name must be sha256:<64 lowercase hex>");
-    scoped(tenant, hash, name);
+    sk_scoped_name(tenant, hash, name);
     snprintf(path, sizeof path, "%s/datasets/%s", dir, name);
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0 || fstat(fd, &st) < 0) {
@@ -156,4 +139,71 @@ int sk_dataset_get(const char *dir, const char *tenant, const char *hash, int64_
     }
     close(fd);
     return 0;
+}
+
+int sk_dataset_stat(const char *dir, const char *tenant, const char *hash, int64_t *size, sk_error *err)
+{
+    char name[65], path[1400];
+    struct stat st;
+    if (!sk_hash_valid(hash))
+        return sk_fail(err, SK_EINVAL, "dataset name must be sha256:<64 lowercase hex>");
+    sk_scoped_name(tenant, hash, name);
+    snprintf(path, sizeof path, "%s/datasets/%s", dir, name);
+    if (stat(path, &st) < 0)
+        return sk_fail(err, SK_ENOTFOUND, "no such dataset: %s", hash);
+    *size = st.st_size;
+    return 0;
+}
+
+int sk_dataset_store(const char *dir, const char *tenant, const void *data, size_t len, char hash[SK_HASH_NAME_LEN],
+                     bool *created, sk_error *err)
+{
+    char name[65], final[1400], tmp[1400], sub[1200];
+    struct stat st;
+    *created = false;
+    sk_sha256_name(data, len, hash);
+    sk_scoped_name(tenant, hash, name);
+    snprintf(final, sizeof final, "%s/datasets/%s", dir, name);
+    if (stat(final, &st) == 0 && st.st_size == (off_t)len)
+        return 0;
+    snprintf(sub, sizeof sub, "%s/datasets", dir);
+    mkdir(sub, 0700);
+    snprintf(sub, sizeof sub, "%s/uploads", dir);
+    mkdir(sub, 0700);
+    snprintf(tmp, sizeof tmp, "%s/uploads/%s.store", dir, name);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return sk_fail(err, SK_EIO, "dataset store: %s", strerror(errno));
+    const char *p = data;
+    size_t left = len;
+    while (left > 0) {
+        ssize_t w = write(fd, p, left);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0) {
+            close(fd);
+            unlink(tmp);
+            return sk_fail(err, SK_EIO, "dataset store: %s", strerror(errno));
+        }
+        p += w;
+        left -= (size_t)w;
+    }
+    /* No fsync: the journal holds the result itself; this copy can be made
+     * again from it. */
+    if (close(fd) < 0 || rename(tmp, final) < 0) {
+        unlink(tmp);
+        return sk_fail(err, SK_EIO, "dataset store: %s", strerror(errno));
+    }
+    *created = true;
+    return 0;
+}
+
+int sk_dataset_remove(const char *dir, const char *tenant, const char *hash)
+{
+    char name[65], path[1400];
+    if (!sk_hash_valid(hash))
+        return -1;
+    sk_scoped_name(tenant, hash, name);
+    snprintf(path, sizeof path, "%s/datasets/%s", dir, name);
+    return unlink(path);
 }

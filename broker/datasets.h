@@ -14,6 +14,7 @@
 #include <zmq.h>
 
 #include "sk_error.h"
+#include "sk_hash.h"
 
 #define SK_DATASET_MAX ((int64_t)16 << 30)
 
@@ -23,5 +24,14 @@ int sk_dataset_put(const char *dir, const char *tenant, const char *hash, int64_
  * the dataset's size. */
 int sk_dataset_get(const char *dir, const char *tenant, const char *hash, int64_t offset, size_t maxlen,
                    zmq_msg_t *out, int64_t *size, sk_error *err);
+
+/* The stored dataset's size, or SK_ENOTFOUND. */
+int sk_dataset_stat(const char *dir, const char *tenant, const char *hash, int64_t *size, sk_error *err);
+/* Store a whole buffer (a dependency's result) under its content name,
+ * written into *hash; *created is false when it was stored already. */
+int sk_dataset_store(const char *dir, const char *tenant, const void *data, size_t len, char hash[SK_HASH_NAME_LEN],
+                     bool *created, sk_error *err);
+/* Delete a stored dataset (retention); 0 or -1 with errno. */
+int sk_dataset_remove(const char *dir, const char *tenant, const char *hash);
 
 #endif

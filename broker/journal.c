@@ -19,7 +19,7 @@
 #include "sk_log.h"
 #include "sk_num.h"
 
-enum { REC_SUBMIT, REC_STATE, REC_FINISH, REC_FORGET, REC_HISTORY };
+enum { REC_SUBMIT, REC_STATE, REC_FINISH, REC_FORGET, REC_HISTORY, REC_DATASET, REC_DATASET_DEL };
 
 typedef struct rec {
     int kind;
@@ -34,6 +34,9 @@ typedef struct rec {
     int64_t attempt, submitted_ms, deadline_ms, finished_ms, code;
     char reason[512];
     char *text;             /* REC_HISTORY: the report CSV */
+    char hash[SK_HASH_MAX]; /* REC_DATASET*: content name, size, name for people */
+    int64_t size;
+    char name[SK_ID_MAX];
     size_t text_len;
     size_t nbodies;
     char names[SK_MAX_BODIES][SK_ID_MAX];
@@ -51,7 +54,8 @@ typedef struct committed {
 struct sk_journal {
     char dir[1024];
     sqlite3 *db;
-    sqlite3_stmt *ins_job, *ins_input, *upd_state, *upd_finish, *del_job, *del_inputs, *ins_history;
+    sqlite3_stmt *ins_job, *ins_input, *upd_state, *upd_finish, *del_job, *del_inputs, *ins_history, *ups_dataset,
+        *del_dataset;
     uv_thread_t thread;
     bool thread_started;
     uv_mutex_t lock;
@@ -272,6 +276,24 @@ static int apply(sk_journal *j, rec *r)
         sk_csv_free(&c);
         return SQLITE_OK;
     }
+    case REC_DATASET:
+        sqlite3_reset(j->ups_dataset);
+        sqlite3_bind_text(j->ups_dataset, 1, r->tenant, -1, SQLITE_STATIC);
+        sqlite3_bind_text(j->ups_dataset, 2, r->hash, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(j->ups_dataset, 3, r->size);
+        sqlite3_bind_int64(j->ups_dataset, 4, r->finished_ms);
+        if (r->name[0])
+            sqlite3_bind_text(j->ups_dataset, 5, r->name, -1, SQLITE_STATIC);
+        else
+            sqlite3_bind_null(j->ups_dataset, 5);
+        rc = sqlite3_step(j->ups_dataset);
+        return rc == SQLITE_DONE ? SQLITE_OK : rc;
+    case REC_DATASET_DEL:
+        sqlite3_reset(j->del_dataset);
+        sqlite3_bind_text(j->del_dataset, 1, r->tenant, -1, SQLITE_STATIC);
+        sqlite3_bind_text(j->del_dataset, 2, r->hash, -1, SQLITE_STATIC);
+        rc = sqlite3_step(j->del_dataset);
+        return rc == SQLITE_DONE ? SQLITE_OK : rc;
     case REC_FORGET:
         sqlite3_reset(j->del_inputs);
         sqlite3_bind_text(j->del_inputs, 1, r->id, -1, SQLITE_STATIC);
@@ -390,7 +412,10 @@ static const char schema[] =
     "CREATE INDEX IF NOT EXISTS jobs_state ON jobs(state, submitted_ms);"
     "CREATE TABLE IF NOT EXISTS history(tenant TEXT NOT NULL, date TEXT NOT NULL, scenario TEXT,"
     " indicator TEXT NOT NULL, area TEXT NOT NULL, name TEXT, variant TEXT, value REAL, band TEXT);"
-    "CREATE INDEX IF NOT EXISTS history_tenant ON history(tenant, date);";
+    "CREATE INDEX IF NOT EXISTS history_tenant ON history(tenant, date);"
+    "CREATE TABLE IF NOT EXISTS datasets(tenant TEXT NOT NULL, hash TEXT NOT NULL, size INTEGER NOT NULL,"
+    " created_ms INTEGER NOT NULL, last_used_ms INTEGER NOT NULL, name TEXT, PRIMARY KEY(tenant, hash));"
+    "CREATE INDEX IF NOT EXISTS datasets_used ON datasets(last_used_ms);";
 
 int sk_journal_open(uv_loop_t *loop, const char *dir, sk_journal_committed_fn cb, void *ud, sk_journal **out,
                     sk_error *err)
@@ -425,7 +450,13 @@ int sk_journal_open(uv_loop_t *loop, const char *dir, sk_journal_committed_fn cb
         sqlite3_prepare_v2(j->db, "DELETE FROM jobs WHERE id=?", -1, &j->del_job, NULL) != SQLITE_OK ||
         sqlite3_prepare_v2(j->db, "DELETE FROM inputs WHERE job=?", -1, &j->del_inputs, NULL) != SQLITE_OK ||
         sqlite3_prepare_v2(j->db, "INSERT INTO history(tenant,date,scenario,indicator,area,name,variant,value,band)"
-                                  " VALUES(?,?,?,?,?,?,?,?,?)", -1, &j->ins_history, NULL) != SQLITE_OK) {
+                                  " VALUES(?,?,?,?,?,?,?,?,?)", -1, &j->ins_history, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(j->db, "INSERT INTO datasets(tenant,hash,size,created_ms,last_used_ms,name)"
+                                  " VALUES(?1,?2,?3,?4,?4,?5) ON CONFLICT(tenant,hash) DO UPDATE SET"
+                                  " last_used_ms=excluded.last_used_ms, size=excluded.size,"
+                                  " name=COALESCE(excluded.name, datasets.name)", -1, &j->ups_dataset, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(j->db, "DELETE FROM datasets WHERE tenant=? AND hash=?", -1, &j->del_dataset, NULL) !=
+            SQLITE_OK) {
         sk_fail(err, SK_EIO, "%s: %s", path, j->db ? sqlite3_errmsg(j->db) : "cannot open");
         sk_journal_close(j);
         return err ? err->code : SK_EIO;
@@ -478,6 +509,8 @@ void sk_journal_close(sk_journal *j)
     sqlite3_finalize(j->del_job);
     sqlite3_finalize(j->del_inputs);
     sqlite3_finalize(j->ins_history);
+    sqlite3_finalize(j->ups_dataset);
+    sqlite3_finalize(j->del_dataset);
     if (j->db)
         sqlite3_close(j->db);
     j->db = NULL;
@@ -613,6 +646,104 @@ int sk_journal_history_get(sk_journal *j, const char *tenant, const char *since,
     }
     *out = sk_buf_steal(&b, len);
     return 0;
+}
+
+int sk_journal_dataset(sk_journal *j, const char *tenant, const char *hash, int64_t size, const char *name,
+                       int64_t now_ms)
+{
+    rec *r = calloc(1, sizeof *r);
+    if (r == NULL)
+        return SK_ENOMEM;
+    r->kind = REC_DATASET;
+    sk_strlcpy(r->tenant, tenant, sizeof r->tenant);
+    sk_strlcpy(r->hash, hash, sizeof r->hash);
+    r->size = size;
+    r->finished_ms = now_ms;
+    if (name != NULL)
+        sk_strlcpy(r->name, name, sizeof r->name);
+    return push(j, r);
+}
+
+int sk_journal_dataset_forget(sk_journal *j, const char *tenant, const char *hash)
+{
+    rec *r = calloc(1, sizeof *r);
+    if (r == NULL)
+        return SK_ENOMEM;
+    r->kind = REC_DATASET_DEL;
+    sk_strlcpy(r->tenant, tenant, sizeof r->tenant);
+    sk_strlcpy(r->hash, hash, sizeof r->hash);
+    return push(j, r);
+}
+
+/* A read-only connection of its own (see sk_journal_history_get). */
+static int open_reader(sk_journal *j, const char *sql, sqlite3 **db, sqlite3_stmt **q, sk_error *err)
+{
+    char path[1200];
+    snprintf(path, sizeof path, "%s/journal.sqlite", j->dir);
+    *db = NULL;
+    *q = NULL;
+    if (sqlite3_open_v2(path, db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(*db, sql, -1, q, NULL) != SQLITE_OK) {
+        int rc = sk_fail(err, SK_EIO, "journal: %s", *db ? sqlite3_errmsg(*db) : "cannot open");
+        sqlite3_close(*db);
+        *db = NULL;
+        return rc;
+    }
+    return 0;
+}
+
+int sk_journal_datasets_json(sk_journal *j, const char *tenant, sk_buf *out, sk_error *err)
+{
+    sqlite3 *db;
+    sqlite3_stmt *q;
+    if (open_reader(j, "SELECT hash,size,created_ms,last_used_ms,name FROM datasets WHERE tenant=?"
+                       " ORDER BY created_ms, hash", &db, &q, err) < 0)
+        return err != NULL ? err->code : SK_EIO;
+    sqlite3_bind_text(q, 1, tenant, -1, SQLITE_STATIC);
+    sk_buf_puts(out, "{\"tenant\":");
+    sk_json_str(out, tenant);
+    sk_buf_puts(out, ",\"datasets\":[");
+    int rc, n = 0;
+    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+        sk_buf_puts(out, n++ ? ",{\"hash\":" : "{\"hash\":");
+        sk_json_str(out, (const char *)sqlite3_column_text(q, 0));
+        sk_buf_puts(out, ",\"size\":");
+        sk_json_i64(out, sqlite3_column_int64(q, 1));
+        sk_buf_puts(out, ",\"created_ms\":");
+        sk_json_i64(out, sqlite3_column_int64(q, 2));
+        sk_buf_puts(out, ",\"last_used_ms\":");
+        sk_json_i64(out, sqlite3_column_int64(q, 3));
+        sk_buf_puts(out, ",\"name\":");
+        if (sqlite3_column_type(q, 4) == SQLITE_NULL)
+            sk_buf_puts(out, "null");
+        else
+            sk_json_str(out, (const char *)sqlite3_column_text(q, 4));
+        sk_buf_puts(out, "}");
+    }
+    sk_buf_puts(out, "]}");
+    sqlite3_finalize(q);
+    sqlite3_close(db);
+    if (rc != SQLITE_DONE)
+        return sk_fail(err, SK_EIO, "journal: cannot list datasets");
+    return out->oom ? sk_fail(err, SK_ENOMEM, "out of memory") : 0;
+}
+
+int sk_journal_datasets_scan(sk_journal *j, void (*fn)(void *ud, const char *tenant, const char *hash, int64_t size,
+                                                      int64_t last_used_ms),
+                             void *ud, sk_error *err)
+{
+    sqlite3 *db;
+    sqlite3_stmt *q;
+    if (open_reader(j, "SELECT tenant,hash,size,last_used_ms FROM datasets ORDER BY last_used_ms DESC, hash", &db,
+                    &q, err) < 0)
+        return err != NULL ? err->code : SK_EIO;
+    int rc;
+    while ((rc = sqlite3_step(q)) == SQLITE_ROW)
+        fn(ud, (const char *)sqlite3_column_text(q, 0), (const char *)sqlite3_column_text(q, 1),
+           sqlite3_column_int64(q, 2), sqlite3_column_int64(q, 3));
+    sqlite3_finalize(q);
+    sqlite3_close(db);
+    return rc == SQLITE_DONE ? 0 : sk_fail(err, SK_EIO, "journal: cannot scan datasets");
 }
 
 int sk_journal_forget(sk_journal *j, const char *job_id)

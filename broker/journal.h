@@ -16,6 +16,7 @@
 #include <uv.h>
 #include <zmq.h>
 
+#include "sk_buf.h"
 #include "sk_error.h"
 #include "sk_proto.h"
 
@@ -68,6 +69,20 @@ int sk_journal_history_put(sk_journal *j, const char *tenant, const char *date, 
  * (malloc'ed).  A read on the calling thread (WAL: never blocks the writer). */
 int sk_journal_history_get(sk_journal *j, const char *tenant, const char *since, char **out, size_t *len,
                            sk_error *err);
+
+/* Datasets metadata (the files are in DIR/datasets, see datasets.h):
+ * recorded when an upload completes or a result is stored for dependants
+ * (created), and when a job names one (last used); name may be NULL. */
+int sk_journal_dataset(sk_journal *j, const char *tenant, const char *hash, int64_t size, const char *name,
+                       int64_t now_ms);
+int sk_journal_dataset_forget(sk_journal *j, const char *tenant, const char *hash);
+/* {"tenant": T, "datasets": [{hash, size, created_ms, last_used_ms, name}]}
+ * for one tenant only, oldest first (a read on the calling thread). */
+int sk_journal_datasets_json(sk_journal *j, const char *tenant, sk_buf *out, sk_error *err);
+/* Every dataset, most recently used first (retention). */
+int sk_journal_datasets_scan(sk_journal *j, void (*fn)(void *ud, const char *tenant, const char *hash, int64_t size,
+                                                      int64_t last_used_ms),
+                             void *ud, sk_error *err);
 
 /* Startup (before the loop runs): every job not yet forgotten, oldest
  * first.  The caller takes ownership of each (close with

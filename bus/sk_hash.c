@@ -26,3 +26,19 @@ void sk_sha256_name(const void *data, size_t len, char out[SK_HASH_NAME_LEN])
     crypto_hash_sha256(d, (const unsigned char *)data, len);
     sk_sha256_format(d, out);
 }
+
+int sk_hash_valid(const char *s)
+{
+    return strncmp(s, "sha256:", 7) == 0 && strlen(s) == 71 && strspn(s + 7, "0123456789abcdef") == 64;
+}
+
+void sk_scoped_name(const char *tenant, const char *hash, char out[65])
+{
+    crypto_hash_sha256_state st;
+    unsigned char d[crypto_hash_sha256_BYTES];
+    crypto_hash_sha256_init(&st);
+    crypto_hash_sha256_update(&st, (const unsigned char *)tenant, strlen(tenant) + 1);
+    crypto_hash_sha256_update(&st, (const unsigned char *)hash, strlen(hash));
+    crypto_hash_sha256_final(&st, d);
+    sk_hex(d, sizeof d, out);
+}

@@ -12,5 +12,11 @@ void sk_hex(const unsigned char *d, size_t n, char *out);
 void sk_sha256_name(const void *data, size_t len, char out[SK_HASH_NAME_LEN]);
 /* "sha256:<hex>" of a 32-byte digest. */
 void sk_sha256_format(const unsigned char digest[32], char out[SK_HASH_NAME_LEN]);
+/* Is s a content name ("sha256:" + 64 lowercase hex)? */
+int sk_hash_valid(const char *s);
+/* A stored file's name for tenant's content name: sha256(tenant NUL hash)
+ * in hex, so no tenant learns whether another holds the same file (the
+ * broker's dataset store and the nodes' caches both use it). */
+void sk_scoped_name(const char *tenant, const char *hash, char out[65]);
 
 #endif

@@ -7,12 +7,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "sk_hash.h"
 #include "sk_mp.h"
 
 static const char *const type_names[] = {
     "?", "submit", "accepted", "job", "progress", "result", "failed", "cancel",
     "ready", "heartbeat", "disconnect", "status", "jobs", "reply", "wait", "error", "event", "history_put", "history_get",
+    "data_put", "data_get", "data_list",
 };
+_Static_assert(sizeof type_names / sizeof type_names[0] == SK_MSG_TYPE_MAX + 1, "a name for every message type");
 
 const char *sk_msg_type_name(int type)
 {
@@ -43,6 +46,9 @@ void sk_header_init(sk_header *h, int type)
     h->datasets = NULL;
     h->ndatasets = 0;
     h->offset = h->total = 0;
+    h->name[0] = '\0';
+    h->refs = NULL;
+    h->nrefs = 0;
 }
 
 void sk_header_clear(sk_header *h)
@@ -60,6 +66,9 @@ void sk_header_clear(sk_header *h)
     free(h->datasets);
     h->datasets = NULL;
     h->ndatasets = 0;
+    free(h->refs);
+    h->refs = NULL;
+    h->nrefs = 0;
     h->params = NULL;
     h->services = NULL;
     h->tenants = NULL;
@@ -160,6 +169,8 @@ static int header_pack(const sk_header *h, msgpack_packer *pk_)
     n += h->offset != 0;
     n += h->total != 0;
     n += h->node_name[0] != 0;
+    n += h->name[0] != 0;
+    n += h->nrefs > 0;
     rc |= msgpack_pack_map(&pk, n);
     rc |= sk_mp_pack_ki64(&pk, "t", h->type);
     if (h->job[0]) rc |= sk_mp_pack_kstr(&pk, "job", h->job);
@@ -233,6 +244,17 @@ static int header_pack(const sk_header *h, msgpack_packer *pk_)
         }
     }
     if (h->node_name[0]) rc |= sk_mp_pack_kstr(&pk, "node", h->node_name);
+    if (h->name[0]) rc |= sk_mp_pack_kstr(&pk, "name", h->name);
+    if (h->nrefs > 0) {
+        rc |= sk_mp_pack_cstr(&pk, "refs");
+        rc |= msgpack_pack_array(&pk, h->nrefs);
+        for (size_t i = 0; i < h->nrefs; i++) {
+            rc |= msgpack_pack_array(&pk, 3);
+            rc |= sk_mp_pack_cstr(&pk, h->refs[i].input);
+            rc |= sk_mp_pack_cstr(&pk, h->refs[i].hash);
+            rc |= msgpack_pack_int64(&pk, h->refs[i].size);
+        }
+    }
     return rc;
 }
 
@@ -311,6 +333,28 @@ static int decode_names(const msgpack_object *o, const char *key, char (**out)[S
         if (sk_mp_strcpy(&o->via.array.ptr[i], (*out)[i], SK_ID_MAX) < 0)
             return sk_fail(err, SK_EPROTO, "header: '%s'[%u] must be a string under %d bytes", key, i, SK_ID_MAX);
     *n = o->via.array.size;
+    return 0;
+}
+
+/* refs: [[input, "sha256:HEX", size], ...] */
+static int decode_refs(const msgpack_object *o, sk_header *h, sk_error *err)
+{
+    if (o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size > SK_MAX_BODIES)
+        return sk_fail(err, SK_EPROTO, "header: 'refs' must be an array of at most %d references", SK_MAX_BODIES);
+    h->refs = calloc(o->via.array.size ? o->via.array.size : 1, sizeof *h->refs);
+    if (h->refs == NULL)
+        return sk_fail(err, SK_ENOMEM, "out of memory");
+    for (uint32_t i = 0; i < o->via.array.size; i++) {
+        const msgpack_object *r = &o->via.array.ptr[i];
+        sk_data_ref *d = &h->refs[i];
+        if (r->type != MSGPACK_OBJECT_ARRAY || r->via.array.size != 3 ||
+            sk_mp_strcpy(&r->via.array.ptr[0], d->input, sizeof d->input) < 0 || d->input[0] == '\0' ||
+            sk_mp_strcpy(&r->via.array.ptr[1], d->hash, sizeof d->hash) < 0 || !sk_hash_valid(d->hash) ||
+            sk_mp_i64(&r->via.array.ptr[2], &d->size) < 0 || d->size < 0)
+            return sk_fail(err, SK_EPROTO, "header: 'refs'[%u] must be [input name, \"sha256:<64 hex>\", size >= 0]",
+                           i);
+    }
+    h->nrefs = o->via.array.size;
     return 0;
 }
 
@@ -400,6 +444,7 @@ int sk_header_decode(const void *data, size_t len, sk_header *h, sk_error *err)
         else if (strcmp(key, "reason") == 0) sbuf = h->reason, slen = sizeof h->reason;
         else if (strcmp(key, "text") == 0) sbuf = h->text, slen = sizeof h->text;
         else if (strcmp(key, "node") == 0) sbuf = h->node_name, slen = sizeof h->node_name;
+        else if (strcmp(key, "name") == 0) sbuf = h->name, slen = sizeof h->name;
         else if (strcmp(key, "req") == 0) ival = &h->req;
         else if (strcmp(key, "attempt") == 0) ival = &h->attempt;
         else if (strcmp(key, "deadline_ms") == 0) ival = &h->deadline_ms;
@@ -504,6 +549,9 @@ int sk_header_decode(const void *data, size_t len, sk_header *h, sk_error *err)
             h->ndatasets = o->via.array.size;
         } else if (strcmp(key, "held") == 0) {
             if (h->held != NULL || decode_held(o, h, err) < 0)
+                goto dup_or_fail;
+        } else if (strcmp(key, "refs") == 0) {
+            if (h->refs != NULL || decode_refs(o, h, err) < 0)
                 goto dup_or_fail;
         }
         continue;

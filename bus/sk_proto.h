@@ -29,6 +29,7 @@
 #define SK_DEFAULT_EVENTS "tcp://127.0.0.1:5572"
 #define SK_MAX_FRAME ((int64_t)64 << 20)     /* largest body frame */
 #define SK_MAX_BODIES 16
+#define SK_FETCH_CHUNK ((int64_t)1 << 20)    /* largest dataset chunk served to a node */
 #define SK_ID_MAX 64                         /* job ids, tenants, services */
 #define SK_HASH_MAX 80                       /* "sha256:<64 hex>" */
 
@@ -52,8 +53,10 @@ typedef enum sk_msg_type {
     SK_MSG_HISTORY_PUT = 17,/* client -> broker: body 0 is a scenario report (CSV); text = scenario name */
     SK_MSG_HISTORY_GET = 18,/* client -> broker: tenant's indicator history since text (YYYY-MM-DD) */
     SK_MSG_DATA_PUT = 19,   /* client -> broker: a dataset chunk (text = sha256 of the whole, offset, total) */
-    SK_MSG_DATA_GET = 20,   /* client -> broker: a dataset chunk (text = hash, offset, total = max bytes) */
-    SK_MSG_TYPE_MAX = 20
+    SK_MSG_DATA_GET = 20,   /* client or node -> broker: a dataset chunk (text = hash, offset, total = max bytes;
+                               from a node also job + attempt: the job that needs it) */
+    SK_MSG_DATA_LIST = 21,  /* client -> broker: a tenant's stored datasets (reply: JSON) */
+    SK_MSG_TYPE_MAX = 21
 } sk_msg_type;
 
 const char *sk_msg_type_name(int type);
@@ -66,6 +69,14 @@ typedef struct sk_held_job {
     char service[SK_ID_MAX];
     char tenant[SK_ID_MAX];
 } sk_held_job;
+
+/* An input the node fetches by content hash instead of receiving it as a
+ * frame (job: a stored dataset, or a dependency's stored result). */
+typedef struct sk_data_ref {
+    char input[SK_ID_MAX];
+    char hash[SK_HASH_MAX];
+    int64_t size;
+} sk_data_ref;
 
 /* A decoded header.  Strings are NUL-terminated and bounded; absent fields
  * are empty / zero. */
@@ -103,6 +114,11 @@ typedef struct sk_header {
     char (*datasets)[2 * SK_ID_MAX];
     size_t ndatasets;
     int64_t offset, total;   /* data_put/data_get chunks */
+    char name[SK_ID_MAX];    /* data_put: a name for people (dataset list) */
+    /* job: inputs named by content hash, after the body frames in input
+     * order; the node fetches the ones its cache lacks */
+    sk_data_ref *refs;
+    size_t nrefs;
     sk_held_job *held;
     char node_name[SK_ID_MAX];
 } sk_header;

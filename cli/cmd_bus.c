@@ -827,19 +827,61 @@ static int await_req(sk_client *c, int64_t req, sk_wire_msg *m, sk_error *err)
     return 0;
 }
 
+/* `samskap dataset list --tenant T`: the broker's journal, one tenant. */
+static int dataset_list(const common_opts *o, const char *extra)
+{
+    int code = SK_EXIT_OK;
+    if (extra != NULL) {
+        fprintf(stderr, "samskap dataset list: unexpected argument '%s'\n", extra);
+        return SK_EXIT_USAGE;
+    }
+    char *json = query(o, SK_MSG_DATA_LIST, o->tenant, &code);
+    if (json == NULL)
+        return code;
+    if (o->json) {
+        printf("%s\n", json);
+        free(json);
+        return SK_EXIT_OK;
+    }
+    printf("%-71s %14s  %-20s %-20s %s\n", "HASH", "BYTES", "CREATED (UTC)", "LAST USED (UTC)", "NAME");
+    for (const char *p = strstr(json, "{\"hash\":"); p != NULL; p = strstr(p + 1, "{\"hash\":")) {
+        char hash[80], size[32], created[32], used[32], nm[SK_ID_MAX + 8], cdate[32] = "", udate[32] = "";
+        json_field(p, "hash", hash, sizeof hash);
+        json_field(p, "size", size, sizeof size);
+        json_field(p, "created_ms", created, sizeof created);
+        json_field(p, "last_used_ms", used, sizeof used);
+        json_field(p, "name", nm, sizeof nm);
+        const char *ms[2] = {created, used};
+        char *out[2] = {cdate, udate};
+        for (int k = 0; k < 2; k++) {
+            int64_t v = 0;
+            struct tm tm;
+            time_t t;
+            if (sk_parse_i64(ms[k], &v) == 0 && (t = (time_t)(v / 1000), gmtime_r(&t, &tm) != NULL))
+                strftime(out[k], sizeof cdate, "%Y-%m-%d %H:%M:%S", &tm);
+        }
+        printf("%-71s %14s  %-20s %-20s %s\n", hash, size, cdate, udate, strcmp(nm, "null") == 0 ? "" : nm);
+    }
+    free(json);
+    return SK_EXIT_OK;
+}
+
 int sk_cli_dataset(int argc, char **argv)
 {
     common_opts o;
     common_defaults(&o);
-    const char *verb = argc > 1 ? argv[1] : NULL, *arg = NULL;
+    const char *verb = argc > 1 ? argv[1] : NULL, *arg = NULL, *name = NULL;
     int64_t chunk = 1 << 20;
     if (verb == NULL || strcmp(verb, "--help") == 0 || strcmp(verb, "-h") == 0 ||
-        (strcmp(verb, "put") != 0 && strcmp(verb, "get") != 0)) {
-        printf("usage: samskap dataset put FILE --tenant T [--chunk BYTES] [--json]\n"
-               "       samskap dataset get sha256:HEX --tenant T --out FILE\n\n"
+        (strcmp(verb, "put") != 0 && strcmp(verb, "get") != 0 && strcmp(verb, "list") != 0)) {
+        printf("usage: samskap dataset put FILE --tenant T [--name NAME] [--chunk BYTES] [--json]\n"
+               "       samskap dataset get sha256:HEX --tenant T --out FILE\n"
+               "       samskap dataset list --tenant T [--json]\n\n"
                "Stores a file at the broker by its SHA-256, in chunks (so files larger than one\n"
                "frame travel), and prints its name; jobs then use it with\n"
-               "--input NAME=@sha256:HEX.  Names are scoped per tenant.  Needs --data-dir.\n");
+               "--input NAME=@sha256:HEX and nodes fetch it.  Names are scoped per tenant.\n"
+               "list shows the tenant's datasets (hash, size, created, last used, name).\n"
+               "Needs a broker with --data-dir.\n");
         return verb == NULL ? SK_EXIT_USAGE : SK_EXIT_OK;
     }
     for (int i = 2; i < argc; i++) {
@@ -848,7 +890,13 @@ int sk_cli_dataset(int argc, char **argv)
             return SK_EXIT_USAGE;
         if (r > 0)
             continue;
-        if (strcmp(argv[i], "--chunk") == 0 && i + 1 < argc) {
+        if (strcmp(argv[i], "--name") == 0 && i + 1 < argc) {
+            name = argv[++i];
+            if (strlen(name) >= SK_ID_MAX) {
+                fprintf(stderr, "samskap dataset: --name must be shorter than %d bytes\n", SK_ID_MAX);
+                return SK_EXIT_USAGE;
+            }
+        } else if (strcmp(argv[i], "--chunk") == 0 && i + 1 < argc) {
             if (sk_parse_i64(argv[++i], &chunk) < 0 || chunk < 1024 || chunk > SK_MAX_FRAME - 65536) {
                 fprintf(stderr, "samskap dataset: --chunk must be in 1024..%lld\n", (long long)(SK_MAX_FRAME - 65536));
                 return SK_EXIT_USAGE;
@@ -860,6 +908,8 @@ int sk_cli_dataset(int argc, char **argv)
             return SK_EXIT_USAGE;
         }
     }
+    if (strcmp(verb, "list") == 0)
+        return dataset_list(&o, arg);
     if (arg == NULL || (strcmp(verb, "get") == 0 && o.out_dir == NULL)) {
         fprintf(stderr, "samskap dataset: see --help\n");
         return SK_EXIT_USAGE;
@@ -888,6 +938,8 @@ int sk_cli_dataset(int argc, char **argv)
             sk_header h;
             sk_header_init(&h, SK_MSG_DATA_PUT);
             sk_strlcpy(h.tenant, o.tenant, sizeof h.tenant);
+            if (name != NULL)
+                sk_strlcpy(h.name, name, sizeof h.name);
             sk_strlcpy(h.text, hash, sizeof h.text);
             h.offset = off;
             h.total = (int64_t)len;

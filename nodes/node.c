@@ -2,18 +2,24 @@
 #include "node.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
+#include <sodium.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 #include <uv.h>
 #include <zmq.h>
 
+#include "cache.h"
+#include "fetch.h"
 #include "sk_client.h"
+#include "sk_hash.h"
 #include "sk_keys.h"
 #include "sk_http.h"
 #include "sk_log.h"
@@ -50,7 +56,16 @@ struct node_job {
     const sk_service_def *svc;
     void *pset;                  /* plugin_set the service came from (held) */
     sk_params *params;
-    size_t ninputs;
+    size_t ninputs;              /* nbodies frames, then nrefs fetched datasets */
+    size_t nbodies, nrefs;
+    sk_data_ref refs[SK_MAX_BODIES];
+    char refname[SK_MAX_BODIES][65];   /* cache file of each ref */
+    bool ref_pinned[SK_MAX_BODIES];
+    char *refdata[SK_MAX_BODIES];      /* read and verified by the worker */
+    size_t fetches_waiting;            /* distinct datasets still being fetched */
+    bool fetching;                     /* waiting for fetches, not yet with the workers */
+    int bad_ref;                       /* worker: a cached copy failed verification (-1: none) */
+    bool refetched;
     zmq_msg_t bodies[SK_MAX_BODIES];
     sk_input inputs[SK_MAX_BODIES];
     char names[SK_MAX_BODIES][SK_ID_MAX];
@@ -99,6 +114,11 @@ struct node_state {
     sk_http_probe ready_probe;
     sk_notify *notify;
     uv_signal_t sighup;
+    sk_cache cache;
+    bool cache_open;
+    sk_fetcher *fetcher;
+    sk_metric *m_cache, *m_fetched, *m_cache_bytes;
+    uint64_t fetched_seen;
 };
 
 void sk_node_config_defaults(sk_node_config *c)
@@ -117,6 +137,8 @@ void sk_node_config_defaults(sk_node_config *c)
     c->server_key = NULL;
     c->plugin_reload_ms = 2000;
     c->log_level = SK_LOG_INFO;
+    c->cache_dir = NULL;
+    c->cache_max_bytes = (int64_t)4 << 30;
 }
 
 static uint64_t mono_ms(void)
@@ -159,6 +181,56 @@ static void on_job_progress(void *ud, double fraction, const char *msg)
     push_event(j->node, e);
 }
 
+/* Read each fetched dataset from the cache into memory and check that it
+ * still hashes to its name: the kernel sees the same bytes a frame would
+ * have carried.  A bad copy is reported to the loop, which fetches again. */
+static int load_refs(node_job *j)
+{
+    for (size_t i = 0; i < j->nrefs; i++) {
+        char path[1200], got[SK_HASH_NAME_LEN];
+        const sk_data_ref *r = &j->refs[i];
+        sk_cache_path(&j->node->cache, j->refname[i], NULL, path, sizeof path);
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        struct stat st;
+        if (fd < 0 || fstat(fd, &st) < 0 || st.st_size != r->size) {
+            if (fd >= 0)
+                close(fd);
+            j->bad_ref = (int)i;
+            return sk_fail(&j->err, SK_EIO, "input '%s': the cached copy of %s is missing or has the wrong size",
+                           r->input, r->hash);
+        }
+        char *buf = malloc(r->size > 0 ? (size_t)r->size : 1);
+        if (buf == NULL) {
+            close(fd);
+            return sk_fail(&j->err, SK_ENOMEM, "input '%s': no memory for %lld bytes", r->input, (long long)r->size);
+        }
+        size_t got_n = 0;
+        while (got_n < (size_t)r->size) {
+            ssize_t n = read(fd, buf + got_n, (size_t)r->size - got_n);
+            if (n < 0 && errno == EINTR)
+                continue;
+            if (n <= 0)
+                break;
+            got_n += (size_t)n;
+        }
+        close(fd);
+        sk_sha256_name(buf, got_n, got);
+        if (got_n != (size_t)r->size || strcmp(got, r->hash) != 0) {
+            free(buf);
+            j->bad_ref = (int)i;
+            return sk_fail(&j->err, SK_EIO, "input '%s': the cached copy of %s failed verification (hashes to %s)",
+                           r->input, r->hash, got);
+        }
+        j->refdata[i] = buf;
+        sk_input *in = &j->inputs[j->nbodies + i];
+        in->name = r->input;
+        in->filename = r->input;
+        in->data = buf;
+        in->len = got_n;
+    }
+    return 0;
+}
+
 static void run_job(node_job *j)
 {
     sk_job_ctx ctx = {
@@ -177,6 +249,8 @@ static void run_job(node_job *j)
         j->rc = sk_fail(&j->err, SK_ECANCELED, "cancelled before it started");
         return;
     }
+    if (j->nrefs > 0 && (j->rc = load_refs(j)) < 0)
+        return;
     uint64_t t0 = mono_ms();
     j->rc = sk_sim_run(j->svc, &ctx, &r, &j->err);
     if (j->node->m_kernel != NULL)
@@ -293,12 +367,32 @@ static void announce(node_state *n)
             n->cfg.jobs, h.nheld);
 }
 
+/* Let go of a job's cached datasets (they may be evicted now). */
+static void release_refs(node_job *j)
+{
+    node_state *n = j->node;
+    for (size_t i = 0; i < j->nrefs; i++) {
+        if (j->ref_pinned[i])
+            sk_cache_unpin(&n->cache, j->refname[i]);
+        j->ref_pinned[i] = false;
+        free(j->refdata[i]);
+        j->refdata[i] = NULL;
+    }
+    if (n->fetcher != NULL && j->fetches_waiting > 0)
+        sk_fetcher_forget(n->fetcher, j);
+    j->fetches_waiting = 0;
+}
+
 static void job_free(node_job *j)
 {
 #ifdef SK_HAVE_PLUGINS
     plugin_set_unref(j->pset);
 #endif
-    for (size_t i = 0; i < j->ninputs; i++)
+    if (j->nrefs > 0) {
+        release_refs(j);
+        sk_cache_trim(&j->node->cache);
+    }
+    for (size_t i = 0; i < j->nbodies; i++)
         zmq_msg_close(&j->bodies[i]);
     sk_params_free(j->params);
     free(j->result);
@@ -365,6 +459,126 @@ static void flush_finished(node_state *n)
     }
 }
 
+/* A job is over (run, failed, or could not get its inputs): count it and
+ * send its outcome. */
+static void complete_job(node_state *n, node_job *j)
+{
+    j->finished = true;
+    j->fetching = false;
+    if (j->rc == 0)
+        n->jobs_done++;
+    else
+        n->jobs_failed++;
+    if (n->m_jobs_total != NULL)
+        sk_metric_inc(n->m_jobs_total, SK_LABELS(j->service, j->rc == 0 ? "done"
+                                                            : j->timed_out ? "timed_out"
+                                                            : j->rc == SK_ECANCELED ? "cancelled"
+                                                                                    : "failed"));
+    sk_debug("msg=\"job finished\" job=%s rc=%d", j->id, j->rc);
+    if (send_outcome(n, j)) {
+        sk_map_del(&n->jobs, j->id, strlen(j->id));
+        job_free(j);
+    }
+}
+
+static void start_job(node_state *n, node_job *j)
+{
+    j->fetching = false;
+    sk_debug("msg=\"job started\" job=%s service=%s attempt=%" PRId64, j->id, j->service, j->attempt);
+    uv_mutex_lock(&n->lock);
+    j->next = NULL;
+    if (n->pending_tail)
+        n->pending_tail->next = j;
+    else
+        n->pending_head = j;
+    n->pending_tail = j;
+    uv_cond_signal(&n->cond);
+    uv_mutex_unlock(&n->lock);
+}
+
+/* Pin the datasets the job names that the cache holds; fetch the others
+ * (one fetch per distinct file).  The job goes to the workers when all are
+ * here. */
+static void acquire_refs(node_state *n, node_job *j)
+{
+    j->fetches_waiting = 0;
+    for (size_t i = 0; i < j->nrefs; i++) {
+        bool again = false;
+        for (size_t k = 0; k < i && !again; k++)
+            again = strcmp(j->refname[k], j->refname[i]) == 0;
+        if (again)
+            continue; /* the same dataset under two input names: one fetch */
+        if (sk_cache_use(&n->cache, j->refname[i]) != NULL) {
+            for (size_t k = i; k < j->nrefs; k++)
+                if (strcmp(j->refname[k], j->refname[i]) == 0 && !j->ref_pinned[k]) {
+                    sk_cache_pin(&n->cache, j->refname[k]);
+                    j->ref_pinned[k] = true;
+                }
+            if (n->m_cache != NULL)
+                sk_metric_inc(n->m_cache, SK_LABELS("hit"));
+            sk_info("msg=\"dataset from cache\" job=%s input=%s hash=%.20s bytes=%" PRId64, j->id, j->refs[i].input,
+                    j->refs[i].hash, j->refs[i].size);
+            continue;
+        }
+        if (n->m_cache != NULL)
+            sk_metric_inc(n->m_cache, SK_LABELS("miss"));
+        int rc = sk_fetcher_want(n->fetcher, j->refname[i], j->refs[i].hash, j->refs[i].size, j->id, j->attempt, j,
+                                 uv_now(&n->loop));
+        if (rc < 0) {
+            j->rc = sk_fail(&j->err, rc, "input '%s': cannot fetch dataset %s: %s", j->refs[i].input, j->refs[i].hash,
+                            rc == SK_ENOMEM ? "out of memory" : "cannot write to the cache directory");
+            release_refs(j);
+            complete_job(n, j);
+            return;
+        }
+        j->fetches_waiting++;
+    }
+    j->fetching = j->fetches_waiting > 0;
+    if (!j->fetching)
+        start_job(n, j);
+}
+
+/* A fetch this job waited for ended. */
+static void on_fetch_done(void *ud, void *waiter, const char *name, int rc, const char *reason)
+{
+    node_state *n = ud;
+    node_job *j = waiter;
+    if (j->fetches_waiting > 0)
+        j->fetches_waiting--;
+    if (rc < 0) {
+        const sk_data_ref *r = NULL;
+        for (size_t i = 0; i < j->nrefs && r == NULL; i++)
+            if (strcmp(j->refname[i], name) == 0)
+                r = &j->refs[i];
+        j->rc = sk_fail(&j->err, rc, "input '%s': cannot fetch dataset %s on node %s: %s", r ? r->input : "?",
+                        r ? r->hash : "?", n->cfg.name, reason);
+        release_refs(j); /* stops its other fetches */
+        complete_job(n, j);
+        return;
+    }
+    for (size_t i = 0; i < j->nrefs; i++)
+        if (strcmp(j->refname[i], name) == 0 && !j->ref_pinned[i]) {
+            sk_cache_pin(&n->cache, name);
+            j->ref_pinned[i] = true;
+        }
+    if (j->fetches_waiting == 0 && j->fetching)
+        start_job(n, j);
+}
+
+static int fetch_send(void *ud, const sk_header *h)
+{
+    return send_msg(ud, h, NULL, 0);
+}
+
+/* A job waiting for its datasets is cancelled or passes its deadline: it
+ * ends now (a running one ends when its worker sees the cancel flag). */
+static void stop_fetching_job(node_state *n, node_job *j, int code, const char *why)
+{
+    release_refs(j);
+    j->rc = sk_fail(&j->err, code, "%s while fetching its inputs", why);
+    complete_job(n, j);
+}
+
 static void on_wake(uv_async_t *a)
 {
     node_state *n = a->data;
@@ -383,22 +597,22 @@ static void on_wake(uv_async_t *a)
                 sk_strlcpy(h.text, e->text, sizeof h.text);
                 send_msg(n, &h, NULL, 0); /* progress is advisory: a failed send is dropped */
             }
+        } else if (j->bad_ref >= 0 && !j->refetched && !atomic_load(&j->cancel)) {
+            /* A cached copy went bad on disk: drop it and fetch it once more. */
+            sk_warn("msg=\"cached dataset failed verification; fetching it again\" job=%s error=\"%s\"", j->id,
+                    j->err.msg);
+            if (n->m_cache != NULL)
+                sk_metric_inc(n->m_cache, SK_LABELS("corrupt"));
+            sk_cache_drop(&n->cache, j->refname[j->bad_ref]);
+            j->refetched = true;
+            j->bad_ref = -1;
+            j->rc = 0;
+            j->err.code = 0;
+            j->err.msg[0] = '\0';
+            release_refs(j);
+            acquire_refs(n, j);
         } else {
-            j->finished = true;
-            if (j->rc == 0)
-                n->jobs_done++;
-            else
-                n->jobs_failed++;
-            if (n->m_jobs_total != NULL)
-                sk_metric_inc(n->m_jobs_total, SK_LABELS(j->service, j->rc == 0 ? "done"
-                                                                    : j->timed_out ? "timed_out"
-                                                                    : j->rc == SK_ECANCELED ? "cancelled"
-                                                                                            : "failed"));
-            sk_debug("msg=\"job finished\" job=%s rc=%d", j->id, j->rc);
-            if (send_outcome(n, j)) {
-                sk_map_del(&n->jobs, j->id, strlen(j->id));
-                job_free(j);
-            }
+            complete_job(n, j);
         }
         free(e);
         e = next;
@@ -425,7 +639,14 @@ static void on_job_msg(node_state *n, sk_wire_msg *m)
     j->node = n;
     j->params = h->params;
     h->params = NULL;
-    j->ninputs = m->nbodies;
+    j->bad_ref = -1;
+    j->nbodies = m->nbodies;
+    j->nrefs = h->nrefs <= SK_MAX_BODIES - m->nbodies ? h->nrefs : 0;
+    j->ninputs = j->nbodies + j->nrefs;
+    for (size_t i = 0; i < j->nrefs; i++) {
+        j->refs[i] = h->refs[i];
+        sk_scoped_name(j->tenant, j->refs[i].hash, j->refname[i]);
+    }
     for (size_t i = 0; i < m->nbodies; i++) {
         zmq_msg_init(&j->bodies[i]);
         zmq_msg_move(&j->bodies[i], &m->bodies[i]);
@@ -454,8 +675,11 @@ static void on_job_msg(node_state *n, sk_wire_msg *m)
         }
     }
 #endif
-    if (j->svc == NULL) {
-        j->rc = sk_fail(&j->err, SK_ENOTFOUND, "node %s does not offer service %s", n->cfg.name, h->service);
+    if (j->svc == NULL || j->nrefs != h->nrefs) {
+        if (j->svc == NULL)
+            j->rc = sk_fail(&j->err, SK_ENOTFOUND, "node %s does not offer service %s", n->cfg.name, h->service);
+        else
+            j->rc = sk_fail(&j->err, SK_ETOOBIG, "more than %d inputs", SK_MAX_BODIES);
         j->finished = true;
         if (send_outcome(n, j)) {
             sk_map_del(&n->jobs, j->id, strlen(j->id));
@@ -463,15 +687,10 @@ static void on_job_msg(node_state *n, sk_wire_msg *m)
         }
         return;
     }
-    sk_debug("msg=\"job started\" job=%s service=%s attempt=%" PRId64, j->id, j->service, j->attempt);
-    uv_mutex_lock(&n->lock);
-    if (n->pending_tail)
-        n->pending_tail->next = j;
+    if (j->nrefs > 0)
+        acquire_refs(n, j);
     else
-        n->pending_head = j;
-    n->pending_tail = j;
-    uv_cond_signal(&n->cond);
-    uv_mutex_unlock(&n->lock);
+        start_job(n, j);
 }
 
 static void on_cancel_msg(node_state *n, const sk_header *h)
@@ -481,6 +700,8 @@ static void on_cancel_msg(node_state *n, const sk_header *h)
         return;
     atomic_store(&j->cancel, 1);
     sk_info("msg=\"cancel requested\" job=%s", j->id);
+    if (j->fetching)
+        stop_fetching_job(n, j, SK_ECANCELED, "cancelled");
 }
 
 static int on_socket(sk_uvzmq *z)
@@ -499,6 +720,10 @@ static int on_socket(sk_uvzmq *z)
         sk_info("msg=\"broker is back\"");
     n->last_broker_ms = uv_now(&n->loop);
     n->announced_since_silence = false;
+    if (n->fetcher != NULL && sk_fetcher_on_message(n->fetcher, &m, uv_now(&n->loop))) {
+        sk_wire_msg_close(&m);
+        return 1;
+    }
     switch (m.hdr.type) {
     case SK_MSG_JOB: on_job_msg(n, &m); break;
     case SK_MSG_CANCEL: on_cancel_msg(n, &m.hdr); break;
@@ -533,6 +758,7 @@ static void on_tick(uv_timer_t *t)
     const char *k;
     size_t kl;
     void *v;
+    node_job *expired = NULL;
     for (size_t it = 0; (it = sk_map_next(&n->jobs, it, &k, &kl, &v)) != 0;) {
         node_job *j = v;
         if (!j->finished && j->deadline_ms > 0 && now > j->deadline_ms && !j->timed_out) {
@@ -541,6 +767,16 @@ static void on_tick(uv_timer_t *t)
             sk_info("msg=\"deadline passed; cancelling\" job=%s", j->id);
         }
     }
+    /* Jobs still fetching end now; one at a time, since ending one edits the map. */
+    do {
+        expired = NULL;
+        for (size_t it = 0; expired == NULL && (it = sk_map_next(&n->jobs, it, &k, &kl, &v)) != 0;)
+            if (((node_job *)v)->fetching && ((node_job *)v)->timed_out)
+                expired = v;
+        if (expired != NULL)
+            stop_fetching_job(n, expired, SK_ETIMEDOUT, "deadline passed");
+    } while (expired != NULL);
+    sk_fetcher_tick(n->fetcher, now);
     flush_finished(n);
 #ifdef SK_HAVE_PLUGINS
     if (n->cfg.plugins != NULL && n->cfg.plugin_reload_ms > 0 && now >= n->next_plugin_scan_ms) {
@@ -577,6 +813,12 @@ static void node_collect(sk_metrics *m, void *data)
     sk_metric_set(n->m_running, NULL, (double)running);
     uint64_t silent = (uint64_t)(n->cfg.heartbeat_ms * n->cfg.liveness);
     sk_metric_set(n->m_connected, NULL, uv_now(&n->loop) - n->last_broker_ms <= silent ? 1 : 0);
+    size_t active;
+    uint64_t fetched;
+    sk_fetcher_stats(n->fetcher, &active, &fetched);
+    sk_metric_add(n->m_fetched, NULL, (double)(fetched - n->fetched_seen));
+    n->fetched_seen = fetched;
+    sk_metric_set(n->m_cache_bytes, NULL, (double)n->cache.bytes);
 }
 
 static int node_ready(void *ctx, sk_buf *why)
@@ -609,6 +851,14 @@ static int node_metrics(node_state *n, sk_error *err)
         (n->m_kills = sk_metrics_counter(n->metrics, "samskap_plugin_kills_total",
                                          "Plugin runs killed by the watchdog or rlimits.", SK_LABELS("service"), 1,
                                          err)) == NULL ||
+        (n->m_cache = sk_metrics_counter(n->metrics, "samskap_node_dataset_cache_total",
+                                         "Datasets jobs named, by outcome: hit (cached), miss (fetched), corrupt "
+                                         "(a cached copy failed verification and was fetched again).",
+                                         SK_LABELS("outcome"), 1, err)) == NULL ||
+        (n->m_fetched = sk_metrics_counter(n->metrics, "samskap_node_fetched_bytes_total",
+                                           "Dataset bytes fetched from the broker.", NULL, 0, err)) == NULL ||
+        (n->m_cache_bytes = sk_metrics_gauge(n->metrics, "samskap_node_cache_bytes",
+                                             "Bytes in the dataset cache now.", NULL, 0, err)) == NULL ||
         sk_metrics_on_collect(n->metrics, node_collect, n) < 0)
         return err->code ? err->code : SK_ENOMEM;
     return 0;
@@ -703,6 +953,31 @@ int sk_node_run(const sk_node_config *cfg)
     uv_loop_init(&n->loop);
     uv_mutex_init(&n->lock);
     uv_cond_init(&n->cond);
+    {
+        char cdir[1024];
+        const char *tmp = getenv("TMPDIR");
+        sk_error cerr = SK_ERROR_INIT;
+        if (cfg->cache_dir == NULL)
+            snprintf(cdir, sizeof cdir, "%s/samskap-node-%s.cache", tmp && *tmp ? tmp : "/tmp", n->cfg.name);
+        else
+            snprintf(cdir, sizeof cdir, "%s", cfg->cache_dir);
+        if (sk_cache_open(&n->cache, cdir, cfg->cache_max_bytes, &cerr) < 0) {
+            sk_error_log("msg=\"cannot open the dataset cache\" error=\"%s\"", cerr.msg);
+            sk_cache_close(&n->cache);
+            exit_code = 2;
+            goto out;
+        }
+        n->cache_open = true;
+        /* A fetch without an answer for a liveness period has lost its broker. */
+        n->fetcher = sk_fetcher_new(&n->cache, fetch_send, on_fetch_done, n,
+                                    (uint64_t)(cfg->heartbeat_ms * cfg->liveness));
+        if (n->fetcher == NULL) {
+            exit_code = 1;
+            goto out;
+        }
+        sk_info("msg=\"dataset cache\" dir=%s files=%zu bytes=%lld max=%lld", cdir, n->cache.entries.len,
+                (long long)n->cache.bytes, (long long)cfg->cache_max_bytes);
+    }
     sk_keypair mine, server;
     sk_error kerr = SK_ERROR_INIT;
     bool curve = cfg->curve_key != NULL || cfg->server_key != NULL;
@@ -836,6 +1111,9 @@ out:
             job_free(v);
     }
     sk_map_free(&n->jobs);
+    sk_fetcher_free(n->fetcher);
+    if (n->cache_open)
+        sk_cache_close(&n->cache);
     sk_metrics_free(n->metrics);
 #ifdef SK_HAVE_PLUGINS
     plugin_set_unref(n->plugins);

@@ -23,6 +23,8 @@ typedef struct sk_node_config {
     const char *server_key;  /* the broker's public key file */
     const char *http;        /* ADDRESS:PORT for /metrics, /healthz, /readyz, or NULL */
     int64_t plugin_reload_ms;/* how often to look for changed plugins (0: never) */
+    const char *cache_dir;   /* fetched datasets; NULL: $TMPDIR/samskap-node-NAME.cache */
+    int64_t cache_max_bytes; /* least recently used datasets are evicted beyond this */
     int log_level;
 } sk_node_config;
 

@@ -1,4 +1,4 @@
-/* diag.c - the diagnostic services diag.echo and diag.sleep. */
+/* diag.c - the diagnostic services diag.echo, diag.sleep and diag.digest. */
 #include "diag.h"
 
 #include <stdio.h>
@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "sk_hash.h"
 #include "sk_num.h"
 
 #define DIAG_VERSION "1.0.0"
@@ -89,6 +90,37 @@ int sk_diag_sleep(const sk_job_ctx *ctx, sk_result **out, sk_error *err)
         return sk_fail(err, SK_EINVAL, "diag.sleep: failing as asked (param fail=true)");
     sk_result *r = sk_result_new("diag.sleep", DIAG_VERSION);
     if (r == NULL || sk_result_meta_int(r, "slept_ms", ms) < 0) {
+        sk_result_free(r);
+        return sk_fail(err, SK_ENOMEM, "out of memory");
+    }
+    r->converged = true;
+    *out = r;
+    return 0;
+}
+
+int sk_diag_digest(const sk_job_ctx *ctx, sk_result **out, sk_error *err)
+{
+    sk_result *r = sk_result_new("diag.digest", DIAG_VERSION);
+    sk_table *t = r != NULL ? sk_result_add_table(r, "inputs", "input", "name", ctx->ninputs) : NULL;
+    const char **names = calloc(ctx->ninputs + 1, sizeof *names);
+    char (*hashes)[SK_HASH_NAME_LEN] = calloc(ctx->ninputs + 1, SK_HASH_NAME_LEN);
+    const char **hp = calloc(ctx->ninputs + 1, sizeof *hp);
+    int64_t *bytes = t != NULL ? sk_table_add_i64(t, "bytes", "B") : NULL;
+    int rc = t == NULL || names == NULL || hashes == NULL || hp == NULL || bytes == NULL ? SK_ENOMEM : 0;
+    for (size_t i = 0; rc == 0 && i < ctx->ninputs; i++) {
+        names[i] = ctx->inputs[i].name;
+        bytes[i] = (int64_t)ctx->inputs[i].len;
+        sk_sha256_name(ctx->inputs[i].data, ctx->inputs[i].len, hashes[i]);
+        hp[i] = hashes[i];
+    }
+    if (rc == 0)
+        rc = sk_table_set_ids_str(t, names);
+    if (rc == 0)
+        rc = sk_table_add_str(t, "sha256", false, hp);
+    free(names);
+    free(hashes);
+    free(hp);
+    if (rc < 0) {
         sk_result_free(r);
         return sk_fail(err, SK_ENOMEM, "out of memory");
     }

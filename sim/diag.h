@@ -11,4 +11,8 @@ int sk_diag_echo(const sk_job_ctx *ctx, sk_result **out, sk_error *err);
  * progress and honouring cancellation; param fail=true makes it fail. */
 int sk_diag_sleep(const sk_job_ctx *ctx, sk_result **out, sk_error *err);
 
+/* diag.digest: a table "inputs" with each input's name, size and SHA-256
+ * ("sha256:<hex>"), so a test can prove which bytes a node's job saw. */
+int sk_diag_digest(const sk_job_ctx *ctx, sk_result **out, sk_error *err);
+
 #endif

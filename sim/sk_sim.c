@@ -118,6 +118,8 @@ oom:
 }
 
 static const sk_service_def diag_echo = {"diag.echo", "returns its params (diagnostic)", sk_diag_echo, NULL, NULL};
+static const sk_service_def diag_digest = {"diag.digest", "returns the size and SHA-256 of each input (diagnostic)",
+                                           sk_diag_digest, NULL, NULL};
 static const sk_service_def diag_sleep = {"diag.sleep", "sleeps `ms` milliseconds with progress (diagnostic)",
                                           sk_diag_sleep, NULL, NULL};
 #ifdef SK_HAVE_WATER
@@ -135,6 +137,7 @@ static const sk_service_def sim_traffic = {"sim.traffic", "user-equilibrium assi
 const sk_service_def *const sk_sim_services[] = {
     &diag_echo,
     &diag_sleep,
+    &diag_digest,
 #ifdef SK_HAVE_WATER
     &sim_water,
 #endif

@@ -14,6 +14,7 @@
 
 #include "../unit/test_util.h"
 #include "harness.h"
+#include "sk_hash.h"
 #include "sk_keys.h"
 #include "sk_result.h"
 
@@ -293,7 +294,7 @@ static void test_garbage(void)
     start(FAST_BROKER " --max-frame 65536", 1, 1);
     void *ctx = zmq_ctx_new();
     const char *eps[2] = {C.front, C.back};
-    int errors_seen = 0;
+    int errors_seen = 0, fetch_answers = 0;
     for (int e = 0; e < 2; e++) {
         void *s = zmq_socket(ctx, ZMQ_DEALER);
         int zero = 0, tmo = 1500;
@@ -329,6 +330,11 @@ static void test_garbage(void)
         const void *f5[] = {sig};
         size_t l5[] = {4};
         send_frames(s, f5, l5, 1);
+        /* A dataset request (a fetch, on the backend) with nothing in it. */
+        const char hdr_fetch[] = {(char)0x82, (char)0xa1, 't', 20, (char)0xa3, 'r', 'e', 'q', 9};
+        const void *f7[] = {sig, hdr_fetch};
+        size_t l7[] = {4, sizeof hdr_fetch};
+        send_frames(s, f7, l7, 2);
         /* Answers: the broker names what was wrong. */
         char buf[1024];
         for (int k = 0; k < 400; k++) {
@@ -338,6 +344,8 @@ static void test_garbage(void)
             buf[n < (int)sizeof buf - 1 ? n : (int)sizeof buf - 1] = '\0';
             if (memmem(buf, (size_t)n, "protocol version 9", 18) != NULL)
                 errors_seen++;
+            if (memmem(buf, (size_t)n, "datasets need a broker with --data-dir", 38) != NULL)
+                fetch_answers++;
         }
         /* An oversized frame: the socket is dropped by the broker's limit. */
         size_t big = 200000;
@@ -350,6 +358,7 @@ static void test_garbage(void)
     }
     zmq_ctx_term(ctx);
     CHECK(errors_seen >= 1);
+    CHECK(fetch_answers == 2);
     usleep(300000);
     /* Still serving. */
     CHECK(h_cli(&C, NULL, 0, "submit diag.echo -p still=alive --timeout 20") == 0);
@@ -1320,7 +1329,9 @@ static void test_datasets(void)
     snprintf(bargs, sizeof bargs, FAST_BROKER " --max-frame 65536 --data-dir %s/data", dir);
     h_cluster_init(&C);
     h_start_broker(&C, bargs);
-    h_start_node(&C, "n1", 1, FAST_NODE);
+    char nargs[400];
+    snprintf(nargs, sizeof nargs, FAST_NODE " --cache-dir %s/cache", dir);
+    h_start_node(&C, "n1", 1, nargs);
     h_wait_nodes(&C, 1, 20000);
     snprintf(big, sizeof big, "%s/big.bin", dir);
     snprintf(small, sizeof small, "%s/small.bin", dir);
@@ -1350,7 +1361,9 @@ static void test_datasets(void)
     sscanf(out, "%79s", shash);
     CHECK(h_cli(&C, out, sizeof out, "submit diag.echo --tenant 1504 --input payload=@%s --json", shash) == 0);
     CHECK(strstr(out, "\"ids\":[\"payload\"]") != NULL && strstr(out, "\"bytes\":[1000]") != NULL);
-    CHECK(h_cli(&C, out, sizeof out, "submit diag.echo --tenant 1504 --input payload=@%s", hash) == 5);
+    /* One bigger than a frame travels too: the node fetches it in chunks. */
+    CHECK(h_cli(&C, out, sizeof out, "submit diag.digest --tenant 1504 --input payload=@%s --json", hash) == 0);
+    CHECK(strstr(out, hash) != NULL && strstr(out, "\"bytes\":[300000]") != NULL);
     /* A corrupted chunk: the bytes do not hash to the announced name. */
     sk_error err = SK_ERROR_INIT;
     sk_client *cl = sk_client_new(C.front, &err);
@@ -1380,6 +1393,366 @@ static void test_datasets(void)
     CHECK(refused);
     free(data);
     sk_client_free(cl);
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    CHECK(system(cmd) == 0);
+}
+
+/* A file of n pseudo-random bytes (seeded). */
+static void write_random(const char *path, int n, uint64_t seed)
+{
+    FILE *f = fopen(path, "wb");
+    CHECK(f != NULL);
+    for (int i = 0; f && i < n; i++) {
+        seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
+        fputc((int)(seed >> 56), f);
+    }
+    if (f)
+        fclose(f);
+}
+
+/* How many lines of a log contain what. */
+static int log_count(const char *path, const char *what)
+{
+    FILE *f = fopen(path, "r");
+    char line[4096];
+    int n = 0;
+    while (f && fgets(line, sizeof line, f))
+        n += strstr(line, what) != NULL;
+    if (f)
+        fclose(f);
+    return n;
+}
+
+static long fetch_chunks(void)
+{
+    char *st = h_status(&C);
+    long v = h_counter(st, "fetch_chunks");
+    free(st);
+    return v;
+}
+
+/* Node-side fetch: a dataset bigger than the frame limit is a job input;
+ * the node fetches it in chunks and its job sees the right bytes; a second
+ * job hits the node's cache; a corrupted cached copy is fetched again; a
+ * small cache evicts the least recently used dataset; `dataset list` shows
+ * one tenant's datasets only. */
+static void test_fetch(void)
+{
+    char dir[] = "/tmp/sk_fetch_XXXXXX", bargs[400], nargs[400], a[300], bfile[300], hash_a[80] = "",
+         hash_b[80] = "", nlog[400], cached_a[400], cached_b[400], name[65];
+    static char out[65536];
+    CHECK(mkdtemp(dir) != NULL);
+    snprintf(bargs, sizeof bargs, FAST_BROKER " --max-frame 65536 --data-dir %s/data", dir);
+    snprintf(nargs, sizeof nargs, FAST_NODE " --cache-dir %s/cache --cache-max-bytes 400000", dir);
+    h_cluster_init(&C);
+    h_start_broker(&C, bargs);
+    h_start_node(&C, "n1", 1, nargs);
+    h_wait_nodes(&C, 1, 20000);
+    snprintf(nlog, sizeof nlog, "%s/fetch.node-n1.log", C.logdir);
+    snprintf(a, sizeof a, "%s/a.bin", dir);
+    snprintf(bfile, sizeof bfile, "%s/b.bin", dir);
+    write_random(a, 300000, 1);
+    write_random(bfile, 200000, 2);
+    CHECK(h_cli(&C, out, sizeof out, "dataset put %s --tenant 1504 --chunk 60000 --name network-a", a) == 0);
+    sscanf(out, "%79s", hash_a);
+    CHECK(h_cli(&C, out, sizeof out, "dataset put %s --tenant 1504 --chunk 60000", bfile) == 0);
+    sscanf(out, "%79s", hash_b);
+    CHECK(strlen(hash_a) == 71 && strlen(hash_b) == 71);
+    sk_scoped_name("1504", hash_a, name);
+    snprintf(cached_a, sizeof cached_a, "%s/cache/%s", dir, name);
+    sk_scoped_name("1504", hash_b, name);
+    snprintf(cached_b, sizeof cached_b, "%s/cache/%s", dir, name);
+
+    /* 1: fetched in chunks of at most one frame; the job saw the bytes. */
+    long c0 = fetch_chunks();
+    CHECK(h_cli(&C, out, sizeof out, "submit diag.digest --tenant 1504 --input net=@%s --json", hash_a) == 0);
+    CHECK(strstr(out, hash_a) != NULL && strstr(out, "\"bytes\":[300000]") != NULL);
+    long c1 = fetch_chunks();
+    CHECK(c1 - c0 >= 5); /* 300000 bytes in chunks of <= 65536 */
+    CHECK(access(cached_a, F_OK) == 0);
+    /* 2: the same dataset again comes from the node's cache. */
+    CHECK(h_cli(&C, out, sizeof out, "submit diag.digest --tenant 1504 --input net=@%s --json", hash_a) == 0);
+    CHECK(strstr(out, hash_a) != NULL);
+    CHECK(fetch_chunks() == c1);
+    CHECK(log_count(nlog, "msg=\"dataset from cache\"") == 1);
+    /* 3: a cached copy corrupted on disk is detected and fetched again. */
+    FILE *f = fopen(cached_a, "r+b");
+    CHECK(f != NULL);
+    if (f) {
+        fseek(f, 1000, SEEK_SET);
+        fputc(0x5a ^ 0xff, f);
+        fseek(f, 1001, SEEK_SET);
+        fputc(0x00, f);
+        fclose(f);
+    }
+    CHECK(h_cli(&C, out, sizeof out, "submit diag.digest --tenant 1504 --input net=@%s --json", hash_a) == 0);
+    CHECK(strstr(out, hash_a) != NULL);
+    CHECK(log_count(nlog, "failed verification") == 1);
+    long c3 = fetch_chunks();
+    CHECK(c3 - c1 >= 5);
+    /* 4: a second dataset overflows the 400,000-byte cache: the least
+     * recently used one (a) is evicted. */
+    CHECK(h_cli(&C, out, sizeof out, "submit diag.digest --tenant 1504 --input other=@%s --json", hash_b) == 0);
+    CHECK(strstr(out, hash_b) != NULL && strstr(out, "\"bytes\":[200000]") != NULL);
+    CHECK(access(cached_b, F_OK) == 0);
+    CHECK(access(cached_a, F_OK) != 0);
+    CHECK(log_count(nlog, "dataset evicted from cache") == 1);
+    long c4 = fetch_chunks();
+    CHECK(h_cli(&C, out, sizeof out, "submit diag.digest --tenant 1504 --input net=@%s --json", hash_a) == 0);
+    CHECK(fetch_chunks() - c4 >= 5);
+    /* dataset list: the tenant's datasets, and nobody else's. */
+    int found = 0;
+    for (int i = 0; i < 50 && !found; i++) {
+        CHECK(h_cli(&C, out, sizeof out, "dataset list --tenant 1504 --json") == 0);
+        found = strstr(out, hash_a) != NULL && strstr(out, hash_b) != NULL;
+        if (!found)
+            usleep(100000);
+    }
+    CHECK(found);
+    CHECK(strstr(out, "\"name\":\"network-a\"") != NULL && strstr(out, "\"size\":300000") != NULL);
+    CHECK(h_cli(&C, out, sizeof out, "dataset list --tenant 1504") == 0);
+    CHECK(strstr(out, hash_a) != NULL && strstr(out, "network-a") != NULL);
+    CHECK(h_cli(&C, out, sizeof out, "dataset list --tenant 1534 --json") == 0);
+    CHECK(strstr(out, "\"datasets\":[]") != NULL && strstr(out, hash_a) == NULL);
+    /* Another tenant cannot name 1504's dataset as an input. */
+    CHECK(h_cli(&C, out, sizeof out, "submit diag.digest --tenant 1534 --input net=@%s", hash_a) != 0);
+    char cmd[400];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    CHECK(system(cmd) == 0);
+}
+
+/* One request on a raw backend socket; the answer's type, reason into why. */
+static int backend_ask(void *s, sk_header *h, char *why, size_t n)
+{
+    sk_error err = SK_ERROR_INIT;
+    CHECK(sk_wire_send(s, NULL, 0, h, NULL, 0, 0) == 0);
+    for (int i = 0; i < 20; i++) {
+        sk_wire_msg m;
+        int rc = sk_wire_recv(s, false, &m, 0, &err);
+        if (rc != 1)
+            return -1;
+        int type = m.hdr.type;
+        bool mine = m.hdr.req == h->req;
+        snprintf(why, n, "%s", m.hdr.reason);
+        sk_wire_msg_close(&m);
+        if (mine)
+            return type;
+    }
+    return -1;
+}
+
+/* A node fetches only what a job assigned to it names, for a tenant it
+ * serves; malformed fetches get clear errors and the broker carries on. */
+static void test_fetch_refused(void)
+{
+    char dir[] = "/tmp/sk_fref_XXXXXX", bargs[400], nargs[400], file[300], hash[80] = "", why[600];
+    static char out[65536];
+    CHECK(mkdtemp(dir) != NULL);
+    snprintf(bargs, sizeof bargs, FAST_BROKER " --data-dir %s/data", dir);
+    snprintf(nargs, sizeof nargs, FAST_NODE " --cache-dir %s/cache --tenants 1504", dir);
+    h_cluster_init(&C);
+    h_start_broker(&C, bargs);
+    h_start_node(&C, "n1", 1, nargs);
+    h_wait_nodes(&C, 1, 20000);
+    snprintf(file, sizeof file, "%s/d.bin", dir);
+    write_random(file, 5000, 3);
+    CHECK(h_cli(&C, out, sizeof out, "dataset put %s --tenant 1504", file) == 0);
+    sscanf(out, "%79s", hash);
+    /* A job that holds its node for a while, naming the dataset. */
+    sk_error err = SK_ERROR_INIT;
+    sk_client *cl = sk_client_new(C.front, &err);
+    sk_params *p = sk_params_new();
+    sk_params_set_str(p, "ms", "4000");
+    char ref[200], job[SK_ID_MAX] = "";
+    snprintf(ref, sizeof ref, "payload=%s", hash);
+    sk_submit sub = {.service = "diag.sleep", .tenant = "1504", .params = p, .ndatasets = 1};
+    sub.datasets[0] = ref;
+    int64_t req = sk_client_submit(cl, &sub, &err);
+    sk_params_free(p);
+    for (int i = 0; i < 20 && !job[0]; i++) {
+        sk_wire_msg m;
+        if (sk_client_recv(cl, 500, &m, &err) == 1) {
+            if (m.hdr.type == SK_MSG_ACCEPTED && m.hdr.req == req)
+                snprintf(job, sizeof job, "%s", m.hdr.job);
+            sk_wire_msg_close(&m);
+        }
+    }
+    CHECK(job[0] != '\0');
+    usleep(500000); /* running on n1 */
+    void *ctx = zmq_ctx_new();
+    void *s = zmq_socket(ctx, ZMQ_DEALER);
+    int zero = 0, tmo = 3000;
+    zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof zero);
+    zmq_setsockopt(s, ZMQ_RCVTIMEO, &tmo, sizeof tmo);
+    zmq_setsockopt(s, ZMQ_ROUTING_ID, "n-intruder", 10);
+    CHECK(zmq_connect(s, C.back) == 0);
+    sk_header h;
+    /* Not a node yet: refused. */
+    sk_header_init(&h, SK_MSG_DATA_GET);
+    snprintf(h.job, sizeof h.job, "%s", job);
+    snprintf(h.text, sizeof h.text, "%s", hash);
+    h.total = 1000;
+    h.req = (int64_t)1 << 33;
+    CHECK(backend_ask(s, &h, why, sizeof why) == SK_MSG_ERROR);
+    CHECK(strstr(why, "not available") != NULL);
+    /* A node for another tenant: refused, and told nothing more. */
+    sk_header r;
+    sk_header_init(&r, SK_MSG_READY);
+    char svc[1][SK_ID_MAX] = {"diag.sleep"}, ten[1][SK_ID_MAX] = {"1534"};
+    r.services = svc;
+    r.nservices = 1;
+    r.tenants = ten;
+    r.ntenants = 1;
+    r.capacity = 1;
+    snprintf(r.node_name, sizeof r.node_name, "intruder");
+    CHECK(sk_wire_send(s, NULL, 0, &r, NULL, 0, 0) == 0);
+    usleep(200000);
+    h.req++;
+    CHECK(backend_ask(s, &h, why, sizeof why) == SK_MSG_ERROR);
+    CHECK(strstr(why, "not available") != NULL && strstr(why, "1504") == NULL);
+    /* A node for the right tenant, but the job is not assigned to it. */
+    snprintf(ten[0], sizeof ten[0], "1504");
+    CHECK(sk_wire_send(s, NULL, 0, &r, NULL, 0, 0) == 0);
+    usleep(200000);
+    h.req++;
+    CHECK(backend_ask(s, &h, why, sizeof why) == SK_MSG_ERROR);
+    CHECK(strstr(why, "not available") != NULL);
+    /* Malformed: a bad hash, a negative offset, no job. */
+    const char *bad_hash[] = {"sha256:xyz", "md5:00", ""};
+    for (int i = 0; i < 3; i++) {
+        snprintf(h.text, sizeof h.text, "%s", bad_hash[i]);
+        h.req++;
+        CHECK(backend_ask(s, &h, why, sizeof why) == SK_MSG_ERROR);
+        CHECK(strstr(why, "sha256:<64 hex>") != NULL);
+    }
+    snprintf(h.text, sizeof h.text, "%s", hash);
+    h.offset = -5;
+    h.req++;
+    CHECK(backend_ask(s, &h, why, sizeof why) == SK_MSG_ERROR && strstr(why, "offset >= 0") != NULL);
+    h.offset = 0;
+    h.job[0] = '\0';
+    h.req++;
+    CHECK(backend_ask(s, &h, why, sizeof why) == SK_MSG_ERROR && strstr(why, "needs job") != NULL);
+    sk_header d;
+    sk_header_init(&d, SK_MSG_DISCONNECT);
+    sk_wire_send(s, NULL, 0, &d, NULL, 0, 0);
+    zmq_close(s);
+    zmq_ctx_term(ctx);
+    /* The real node fetched and ran its job meanwhile. */
+    int done = 0;
+    for (int i = 0; i < 30 && !done; i++) {
+        sk_wire_msg m;
+        if (sk_client_recv(cl, 500, &m, &err) == 1) {
+            done = m.hdr.type == SK_MSG_RESULT ? 1 : m.hdr.type == SK_MSG_FAILED ? -1 : 0;
+            if (done < 0)
+                fprintf(stderr, "job failed: %s\n", m.hdr.reason);
+            sk_wire_msg_close(&m);
+        }
+    }
+    CHECK(done == 1);
+    sk_client_free(cl);
+    char *st = h_status(&C);
+    CHECK(h_counter(st, "fetch_refused") >= 3);
+    CHECK(h_counter(st, "fetch_chunks") >= 1);
+    free(st);
+    /* A dataset the broker lost fails the job with input, hash and why. */
+    char cmd[400];
+    snprintf(cmd, sizeof cmd, "rm -f %s/data/datasets/* && rm -rf %s/cache/*", dir, dir);
+    CHECK(system(cmd) == 0);
+    CHECK(h_cli(&C, out, sizeof out, "submit diag.digest --tenant 1504 --input net=@%s", hash) == 5);
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    CHECK(system(cmd) == 0);
+}
+
+/* With a data directory, a dependency's result reaches its dependant by
+ * reference: stored by hash, fetched by the node, listed for the tenant. */
+static void test_graph_ref(void)
+{
+    char dir[] = "/tmp/sk_gref_XXXXXX", bargs[400], nargs[400], first[SK_ID_MAX] = "", hash[SK_HASH_NAME_LEN];
+    static char out[65536];
+    CHECK(mkdtemp(dir) != NULL);
+    snprintf(bargs, sizeof bargs, FAST_BROKER " --data-dir %s/data", dir);
+    snprintf(nargs, sizeof nargs, FAST_NODE " --cache-dir %s/cache", dir);
+    h_cluster_init(&C);
+    h_start_broker(&C, bargs);
+    h_start_node(&C, "n1", 2, nargs);
+    h_wait_nodes(&C, 1, 20000);
+    sk_error err = SK_ERROR_INIT;
+    sk_client *cl = sk_client_new(C.front, &err);
+    sk_params *p = sk_params_new();
+    sk_params_set_str(p, "colour", "blå");
+    sk_submit s = {.service = "diag.echo", .tenant = "1504", .params = p};
+    int64_t r1 = sk_client_submit(cl, &s, &err);
+    sk_params_free(p);
+    hash[0] = '\0';
+    for (int i = 0; i < 40 && !hash[0]; i++) {
+        sk_wire_msg m;
+        if (sk_client_recv(cl, 500, &m, &err) != 1)
+            continue;
+        if (m.hdr.type == SK_MSG_ACCEPTED && m.hdr.req == r1)
+            snprintf(first, sizeof first, "%s", m.hdr.job);
+        if (m.hdr.type == SK_MSG_RESULT && m.nbodies == 1)
+            sk_sha256_name(zmq_msg_data(&m.bodies[0]), zmq_msg_size(&m.bodies[0]), hash);
+        sk_wire_msg_close(&m);
+    }
+    sk_client_free(cl);
+    CHECK(first[0] && hash[0]);
+    long c0 = fetch_chunks();
+    CHECK(h_cli(&C, out, sizeof out, "submit diag.digest --tenant 1504 --after %s=upstream --json", first) == 0);
+    /* The dependant saw exactly the dependency's result bytes, fetched. */
+    CHECK(strstr(out, "\"ids\":[\"upstream\"]") != NULL && strstr(out, hash) != NULL);
+    CHECK(fetch_chunks() > c0);
+    int listed = 0;
+    for (int i = 0; i < 50 && !listed; i++) {
+        CHECK(h_cli(&C, out, sizeof out, "dataset list --tenant 1504 --json") == 0);
+        listed = strstr(out, hash) != NULL;
+        if (!listed)
+            usleep(100000);
+    }
+    CHECK(listed && strstr(out, "result of") != NULL);
+    char cmd[400];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    CHECK(system(cmd) == 0);
+}
+
+/* Retention: a stored dataset unused for --dataset-ttl is deleted, one a
+ * running job names is kept. */
+static void test_dataset_retention(void)
+{
+    char dir[] = "/tmp/sk_dret_XXXXXX", bargs[400], nargs[400], fx[300], fy[300], hx[80] = "", hy[80] = "";
+    static char out[65536];
+    CHECK(mkdtemp(dir) != NULL);
+    snprintf(bargs, sizeof bargs, FAST_BROKER " --data-dir %s/data --dataset-ttl 2", dir);
+    snprintf(nargs, sizeof nargs, FAST_NODE " --cache-dir %s/cache", dir);
+    h_cluster_init(&C);
+    h_start_broker(&C, bargs);
+    h_start_node(&C, "n1", 1, nargs);
+    h_wait_nodes(&C, 1, 20000);
+    snprintf(fx, sizeof fx, "%s/x.bin", dir);
+    snprintf(fy, sizeof fy, "%s/y.bin", dir);
+    write_random(fx, 3000, 4);
+    write_random(fy, 4000, 5);
+    CHECK(h_cli(&C, out, sizeof out, "dataset put %s --tenant 1504", fx) == 0);
+    sscanf(out, "%79s", hx);
+    CHECK(h_cli(&C, out, sizeof out, "dataset put %s --tenant 1504", fy) == 0);
+    sscanf(out, "%79s", hy);
+    /* y is an input of a job that runs for 6 s. */
+    char cmd[600], ref[200];
+    sk_error err = SK_ERROR_INIT;
+    sk_client *cl = sk_client_new(C.front, &err);
+    sk_params *p = sk_params_new();
+    sk_params_set_str(p, "ms", "6000");
+    snprintf(ref, sizeof ref, "held=%s", hy);
+    sk_submit sub = {.service = "diag.sleep", .tenant = "1504", .params = p, .ndatasets = 1};
+    sub.datasets[0] = ref;
+    CHECK(sk_client_submit(cl, &sub, &err) > 0);
+    sk_params_free(p);
+    usleep(4500000);
+    CHECK(h_cli(&C, out, sizeof out, "dataset list --tenant 1504 --json") == 0);
+    CHECK(strstr(out, hx) == NULL && strstr(out, hy) != NULL);
+    sk_client_free(cl);
+    snprintf(cmd, sizeof cmd, "%s/x.back", dir);
+    CHECK(h_cli(&C, out, sizeof out, "dataset get %s --tenant 1504 --out %s", hx, cmd) != 0);
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     CHECK(system(cmd) == 0);
 }
@@ -1436,6 +1809,10 @@ int main(int argc, char **argv)
         {"graph", test_graph, 60},
         {"scenario", test_scenario, 170},
         {"datasets", test_datasets, 90},
+        {"fetch", test_fetch, 120},
+        {"fetch_refused", test_fetch_refused, 90},
+        {"graph_ref", test_graph_ref, 60},
+        {"dataset_retention", test_dataset_retention, 60},
     };
     if (argc != 2) {
         fprintf(stderr, "usage: test_bus NAME\n");

@@ -140,6 +140,40 @@ static void test_malformed(void)
     expect_refused(deep, 47, "nesting");
 }
 
+/* Job inputs by reference: [name, hash, size] each, checked. */
+static void test_refs(void)
+{
+    sk_header h, back;
+    sk_error err = SK_ERROR_INIT;
+    sk_data_ref refs[2] = {{"network", "", 300000}, {"upstream", "", 0}};
+    snprintf(refs[0].hash, sizeof refs[0].hash, "sha256:%064d", 7);
+    snprintf(refs[1].hash, sizeof refs[1].hash, "sha256:%064d", 8);
+    sk_header_init(&h, SK_MSG_JOB);
+    snprintf(h.job, sizeof h.job, "j-1-1");
+    snprintf(h.name, sizeof h.name, "roads 2024");
+    h.refs = refs;
+    h.nrefs = 2;
+    char *buf;
+    size_t len;
+    CHECK(sk_header_encode(&h, &buf, &len, &err) == 0);
+    CHECK(sk_header_decode(buf, len, &back, &err) == 0);
+    CHECK(back.nrefs == 2);
+    CHECK_STR(back.refs[0].input, "network");
+    CHECK_STR(back.refs[1].hash, refs[1].hash);
+    CHECK(back.refs[0].size == 300000 && back.refs[1].size == 0);
+    CHECK_STR(back.name, "roads 2024");
+    sk_header_clear(&back);
+    free(buf);
+    CHECK_STR(sk_msg_type_name(SK_MSG_DATA_LIST), "data_list");
+    CHECK_STR(sk_msg_type_name(SK_MSG_DATA_GET), "data_get");
+    /* {t: 3, refs: [["a", "sha256:xyz", 1]]}: not a content name. */
+    expect_refused("\x82\xa1t\x03\xa4refs\x91\x93\xa1" "a" "\xaa" "sha256:xyz" "\x01", 25, "'refs'[0]");
+    /* {t: 3, refs: [["a"]]}: not three fields. */
+    expect_refused("\x82\xa1t\x03\xa4refs\x91\x91\xa1" "a", 13, "'refs'[0]");
+    /* {t: 3, refs: 5} */
+    expect_refused("\x82\xa1t\x03\xa4refs\x05", 10, "'refs' must be an array");
+}
+
 static void test_signature(void)
 {
     sk_error err = SK_ERROR_INIT;
@@ -155,6 +189,7 @@ int main(void)
 {
     test_roundtrip();
     test_malformed();
+    test_refs();
     test_signature();
     TEST_DONE();
 }
