@@ -262,7 +262,7 @@ static void test_rules(void)
     CHECK(csv && strstr(csv, "map,water.node,n1,A\nmap,water.node,n2,1234\n"), "order");
     char *js = sk_areas_summary(m, e, 1, &len);
     rg_json j;
-    CHECK(js && rg_json_parse(js, len, "summary", NULL, &j, &err) == 0, "summary is not JSON: %s\n%s", err.msg, js);
+    CHECK(js && rg_json_parse(js, len, "summary", NULL, &j, &err) == 0, "summary is not JSON: %s\n%s", err.msg, js ? js : "(null)");
     if (js && j.v) {
         const rg_jval *bl = rg_json_get(&j, &j.v[0], "border_links"), *un = rg_json_get(&j, &j.v[0], "unassigned");
         const rg_jval *bc = rg_json_get(&j, bl, "count"), *uc = rg_json_get(&j, un, "count");
