@@ -1680,7 +1680,14 @@ static void on_data(broker *b, sk_wire_msg *m, const route *from)
         size_t len = m->nbodies == 1 ? zmq_msg_size(&m->bodies[0]) : 0;
         if (sk_dataset_put(b->cfg.data_dir, h->tenant, h->text, h->offset, h->total, data, len, &next, &complete,
                            &err) < 0) {
-            send_request_error(b, from, h->req, err.code, "%s", err.msg);
+            /* The error says where a resumable upload stands (offset). */
+            sk_header e;
+            sk_header_init(&e, SK_MSG_ERROR);
+            e.req = h->req;
+            e.code = err.code;
+            e.offset = next;
+            sk_strlcpy(e.reason, err.msg, sizeof e.reason);
+            send_to(b, b->front, from, &e, NULL, 0);
             return;
         }
         r.offset = next;

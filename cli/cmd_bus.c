@@ -812,8 +812,10 @@ int sk_cli_watch(int argc, char **argv)
 
 /* `samskap dataset put FILE` / `samskap dataset get HASH --out FILE`:
  * files by content hash, in chunks, verified on both ends. */
-/* The next message answering request req, within 20 s: 1, or <=0. */
-static int await_req(sk_client *c, int64_t req, sk_wire_msg *m, sk_error *err)
+/* The next message answering request req, within 20 s: 1, or <=0.  Other
+ * messages (outcomes of the caller's jobs) go to `other`, or are dropped
+ * when it is NULL. */
+static int await_req_or(sk_client *c, int64_t req, sk_wire_msg *m, sk_cli_other_fn other, void *ud, sk_error *err)
 {
     for (int t = 0; t < 100; t++) {
         int rc = sk_client_recv(c, 200, m, err);
@@ -821,10 +823,18 @@ static int await_req(sk_client *c, int64_t req, sk_wire_msg *m, sk_error *err)
             return rc;
         if (rc == 1 && m->hdr.req == req)
             return 1;
-        if (rc == 1)
+        if (rc == 1) {
+            if (other != NULL)
+                other(ud, m);
             sk_wire_msg_close(m);
+        }
     }
     return 0;
+}
+
+static int await_req(sk_client *c, int64_t req, sk_wire_msg *m, sk_error *err)
+{
+    return await_req_or(c, req, m, NULL, NULL, err);
 }
 
 /* `samskap dataset list --tenant T`: the broker's journal, one tenant. */
@@ -864,6 +874,71 @@ static int dataset_list(const common_opts *o, const char *extra)
     }
     free(json);
     return SK_EXIT_OK;
+}
+
+/* Store data as a dataset of tenant, by its SHA-256, in chunks.  The first
+ * chunk is empty: a dataset the broker already holds costs one round trip
+ * (uploads are idempotent), so repeated runs do not resend their files. */
+int sk_cli_dataset_upload(sk_client *c, const char *tenant, const char *name, const void *data, size_t len,
+                          size_t chunk, char *hash, bool progress, sk_cli_other_fn other, void *ud, sk_error *err)
+{
+    sk_sha256_name(data, len, hash); /* a dataset's name: the SHA-256 of its bytes */
+    int64_t off = 0;
+    bool complete = false, probe = true;
+    int rc = 0;
+    while (!complete) {
+        size_t n = probe ? 0 : len - (size_t)off < chunk ? len - (size_t)off : chunk;
+        sk_header h;
+        sk_header_init(&h, SK_MSG_DATA_PUT);
+        sk_strlcpy(h.tenant, tenant, sizeof h.tenant);
+        if (name != NULL)
+            sk_strlcpy(h.name, name, sizeof h.name);
+        sk_strlcpy(h.text, hash, sizeof h.text);
+        h.offset = off;
+        h.total = (int64_t)len;
+        h.req = ++c->next_req;
+        zmq_msg_t body;
+        if (zmq_msg_init_size(&body, n) != 0)
+            return sk_fail(err, SK_ENOMEM, "out of memory");
+        if (n > 0)
+            memcpy(zmq_msg_data(&body), (const char *)data + off, n);
+        h.nbodies = 1;
+        sk_strlcpy(h.body_names[0], "chunk", SK_ID_MAX);
+        if (sk_wire_send(c->sock, NULL, 0, &h, &body, 1, 0) < 0) {
+            zmq_msg_close(&body);
+            rc = sk_fail(err, SK_ETIMEDOUT, "send failed: %s", zmq_strerror(errno));
+            break;
+        }
+        sk_wire_msg m;
+        int got = await_req_or(c, h.req, &m, other, ud, err);
+        if (got != 1) {
+            rc = sk_fail(err, SK_ETIMEDOUT, "no answer from the broker");
+            break;
+        }
+        if (m.hdr.type != SK_MSG_REPLY) {
+            /* A resumable upload: the broker says where it stands. */
+            if (probe && m.hdr.offset > 0 && m.hdr.offset <= (int64_t)len) {
+                off = m.hdr.offset;
+                probe = false;
+                sk_wire_msg_close(&m);
+                continue;
+            }
+            rc = sk_fail(err, m.hdr.code ? m.hdr.code : SK_EREFUSED, "%s", m.hdr.reason);
+            sk_wire_msg_close(&m);
+            break;
+        }
+        off = m.hdr.offset;
+        complete = m.hdr.code == 1;
+        if (complete && probe)
+            rc = 1; /* held already: nothing sent */
+        probe = false;
+        sk_wire_msg_close(&m);
+        if (!complete && progress)
+            sk_cli_progress("upload", (double)off / (double)(len ? len : 1), hash + 7);
+    }
+    if (progress)
+        sk_cli_progress_done();
+    return rc;
 }
 
 int sk_cli_dataset(int argc, char **argv)
@@ -930,49 +1005,9 @@ int sk_cli_dataset(int argc, char **argv)
             return SK_EXIT_ERROR;
         }
         char hash[SK_HASH_NAME_LEN];
-        sk_sha256_name(data, len, hash); /* a dataset's name: the SHA-256 of its bytes */
-        int64_t off = 0;
-        bool complete = false;
-        while (!complete) {
-            size_t n = (size_t)(len - (size_t)off) < (size_t)chunk ? len - (size_t)off : (size_t)chunk;
-            sk_header h;
-            sk_header_init(&h, SK_MSG_DATA_PUT);
-            sk_strlcpy(h.tenant, o.tenant, sizeof h.tenant);
-            if (name != NULL)
-                sk_strlcpy(h.name, name, sizeof h.name);
-            sk_strlcpy(h.text, hash, sizeof h.text);
-            h.offset = off;
-            h.total = (int64_t)len;
-            h.req = ++c->next_req;
-            zmq_msg_t body;
-            zmq_msg_init_size(&body, n);
-            memcpy(zmq_msg_data(&body), data + off, n);
-            h.nbodies = 1;
-            sk_strlcpy(h.body_names[0], "chunk", SK_ID_MAX);
-            if (sk_wire_send(c->sock, NULL, 0, &h, &body, 1, 0) < 0) {
-                zmq_msg_close(&body);
-                fprintf(stderr, "samskap dataset: send failed: %s\n", zmq_strerror(errno));
-                code = SK_EXIT_UNREACHABLE;
-                break;
-            }
-            sk_wire_msg m;
-            int rc = await_req(c, h.req, &m, &err);
-            if (rc != 1) {
-                fprintf(stderr, "samskap dataset: no answer from the broker at %s\n", o.broker);
-                code = SK_EXIT_UNREACHABLE;
-                break;
-            }
-            if (m.hdr.type != SK_MSG_REPLY) {
-                fprintf(stderr, "samskap dataset: %s\n", m.hdr.reason);
-                sk_wire_msg_close(&m);
-                code = SK_EXIT_FAILED;
-                break;
-            }
-            off = m.hdr.offset;
-            complete = m.hdr.code == 1;
-            sk_wire_msg_close(&m);
-            if (!complete && isatty(2))
-                sk_cli_progress("upload", (double)off / (double)(len ? len : 1), hash + 7);
+        if (sk_cli_dataset_upload(c, o.tenant, name, data, len, (size_t)chunk, hash, isatty(2), NULL, NULL, &err) < 0) {
+            fprintf(stderr, "samskap dataset: %s\n", err.msg);
+            code = err.code == SK_ETIMEDOUT ? SK_EXIT_UNREACHABLE : SK_EXIT_FAILED;
         }
         sk_cli_progress_done();
         if (code == SK_EXIT_OK) {

@@ -112,6 +112,10 @@ typedef struct run {
     ind_job *jobs;
     size_t njobs, capjobs;
     sk_client *cl;
+    enum { INPUTS_AUTO, INPUTS_FRAMES, INPUTS_DATASETS } inputs;
+    char (*stored)[SK_ID_MAX + SK_HASH_NAME_LEN];  /* "tenant hash" this run has stored */
+    size_t nstored, capstored;
+    size_t uploaded_bytes, held_bytes, sent_bytes;  /* inputs: stored now, stored before, with jobs */
 } run;
 
 /* Columns: per municipality "before" then one per state after (baseline
@@ -314,6 +318,72 @@ static sk_params *spec_params(const sim_spec *sp)
     return params;
 }
 
+/* An outcome that arrived while an upload waited for its reply. */
+static void take_other(void *ud, sk_wire_msg *m)
+{
+    handle_outcome(ud, m);
+}
+
+/* An input as a dataset of tenant, stored at the broker by its hash: each
+ * file travels once per tenant, and not at all when the broker holds it
+ * from an earlier run.  1: use `hash`; 0: send the bytes with the job (the
+ * broker keeps no datasets, or --inputs frames); <0: error. */
+static int as_dataset(run *r, const char *tenant, const void *data, size_t len, char *hash, sk_error *err)
+{
+    if (r->inputs == INPUTS_FRAMES)
+        return 0;
+    char key[SK_ID_MAX + SK_HASH_NAME_LEN];
+    sk_sha256_name(data, len, hash);
+    snprintf(key, sizeof key, "%s %s", tenant, hash);
+    for (size_t i = 0; i < r->nstored; i++)
+        if (strcmp(r->stored[i], key) == 0)
+            return 1;
+    sk_error uerr = SK_ERROR_INIT;
+    int up = sk_cli_dataset_upload(r->cl, tenant, NULL, data, len, (size_t)1 << 20, hash, false, take_other, r,
+                                   &uerr);
+    if (up < 0) {
+        if (uerr.code == SK_EUNSUPPORTED && r->inputs == INPUTS_AUTO) {
+            fprintf(stderr, "samskap run: the broker keeps no datasets (no --data-dir): inputs travel with "
+                            "each job\n");
+            r->inputs = INPUTS_FRAMES;
+            return 0;
+        }
+        return sk_fail(err, uerr.code, "storing an input of %zu bytes for %s: %s", len, tenant, uerr.msg);
+    }
+    void *grown = grow(r->stored, &r->capstored, r->nstored, sizeof *r->stored);
+    if (grown == NULL)
+        return sk_fail(err, SK_ENOMEM, "out of memory");
+    r->stored = grown;
+    sk_strlcpy(r->stored[r->nstored++], key, sizeof r->stored[0]);
+    if (up == 0)
+        r->uploaded_bytes += len;
+    else
+        r->held_bytes += len;
+    return 1;
+}
+
+/* Attach input `name` to s: by dataset reference or as a frame. */
+static int add_input(run *r, sk_submit *s, char (*refs)[SK_ID_MAX + SK_HASH_NAME_LEN + 2], const char *tenant,
+                     const char *name, const void *data, size_t len, sk_error *err)
+{
+    char hash[SK_HASH_NAME_LEN];
+    int rc = as_dataset(r, tenant, data, len, hash, err);
+    if (rc < 0)
+        return -1;
+    if (rc == 1) {
+        snprintf(refs[s->ndatasets], sizeof refs[0], "%s=%s", name, hash);
+        s->datasets[s->ndatasets] = refs[s->ndatasets];
+        s->ndatasets++;
+        return 0;
+    }
+    s->input_names[s->ninputs] = name;
+    s->input_data[s->ninputs] = data;
+    s->input_len[s->ninputs] = len;
+    s->ninputs++;
+    r->sent_bytes += len;
+    return 0;
+}
+
 static int submit_sim(run *r, const char *tenant, int kernel, int variant, const sim_spec *sp, sk_error *err)
 {
     char service[64];
@@ -322,12 +392,12 @@ static int submit_sim(run *r, const char *tenant, int kernel, int variant, const
     if (params == NULL)
         return sk_fail(err, SK_ENOMEM, "out of memory");
     sk_submit s = {.service = service, .tenant = tenant, .params = params, .timeout_ms = 600000};
-    for (size_t i = 0; i < sp->ninputs; i++) {
-        s.input_names[i] = sp->names[i];
-        s.input_data[i] = sp->data[i];
-        s.input_len[i] = sp->len[i];
-    }
-    s.ninputs = sp->ninputs;
+    char refs[SK_MAX_BODIES][SK_ID_MAX + SK_HASH_NAME_LEN + 2];
+    for (size_t i = 0; i < sp->ninputs; i++)
+        if (add_input(r, &s, refs, tenant, sp->names[i], sp->data[i], sp->len[i], err) < 0) {
+            sk_params_free(params);
+            return -1;
+        }
     sim_job *sj = grow(r->simjobs, &r->capsim, r->nsim, sizeof *r->simjobs);
     if (sj == NULL) {
         sk_params_free(params);
@@ -361,13 +431,10 @@ static int submit_indicators(run *r, const char *tenant, int kernel, int sim, in
         snprintf(isvc, sizeof isvc, "indicator.%s", r->indicators[i]);
         snprintf(dep, sizeof dep, "%s=%s", r->simjobs[sim].job, kernels[kernel]);
         sk_submit is = {.service = isvc, .tenant = tenant, .ndeps = 1, .timeout_ms = 900000};
+        char refs[1][SK_ID_MAX + SK_HASH_NAME_LEN + 2];
         is.deps[0] = dep;
-        if (areas != NULL) {
-            is.ninputs = 1;
-            is.input_names[0] = "areas";
-            is.input_data[0] = areas;
-            is.input_len[0] = areas_len;
-        }
+        if (areas != NULL && add_input(r, &is, refs, tenant, "areas", areas, areas_len, err) < 0)
+            return -1;
         ind_job *jobs = grow(r->jobs, &r->capjobs, r->njobs, sizeof *r->jobs);
         if (jobs == NULL)
             return sk_fail(err, SK_ENOMEM, "out of memory");
@@ -963,7 +1030,7 @@ static int load_scenario(run *r, const sk_cval *root, sk_error *err)
 
 static const char run_usage[] =
     "usage: samskap run SCENARIO.lua [--out DIR] [--json|--csv] [--broker ENDPOINT] [--timeout S]\n"
-    "                   [--curve-key FILE --server-key FILE]\n\n"
+    "                   [--inputs auto|frames|datasets] [--curve-key FILE --server-key FILE]\n\n"
     "Runs a scenario (docs/scenarios.md): each municipality's networks on their own\n"
     "(before), the merged region's networks once (after), and each variant of the\n"
     "merged region, with the scenario's indicators, and prints the indicator table\n"
@@ -971,6 +1038,10 @@ static const char run_usage[] =
     "writes report.md, report.json and report.csv (per-cell provenance).  A failed\n"
     "step fails the steps that depend on it; the rest still finish.  The values are\n"
     "stored in the region's indicator history (samskap indicators).\n\n"
+    "--inputs: how network files reach the nodes.  datasets: stored at the broker by\n"
+    "content hash, once per tenant (a file the broker already holds is not sent\n"
+    "again) and fetched by the nodes; frames: with every job; auto (default):\n"
+    "datasets when the broker has --data-dir, else frames.\n\n"
     "Exit: 0 every step finished (failed cells are in the table), 2 bad scenario,\n"
     "3 broker unreachable, 4 steps did not finish within --timeout (default 900 s).\n";
 
@@ -979,6 +1050,7 @@ int sk_cli_run(int argc, char **argv)
     const char *file = NULL, *out_dir = NULL, *broker = sk_cli_default_broker(), *format = "md";
     const char *curve_key = getenv("SAMSKAP_CURVE_KEY"), *server_key = getenv("SAMSKAP_SERVER_KEY");
     double timeout_s = 900;
+    int inputs = INPUTS_AUTO;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
@@ -997,6 +1069,13 @@ int sk_cli_run(int argc, char **argv)
                 fprintf(stderr, "samskap run: --timeout needs seconds\n");
                 return SK_EXIT_USAGE;
             }
+        } else if (strcmp(a, "--inputs") == 0 && i + 1 < argc) {
+            const char *v = argv[++i];
+            if (strcmp(v, "auto") != 0 && strcmp(v, "frames") != 0 && strcmp(v, "datasets") != 0) {
+                fprintf(stderr, "samskap run: --inputs wants auto, frames or datasets\n");
+                return SK_EXIT_USAGE;
+            }
+            inputs = v[0] == 'a' ? INPUTS_AUTO : v[0] == 'f' ? INPUTS_FRAMES : INPUTS_DATASETS;
         } else if (strcmp(a, "--json") == 0) {
             format = "json";
         } else if (strcmp(a, "--csv") == 0) {
@@ -1023,6 +1102,7 @@ int sk_cli_run(int argc, char **argv)
     if (r == NULL)
         goto done;
     r->file = file;
+    r->inputs = inputs;
     if (read_scenario(file, &conf, &err) < 0) {
         fprintf(stderr, "samskap run: %s\n", err.msg);
         code = err.code == SK_ENOTFOUND || err.code == SK_EIO ? SK_EXIT_ERROR : SK_EXIT_USAGE;
@@ -1065,7 +1145,9 @@ int sk_cli_run(int argc, char **argv)
             code = err.code == SK_ETIMEDOUT ? SK_EXIT_UNREACHABLE : SK_EXIT_ERROR;
             goto done;
         }
-    fprintf(stderr, "samskap run: %zu simulations and %zu indicator jobs submitted\n", r->nsim, r->njobs);
+    fprintf(stderr, "samskap run: %zu simulations and %zu indicator jobs submitted (inputs: %zu bytes uploaded as "
+                    "datasets, %zu bytes the broker held already, %zu bytes sent with jobs)\n", r->nsim, r->njobs,
+            r->uploaded_bytes, r->held_bytes, r->sent_bytes);
     /* Collect every outcome: indicators for the table, simulations for the
      * provenance. */
     size_t left = 0;
@@ -1128,6 +1210,7 @@ done:
         free(r->jobs);
         free(r->simjobs);
         free(r->cells);
+        free(r->stored);
         free(r);
     }
     sk_config_free(conf);

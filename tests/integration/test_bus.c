@@ -1226,7 +1226,9 @@ static void test_scenario(void)
     h_start_node(&C, "a", 2, nargs);
     h_start_node(&C, "b", 2, nargs);
     h_wait_nodes(&C, 2, 20000);
-    CHECK(h_cli(&C, out, sizeof out, "run %s/deploy/region/scenario.lua", src) == 0);
+    /* Inputs with every job, then as datasets (the default with --data-dir). */
+    CHECK(h_cli(&C, out, sizeof out, "run %s/deploy/region/scenario.lua --inputs frames", src) == 0);
+    CHECK(strstr(out, "| traffic_travel_time_index |") != NULL && strstr(out, "failed") == NULL);
     CHECK(h_cli(&C, out, sizeof out, "run %s/deploy/region/scenario.lua --json", src) == 0);
     CHECK(strstr(out, "\"scenario\":\"Ålesund 2020: before and after the merger\"") != NULL);
     const char *inds[] = {"water_pressure_adequacy", "power_voltage_compliance", "traffic_travel_time_index"};
