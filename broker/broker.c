@@ -24,6 +24,7 @@
 #include "journal.h"
 #include "region.h"
 #include "datasets.h"
+#include "sk_graph.h"
 
 #define MAX_WAITERS 8
 #define ROUTE_MAX 256
@@ -79,6 +80,14 @@ struct job {
     sk_data_ref *refs;          /* [nrefs] inputs the node fetches by hash (after the bodies) */
     size_t nrefs;
     char result_hash[SK_HASH_MAX];  /* its result, once stored as a dataset for dependants */
+    struct graph_reply *graph_reply;/* the last job of a graph: the answer, sent once it is committed */
+};
+
+/* The answer to a graph submit: its job ids, for the submitter. */
+struct graph_reply {
+    route to;
+    int64_t req;
+    char *json;
 };
 
 struct node {
@@ -152,6 +161,7 @@ typedef struct broker {
     uint64_t started_ms;
     size_t nundelivered;
     uint64_t next_dataset_trim_ms;
+    job *last_submitted;        /* the job on_submit just created (graph submits read it) */
     counters n;
     bool stopping;
 } broker;
@@ -752,6 +762,10 @@ static void job_free(broker *b, job *j)
     sk_params_free(j->params);
     if (j->has_result)
         zmq_msg_close(&j->result);
+    if (j->graph_reply != NULL) {
+        free(j->graph_reply->json);
+        free(j->graph_reply);
+    }
     free(j);
 }
 
@@ -1174,6 +1188,7 @@ static void on_submit(broker *b, sk_wire_msg *m, const route *from)
         send_client_failure(b, from, h->req, NULL, SK_ENOMEM, "broker out of memory");
         return;
     }
+    b->last_submitted = j;
     if (j->idem[0] != '\0') {
         char key[256];
         int kl = snprintf(key, sizeof key, "%s%c%s", j->tenant, 0, j->idem);
@@ -1231,6 +1246,167 @@ static void on_submit(broker *b, sk_wire_msg *m, const route *from)
     dispatch(b, q);
 }
 
+/* ---- job graphs (sk_graph.h) ---- */
+
+static void send_graph_reply(broker *b, job *j)
+{
+    struct graph_reply *g = j->graph_reply;
+    j->graph_reply = NULL;
+    sk_header r;
+    sk_header_init(&r, SK_MSG_REPLY);
+    r.req = g->req;
+    zmq_msg_t body;
+    size_t n = strlen(g->json);
+    if (zmq_msg_init_size(&body, n) == 0) {
+        memcpy(zmq_msg_data(&body), g->json, n);
+        send_to(b, b->front, &g->to, &r, &body, 1);
+    }
+    free(g->json);
+    free(g);
+}
+
+/* Check a whole graph before any job exists: a refused graph creates
+ * nothing.  0, or an error code with the reason in err. */
+static int check_graph(broker *b, const sk_wire_msg *m, sk_header *nodes, size_t n, sk_error *err)
+{
+    for (size_t i = 0; i < n; i++) {
+        sk_header *h = &nodes[i];
+        if (h->service[0] == '\0' || h->tenant[0] == '\0')
+            return sk_fail(err, SK_EINVAL, "graph job %zu: needs a service and a tenant", i);
+        if (!may_act_for(b, m, h->tenant)) {
+            b->n.access_refused++;
+            sk_warn("msg=\"graph refused: tenant not allowed for key\" key=%s tenant=%s", m->user, h->tenant);
+            return sk_fail(err, SK_EREFUSED, "graph job %zu: key '%s' may not act for tenant '%s'", i, m->user,
+                           h->tenant);
+        }
+        for (size_t d = 0; d < h->ndeps; d++) {
+            size_t k;
+            if (sk_graph_dep_index(h->deps[d], &k) == 1 && strcmp(nodes[k].tenant, h->tenant) != 0)
+                return sk_fail(err, SK_EINVAL, "graph job %zu: depends on job %zu of another tenant", i, k);
+        }
+        if (h->ndatasets > 0 && b->cfg.data_dir == NULL)
+            return sk_fail(err, SK_EUNSUPPORTED, "datasets need a broker with --data-dir");
+        for (size_t d = 0; d < h->ndatasets; d++) {
+            const char *eq = strchr(h->datasets[d], '=');
+            int64_t size;
+            sk_error derr = SK_ERROR_INIT;
+            if (eq == NULL || sk_dataset_stat(b->cfg.data_dir, h->tenant, eq + 1, &size, &derr) < 0)
+                return sk_fail(err, SK_ENOTFOUND, "graph job %zu: input '%.*s': %s", i,
+                               eq ? (int)(eq - h->datasets[d]) : 0, h->datasets[d], derr.msg);
+        }
+    }
+    /* Room for the whole graph in every queue it touches. */
+    for (size_t i = 0; i < n; i++) {
+        size_t want = 0;
+        for (size_t k = 0; k < n; k++)
+            want += strcmp(nodes[k].service, nodes[i].service) == 0;
+        svc_queue *q = queue_for(b, nodes[i].service, false);
+        if ((int64_t)((q ? q->len : 0) + want) > b->cfg.max_queue) {
+            b->n.refused++;
+            return sk_fail(err, SK_EREFUSED, "queue for service '%s' has no room for %zu more jobs; retry later",
+                           nodes[i].service, want);
+        }
+    }
+    return 0;
+}
+
+/* A job graph in one message: every job or none, in node order, each an
+ * ordinary submit whose "@K" dependencies become the ids of the jobs made
+ * for earlier nodes.  The answer lists the ids; with a journal it waits
+ * for the last job's commit (commits are in order), like `accepted`. */
+static void on_graph(broker *b, sk_wire_msg *m, const route *from)
+{
+    sk_header *gh = &m->hdr;
+    sk_error err = SK_ERROR_INIT;
+    sk_header *nodes = NULL;
+    size_t n = 0;
+    if (gh->tenant[0] == '\0' || !may_act_for(b, m, gh->tenant)) {
+        b->n.access_refused += gh->tenant[0] != '\0';
+        send_request_error(b, from, gh->req, SK_EREFUSED, "a graph needs a tenant the key may act for");
+        return;
+    }
+    if (m->nbodies != 1 || sk_graph_decode(zmq_msg_data(&m->bodies[0]), zmq_msg_size(&m->bodies[0]), &nodes, &n,
+                                           &err) < 0) {
+        b->n.malformed++;
+        send_request_error(b, from, gh->req, SK_EPROTO, "graph: %s",
+                           m->nbodies != 1 ? "want one body, the graph" : err.msg);
+        return;
+    }
+    int rc = check_graph(b, m, nodes, n, &err);
+    if (rc < 0) {
+        send_request_error(b, from, gh->req, err.code, "%s", err.msg);
+        sk_graph_free(nodes, n);
+        return;
+    }
+    job **made = calloc(n, sizeof *made);
+    sk_buf json = SK_BUF_INIT;
+    if (made == NULL) {
+        send_request_error(b, from, gh->req, SK_ENOMEM, "broker out of memory");
+        sk_graph_free(nodes, n);
+        return;
+    }
+    sk_buf_puts(&json, "{\"jobs\":[");
+    size_t i = 0;
+    for (; i < n; i++) {
+        sk_header *h = &nodes[i];
+        for (size_t d = 0; d < h->ndeps; d++) {
+            size_t k;
+            if (sk_graph_dep_index(h->deps[d], &k) == 1) {
+                char input[SK_ID_MAX];
+                sk_strlcpy(input, strchr(h->deps[d], '=') + 1, sizeof input);
+                snprintf(h->deps[d], sizeof h->deps[d], "%.63s=%.63s", made[k]->id, input);
+            }
+        }
+        if (gh->idem[0] != '\0')
+            snprintf(h->idem, sizeof h->idem, "%.100s#%zu", gh->idem, i);
+        h->req = gh->req;
+        h->no_ack = true;
+        sk_wire_msg one;
+        memset(&one, 0, sizeof one);
+        one.hdr = *h;
+        sk_header_init(h, SK_MSG_SUBMIT); /* the submit owns params, deps, datasets now */
+        memcpy(one.user, m->user, sizeof one.user);
+        b->last_submitted = NULL;
+        on_submit(b, &one, from);
+        job *j = b->last_submitted;
+        if (j == NULL && one.hdr.idem[0] != '\0') {
+            /* a retried graph: the job made the first time */
+            char key[256];
+            int kl = snprintf(key, sizeof key, "%s%c%s", one.hdr.tenant, 0, one.hdr.idem);
+            j = sk_map_get(&b->idem, key, (size_t)kl);
+        }
+        sk_header_clear(&one.hdr);
+        if (j == NULL)
+            break; /* refused: its client heard why */
+        made[i] = j;
+        sk_buf_printf(&json, "%s\"%s\"", i ? "," : "", j->id);
+    }
+    if (i < n) {
+        /* Every job or none: fail what this graph already made. */
+        for (size_t k = 0; k < i; k++)
+            if (made[k]->state == JOB_QUEUED)
+                finish_job(b, made[k], JOB_FAILED, SK_EREFUSED, "another job of its graph was refused");
+        sk_buf_free(&json);
+    } else {
+        sk_buf_puts(&json, "]}");
+        struct graph_reply *g = calloc(1, sizeof *g);
+        if (g == NULL) {
+            sk_buf_free(&json);
+        } else {
+            g->to = *from;
+            g->req = gh->req;
+            g->json = sk_buf_steal(&json, NULL);
+            job *last = made[n - 1];
+            last->graph_reply = g;
+            if (!last->pending_commit)
+                send_graph_reply(b, last);
+        }
+        sk_info("msg=\"graph accepted\" jobs=%zu tenant=%s", n, gh->tenant);
+    }
+    free(made);
+    sk_graph_free(nodes, n);
+}
+
 /* The journal committed a submit: now it is accepted. */
 static void on_journal_committed(void *ud, const char *id)
 {
@@ -1239,6 +1415,8 @@ static void on_journal_committed(void *ud, const char *id)
     if (j == NULL || !j->pending_commit)
         return;
     j->pending_commit = false;
+    if (j->graph_reply != NULL)
+        send_graph_reply(b, j); /* commits are in order: the whole graph is durable */
     if (j->state != JOB_QUEUED)
         return; /* cancelled or expired meanwhile; its client heard so */
     svc_queue *q = queue_for(b, j->service, true);
@@ -1582,6 +1760,7 @@ static int on_frontend(sk_uvzmq *z)
     }
     switch (m.hdr.type) {
     case SK_MSG_SUBMIT: on_submit(b, &m, &from); break;
+    case SK_MSG_GRAPH: on_graph(b, &m, &from); break;
     case SK_MSG_CANCEL: on_cancel(b, &m, &from); break;
     case SK_MSG_WAIT: on_wait(b, &m, &from); break;
     case SK_MSG_STATUS: on_status(b, &m, &from); break;

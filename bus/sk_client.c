@@ -1,5 +1,6 @@
 /* sk_client.c - blocking bus client (see sk_client.h). */
 #include "sk_client.h"
+#include "sk_graph.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -121,6 +122,47 @@ static int send_blocking(sk_client *c, const sk_header *h, zmq_msg_t *bodies, si
     return 0;
 }
 
+/* A submit's header: everything but the body frames.  deps and dsets are
+ * the caller's storage for the header's arrays. */
+static int submit_header(const sk_submit *s, sk_header *h, char (*deps)[2 * SK_ID_MAX],
+                         char (*dsets)[2 * SK_ID_MAX], sk_error *err)
+{
+    if (s->service == NULL || strlen(s->service) >= SK_ID_MAX || s->tenant == NULL || strlen(s->tenant) >= SK_ID_MAX)
+        return sk_fail(err, SK_EINVAL, "service and tenant must be set and shorter than %d bytes", SK_ID_MAX);
+    sk_header_init(h, SK_MSG_SUBMIT);
+    snprintf(h->service, sizeof h->service, "%s", s->service);
+    snprintf(h->tenant, sizeof h->tenant, "%s", s->tenant);
+    if (s->idem != NULL) {
+        if (strlen(s->idem) >= sizeof h->idem)
+            return sk_fail(err, SK_EINVAL, "idempotency key longer than %zu bytes", sizeof h->idem - 1);
+        snprintf(h->idem, sizeof h->idem, "%s", s->idem);
+    }
+    h->deadline_ms = s->timeout_ms;
+    h->no_ack = s->no_ack;
+    h->params = (sk_params *)s->params;
+    if (s->ndeps > SK_MAX_BODIES)
+        return sk_fail(err, SK_ETOOBIG, "at most %d dependencies per job", SK_MAX_BODIES);
+    for (size_t i = 0; i < s->ndeps; i++) {
+        if (s->deps[i] == NULL || strchr(s->deps[i], '=') == NULL || strlen(s->deps[i]) >= sizeof deps[i])
+            return sk_fail(err, SK_EINVAL, "dependency '%s' must be JOB=INPUT", s->deps[i] ? s->deps[i] : "");
+        sk_strlcpy(deps[i], s->deps[i], sizeof deps[i]);
+    }
+    h->deps = s->ndeps ? deps : NULL;
+    h->ndeps = s->ndeps;
+    if (s->ndatasets > SK_MAX_BODIES)
+        return sk_fail(err, SK_ETOOBIG, "at most %d dataset inputs per job", SK_MAX_BODIES);
+    for (size_t i = 0; i < s->ndatasets; i++) {
+        if (s->datasets[i] == NULL || strstr(s->datasets[i], "=sha256:") == NULL ||
+            strlen(s->datasets[i]) >= sizeof dsets[i])
+            return sk_fail(err, SK_EINVAL, "dataset input '%s' must be INPUT=sha256:HEX",
+                           s->datasets[i] ? s->datasets[i] : "");
+        sk_strlcpy(dsets[i], s->datasets[i], sizeof dsets[i]);
+    }
+    h->datasets = s->ndatasets ? dsets : NULL;
+    h->ndatasets = s->ndatasets;
+    return 0;
+}
+
 int64_t sk_client_submit(sk_client *c, const sk_submit *s, sk_error *err)
 {
     sk_header h;
@@ -132,42 +174,10 @@ int64_t sk_client_submit(sk_client *c, const sk_submit *s, sk_error *err)
             return sk_fail(err, SK_ETOOBIG,
                            "input '%s' is %zu bytes; the bus carries at most %lld bytes per frame",
                            s->input_names[i] ? s->input_names[i] : "", s->input_len[i], (long long)c->max_frame);
-    if (s->service == NULL || strlen(s->service) >= SK_ID_MAX || s->tenant == NULL || strlen(s->tenant) >= SK_ID_MAX)
-        return sk_fail(err, SK_EINVAL, "service and tenant must be set and shorter than %d bytes", SK_ID_MAX);
-    sk_header_init(&h, SK_MSG_SUBMIT);
-    snprintf(h.service, sizeof h.service, "%s", s->service);
-    snprintf(h.tenant, sizeof h.tenant, "%s", s->tenant);
-    if (s->idem != NULL) {
-        if (strlen(s->idem) >= sizeof h.idem)
-            return sk_fail(err, SK_EINVAL, "idempotency key longer than %zu bytes", sizeof h.idem - 1);
-        snprintf(h.idem, sizeof h.idem, "%s", s->idem);
-    }
+    char deps[SK_MAX_BODIES][2 * SK_ID_MAX], dsets[SK_MAX_BODIES][2 * SK_ID_MAX];
+    if (submit_header(s, &h, deps, dsets, err) < 0)
+        return -1;
     h.req = ++c->next_req;
-    h.deadline_ms = s->timeout_ms;
-    h.no_ack = s->no_ack;
-    h.params = (sk_params *)s->params;
-    char deps[SK_MAX_BODIES][2 * SK_ID_MAX];
-    if (s->ndeps > SK_MAX_BODIES)
-        return sk_fail(err, SK_ETOOBIG, "at most %d dependencies per job", SK_MAX_BODIES);
-    for (size_t i = 0; i < s->ndeps; i++) {
-        if (s->deps[i] == NULL || strchr(s->deps[i], '=') == NULL || strlen(s->deps[i]) >= sizeof deps[i])
-            return sk_fail(err, SK_EINVAL, "dependency '%s' must be JOB=INPUT", s->deps[i] ? s->deps[i] : "");
-        sk_strlcpy(deps[i], s->deps[i], sizeof deps[i]);
-    }
-    h.deps = s->ndeps ? deps : NULL;
-    h.ndeps = s->ndeps;
-    char dsets[SK_MAX_BODIES][2 * SK_ID_MAX];
-    if (s->ndatasets > SK_MAX_BODIES)
-        return sk_fail(err, SK_ETOOBIG, "at most %d dataset inputs per job", SK_MAX_BODIES);
-    for (size_t i = 0; i < s->ndatasets; i++) {
-        if (s->datasets[i] == NULL || strstr(s->datasets[i], "=sha256:") == NULL ||
-            strlen(s->datasets[i]) >= sizeof dsets[i])
-            return sk_fail(err, SK_EINVAL, "dataset input '%s' must be INPUT=sha256:HEX",
-                           s->datasets[i] ? s->datasets[i] : "");
-        sk_strlcpy(dsets[i], s->datasets[i], sizeof dsets[i]);
-    }
-    h.datasets = s->ndatasets ? dsets : NULL;
-    h.ndatasets = s->ndatasets;
     h.nbodies = s->ninputs;
     for (size_t i = 0; i < s->ninputs; i++) {
         const char *name = s->input_names[i] ? s->input_names[i] : "";
@@ -190,6 +200,60 @@ int64_t sk_client_submit(sk_client *c, const sk_submit *s, sk_error *err)
         for (size_t i = 0; i < s->ninputs; i++)
             zmq_msg_close(&bodies[i]);
         return rc;
+    }
+    return h.req;
+}
+
+int64_t sk_client_submit_graph(sk_client *c, const sk_submit *subs, size_t n, const char *tenant, const char *idem,
+                               sk_error *err)
+{
+    if (n == 0 || n > SK_GRAPH_MAX_NODES)
+        return sk_fail(err, SK_EINVAL, "a graph has 1..%d jobs, not %zu", SK_GRAPH_MAX_NODES, n);
+    sk_header *nodes = calloc(n, sizeof *nodes);
+    char (*deps)[SK_MAX_BODIES][2 * SK_ID_MAX] = calloc(n, sizeof *deps);
+    char (*dsets)[SK_MAX_BODIES][2 * SK_ID_MAX] = calloc(n, sizeof *dsets);
+    char *body = NULL;
+    size_t blen = 0;
+    int64_t rc = 0;
+    if (nodes == NULL || deps == NULL || dsets == NULL)
+        rc = sk_fail(err, SK_ENOMEM, "out of memory");
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        if (subs[i].ninputs > 0)
+            rc = sk_fail(err, SK_EINVAL, "graph job %zu (%s): inputs must be datasets, not files", i,
+                         subs[i].service ? subs[i].service : "");
+        else if (submit_header(&subs[i], &nodes[i], deps[i], dsets[i], err) < 0)
+            rc = -1;
+    }
+    if (rc == 0)
+        rc = sk_graph_encode(nodes, n, &body, &blen, err);
+    /* the nodes borrow params, deps and datasets: nothing of theirs to free */
+    free(nodes);
+    free(deps);
+    free(dsets);
+    if (rc < 0)
+        return rc;
+    if (tenant == NULL || strlen(tenant) >= SK_ID_MAX || (idem != NULL && strlen(idem) >= 128)) {
+        free(body);
+        return sk_fail(err, SK_EINVAL, "a graph needs a tenant (and an idempotency key under 128 bytes)");
+    }
+    sk_header h;
+    sk_header_init(&h, SK_MSG_GRAPH);
+    sk_strlcpy(h.tenant, tenant, sizeof h.tenant);
+    if (idem != NULL)
+        sk_strlcpy(h.idem, idem, sizeof h.idem);
+    h.req = ++c->next_req;
+    h.nbodies = 1;
+    sk_strlcpy(h.body_names[0], "graph", SK_ID_MAX);
+    zmq_msg_t m;
+    if (zmq_msg_init_size(&m, blen) < 0) {
+        free(body);
+        return sk_fail(err, SK_ENOMEM, "out of memory");
+    }
+    memcpy(zmq_msg_data(&m), body, blen);
+    free(body);
+    if (send_blocking(c, &h, &m, 1, err) < 0) {
+        zmq_msg_close(&m);
+        return -1;
     }
     return h.req;
 }

@@ -67,6 +67,15 @@ int sk_curve_apply(void *sock, const sk_curve *curve, sk_error *err);
 void sk_client_free(sk_client *c);
 /* Returns the request number (> 0) echoed in ACCEPTED/RESULT/FAILED. */
 int64_t sk_client_submit(sk_client *c, const sk_submit *s, sk_error *err);
+/* A job graph in one message (sk_graph.h): subs[i] may depend on an
+ * earlier one with deps "@K=INPUT"; inputs must be datasets.  The broker
+ * checks the whole graph, creates every job or none, and answers with a
+ * REPLY (same request number) whose JSON body lists the job ids in order:
+ * {"jobs":["j-...", ...]}; then each job's outcome follows as usual.
+ * tenant: whom the graph is for (replies and errors); idem: optional key
+ * that makes a retried graph the same jobs.  Returns the request number. */
+int64_t sk_client_submit_graph(sk_client *c, const sk_submit *subs, size_t n, const char *tenant, const char *idem,
+                               sk_error *err);
 /* Send a request for an existing job (CANCEL, WAIT) or a query (STATUS,
  * JOBS); returns the request number. */
 int64_t sk_client_request(sk_client *c, int type, const char *job, const char *tenant, sk_error *err);

@@ -13,7 +13,7 @@
 static const char *const type_names[] = {
     "?", "submit", "accepted", "job", "progress", "result", "failed", "cancel",
     "ready", "heartbeat", "disconnect", "status", "jobs", "reply", "wait", "error", "event", "history_put", "history_get",
-    "data_put", "data_get", "data_list",
+    "data_put", "data_get", "data_list", "graph",
 };
 _Static_assert(sizeof type_names / sizeof type_names[0] == SK_MSG_TYPE_MAX + 1, "a name for every message type");
 

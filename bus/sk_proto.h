@@ -56,7 +56,8 @@ typedef enum sk_msg_type {
     SK_MSG_DATA_GET = 20,   /* client or node -> broker: a dataset chunk (text = hash, offset, total = max bytes;
                                from a node also job + attempt: the job that needs it) */
     SK_MSG_DATA_LIST = 21,  /* client -> broker: a tenant's stored datasets (reply: JSON) */
-    SK_MSG_TYPE_MAX = 21
+    SK_MSG_GRAPH = 22,      /* client -> broker: a job graph in body 0 (sk_graph.h; reply: JSON job ids) */
+    SK_MSG_TYPE_MAX = 22
 } sk_msg_type;
 
 const char *sk_msg_type_name(int type);

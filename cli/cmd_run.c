@@ -66,6 +66,7 @@ typedef struct sim_job {
     char tenant[SK_ID_MAX];
     int kernel;                     /* index into kernels[] */
     int variant;                    /* -1 before, 0 after, 1.. variants */
+    size_t pending;                 /* its node in the graph */
     char kernel_version[96];        /* "water 1.0.0", from the result */
     char input_hash[SK_HASH_MAX];
     bool done, converged;
@@ -116,7 +117,21 @@ typedef struct run {
     char (*stored)[SK_ID_MAX + SK_HASH_NAME_LEN];  /* "tenant hash" this run has stored */
     size_t nstored, capstored;
     size_t uploaded_bytes, held_bytes, sent_bytes;  /* inputs: stored now, stored before, with jobs */
+    struct pending *pending;        /* the job graph, sent in one message when inputs are datasets */
+    size_t npending, cappending;
 } run;
+
+/* A job of the graph, until the broker names it: its submit, owning what
+ * the submit points at, and where its id goes. */
+typedef struct pending {
+    sk_submit s;
+    char service[128], tenant[SK_ID_MAX];
+    sk_params *params;
+    char refs[SK_MAX_BODIES][SK_ID_MAX + SK_HASH_NAME_LEN + 2];
+    char dep[2 * SK_ID_MAX];
+    bool sim;                       /* the id goes to r->simjobs[index], else r->jobs[index] */
+    size_t index;
+} pending;
 
 /* Columns: per municipality "before" then one per state after (baseline
  * and variants), then the region's states after. */
@@ -384,6 +399,109 @@ static int add_input(run *r, sk_submit *s, char (*refs)[SK_ID_MAX + SK_HASH_NAME
     return 0;
 }
 
+/* Submit now (inputs travel as frames: one message per job), or add the
+ * job to the graph (inputs are datasets: the whole graph goes in one
+ * message, every job or none).  Takes params. */
+static int submit_or_queue(run *r, sk_submit *s, char (*refs)[SK_ID_MAX + SK_HASH_NAME_LEN + 2], sk_params *params,
+                           bool sim, size_t index, sk_error *err)
+{
+    if (r->inputs == INPUTS_FRAMES || s->ninputs > 0) {
+        int rc = submit_one(r, s, sim ? r->simjobs[index].job : r->jobs[index].job, err);
+        sk_params_free(params);
+        return rc;
+    }
+    pending *p = grow(r->pending, &r->cappending, r->npending, sizeof *r->pending);
+    if (p == NULL) {
+        sk_params_free(params);
+        return sk_fail(err, SK_ENOMEM, "out of memory");
+    }
+    r->pending = p;
+    p = &r->pending[r->npending];
+    memset(p, 0, sizeof *p);
+    sk_strlcpy(p->service, s->service, sizeof p->service);
+    sk_strlcpy(p->tenant, s->tenant, sizeof p->tenant);
+    p->params = params;
+    for (size_t i = 0; i < s->ndatasets; i++)
+        sk_strlcpy(p->refs[i], refs[i], sizeof p->refs[i]);
+    if (s->ndeps == 1)
+        sk_strlcpy(p->dep, s->deps[0], sizeof p->dep);
+    p->s = (sk_submit){.timeout_ms = s->timeout_ms, .ndatasets = s->ndatasets, .ndeps = s->ndeps};
+    p->sim = sim;
+    p->index = index;
+    if (sim)
+        r->simjobs[index].pending = r->npending;
+    r->npending++;
+    return 0;
+}
+
+/* The graph in one message; the broker answers with the ids in order. */
+static int submit_graph(run *r, sk_error *err)
+{
+    sk_submit *subs = calloc(r->npending ? r->npending : 1, sizeof *subs);
+    if (subs == NULL)
+        return sk_fail(err, SK_ENOMEM, "out of memory");
+    for (size_t i = 0; i < r->npending; i++) {
+        pending *p = &r->pending[i];
+        subs[i] = p->s; /* the array moved as it grew: point into it afresh */
+        subs[i].service = p->service;
+        subs[i].tenant = p->tenant;
+        subs[i].params = p->params;
+        for (size_t d = 0; d < p->s.ndatasets; d++)
+            subs[i].datasets[d] = p->refs[d];
+        if (p->s.ndeps == 1)
+            subs[i].deps[0] = p->dep;
+    }
+    int64_t req = sk_client_submit_graph(r->cl, subs, r->npending, r->region, NULL, err);
+    free(subs);
+    if (req < 0)
+        return -1;
+    for (int t = 0; t < 150; t++) {
+        sk_wire_msg m;
+        int rc = sk_client_recv(r->cl, 200, &m, err);
+        if (rc < 0)
+            return -1;
+        if (rc == 0)
+            continue;
+        if (m.hdr.req != req || m.hdr.job[0] != '\0') {
+            handle_outcome(r, &m);
+            sk_wire_msg_close(&m);
+            continue;
+        }
+        if (m.hdr.type != SK_MSG_REPLY || m.nbodies != 1) {
+            rc = sk_fail(err, m.hdr.code ? m.hdr.code : SK_EREFUSED, "the broker refused the job graph: %s",
+                         m.hdr.reason);
+            sk_wire_msg_close(&m);
+            return rc;
+        }
+        /* {"jobs":["j-...", ...]}: ids in node order */
+        const char *p = zmq_msg_data(&m.bodies[0]), *end = p + zmq_msg_size(&m.bodies[0]);
+        size_t i = 0;
+        while (i < r->npending && (p = memchr(p, '"', (size_t)(end - p))) != NULL) {
+            const char *q = memchr(p + 1, '"', (size_t)(end - p - 1));
+            if (q == NULL)
+                break;
+            if (q - p - 1 > 0 && q - p - 1 < SK_ID_MAX && strncmp(p + 1, "jobs", 4) != 0) {
+                pending *pd = &r->pending[i++];
+                char *slot = pd->sim ? r->simjobs[pd->index].job : r->jobs[pd->index].job;
+                memcpy(slot, p + 1, (size_t)(q - p - 1));
+                slot[q - p - 1] = '\0';
+            }
+            p = q + 1;
+        }
+        sk_wire_msg_close(&m);
+        if (i != r->npending)
+            return sk_fail(err, SK_EPROTO, "the broker's answer names %zu jobs, not %zu", i, r->npending);
+        for (size_t k = 0; k < r->nsim; k++) {
+            const sim_job *sj = &r->simjobs[k];
+            fprintf(stderr, "samskap run: %-12.12s %-6s sim.%-9s %s\n", sj->variant < 0 ? "before" :
+                    r->variants[sj->variant].name, sj->tenant, kernels[sj->kernel], sj->job);
+        }
+        fprintf(stderr, "samskap run: job graph of %zu jobs accepted in one message\n", r->npending);
+        return 0;
+    }
+    return sk_fail(err, SK_ETIMEDOUT, "no answer from the broker to the job graph");
+}
+
 static int submit_sim(run *r, const char *tenant, int kernel, int variant, const sim_spec *sp, sk_error *err)
 {
     char service[64];
@@ -409,13 +527,13 @@ static int submit_sim(run *r, const char *tenant, int kernel, int variant, const
     sj->kernel = kernel;
     sj->variant = variant;
     sk_strlcpy(sj->tenant, tenant, sizeof sj->tenant);
-    int rc = submit_one(r, &s, sj->job, err);
-    sk_params_free(params);
-    if (rc < 0)
+    size_t index = r->nsim++;
+    if (submit_or_queue(r, &s, refs, params, true, index, err) < 0)
         return -1;
-    fprintf(stderr, "samskap run: %-12.12s %-6s %-13s %s\n",
-            variant < 0 ? "before" : r->variants[variant].name, tenant, service, sj->job);
-    return (int)r->nsim++;
+    if (sj->job[0] != '\0')
+        fprintf(stderr, "samskap run: %-12.12s %-6s %-13s %s\n",
+                variant < 0 ? "before" : r->variants[variant].name, tenant, service, sj->job);
+    return (int)index;
 }
 
 /* The indicators of one kernel on one simulation; areas (the area map)
@@ -445,9 +563,15 @@ static int submit_indicators(run *r, const char *tenant, int kernel, int sim, in
         ij->area = area;
         ij->variant = variant;
         ij->sim = sim;
-        if (submit_one(r, &is, ij->job, err) < 0)
+        char dep_local[2 * SK_ID_MAX];
+        if (r->inputs != INPUTS_FRAMES && is.ninputs == 0) {
+            /* in the graph: depend on the simulation's node, not an id */
+            snprintf(dep_local, sizeof dep_local, "@%zu=%s", r->simjobs[sim].pending, kernels[kernel]);
+            is.deps[0] = dep_local;
+        }
+        size_t index = r->njobs++;
+        if (submit_or_queue(r, &is, refs, NULL, false, index, err) < 0)
             return -1;
-        r->njobs++;
     }
     return 0;
 }
@@ -1145,6 +1269,11 @@ int sk_cli_run(int argc, char **argv)
             code = err.code == SK_ETIMEDOUT ? SK_EXIT_UNREACHABLE : SK_EXIT_ERROR;
             goto done;
         }
+    if (r->npending > 0 && submit_graph(r, &err) < 0) {
+        fprintf(stderr, "samskap run: %s\n", err.msg);
+        code = err.code == SK_ETIMEDOUT ? SK_EXIT_UNREACHABLE : SK_EXIT_ERROR;
+        goto done;
+    }
     fprintf(stderr, "samskap run: %zu simulations and %zu indicator jobs submitted (inputs: %zu bytes uploaded as "
                     "datasets, %zu bytes the broker held already, %zu bytes sent with jobs)\n", r->nsim, r->njobs,
             r->uploaded_bytes, r->held_bytes, r->sent_bytes);
@@ -1211,6 +1340,9 @@ done:
         free(r->simjobs);
         free(r->cells);
         free(r->stored);
+        for (size_t i = 0; i < r->npending; i++)
+            sk_params_free(r->pending[i].params);
+        free(r->pending);
         free(r);
     }
     sk_config_free(conf);

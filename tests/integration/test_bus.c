@@ -1208,6 +1208,131 @@ static void test_graph(void)
     CHECK(strstr(out, "no such job") != NULL);
 }
 
+/* Send a graph and wait for its answer: the REPLY's body (JSON) or the
+ * error's reason, in out. 1 reply, 0 error, -1 nothing. */
+static int graph_call(sk_client *cl, const sk_submit *subs, size_t n, char *out, size_t outlen)
+{
+    sk_error err = SK_ERROR_INIT;
+    int64_t req = sk_client_submit_graph(cl, subs, n, "1504", NULL, &err);
+    if (req < 0) {
+        snprintf(out, outlen, "%s", err.msg);
+        return -1;
+    }
+    for (int i = 0; i < 40; i++) {
+        sk_wire_msg m;
+        if (sk_client_recv(cl, 250, &m, &err) != 1)
+            continue;
+        int rc = -1;
+        if (m.hdr.req == req && m.hdr.job[0] == '\0') {
+            rc = m.hdr.type == SK_MSG_REPLY && m.nbodies == 1;
+            if (rc)
+                snprintf(out, outlen, "%.*s", (int)zmq_msg_size(&m.bodies[0]), (char *)zmq_msg_data(&m.bodies[0]));
+            else
+                snprintf(out, outlen, "%s", m.hdr.reason);
+        }
+        sk_wire_msg_close(&m);
+        if (rc >= 0)
+            return rc;
+    }
+    return -1;
+}
+
+/* A job graph in one message (sk_graph.h): ids in node order, "@K"
+ * dependencies wired, results by reference; a graph with one bad job
+ * creates none; a dependency across tenants is refused. */
+static void test_graph_msg(void)
+{
+    char dir[] = "/tmp/sk_gmsg_XXXXXX", bargs[400], file[300], hash[SK_HASH_NAME_LEN], ds[200], dep[64];
+    static char out[65536];
+    CHECK(mkdtemp(dir) != NULL);
+    snprintf(bargs, sizeof bargs, FAST_BROKER " --data-dir %s/data", dir);
+    start(bargs, 1, 2);
+    snprintf(file, sizeof file, "%s/in.txt", dir);
+    FILE *f = fopen(file, "w");
+    fputs("a network, stored once\n", f);
+    fclose(f);
+    CHECK(h_cli(&C, out, sizeof out, "dataset put %s --tenant 1504", file) == 0);
+    snprintf(hash, sizeof hash, "%.71s", out);
+    snprintf(ds, sizeof ds, "net=%s", hash);
+    sk_error err = SK_ERROR_INIT;
+    sk_client *cl = sk_client_new(C.front, &err);
+    sk_submit subs[3] = {
+        {.service = "diag.digest", .tenant = "1504", .ndatasets = 1},
+        {.service = "diag.digest", .tenant = "1504", .ndeps = 1},
+        {.service = "diag.echo", .tenant = "1504"},
+    };
+    subs[0].datasets[0] = ds;
+    subs[1].deps[0] = "@0=upstream";
+    CHECK(graph_call(cl, subs, 3, out, sizeof out) == 1);
+    char ids[3][SK_ID_MAX] = {"", "", ""};
+    CHECK(sscanf(out, "{\"jobs\":[\"%63[^\"]\",\"%63[^\"]\",\"%63[^\"]\"]}", ids[0], ids[1], ids[2]) == 3);
+    /* Every job's result reaches the graph's submitter. */
+    int results = 0;
+    bool digest_ok = false;
+    for (int i = 0; i < 80 && results < 3; i++) {
+        sk_wire_msg m;
+        if (sk_client_recv(cl, 250, &m, &err) != 1)
+            continue;
+        if (m.hdr.type == SK_MSG_RESULT) {
+            results++;
+            if (strcmp(m.hdr.job, ids[0]) == 0 && m.nbodies == 1)
+                digest_ok = memmem(zmq_msg_data(&m.bodies[0]), zmq_msg_size(&m.bodies[0]), hash + 7, 64) != NULL;
+        }
+        sk_wire_msg_close(&m);
+    }
+    CHECK(results == 3 && digest_ok);
+    /* The second job got the first one's result as its input "upstream". */
+    CHECK(h_cli(&C, out, sizeof out, "result %s --json", ids[1]) == 0);
+    CHECK(strstr(out, "upstream") != NULL);
+    /* One bad job (a dataset never stored): the graph makes nothing. */
+    char *st = h_status(&C);
+    long before = h_counter(st, "submitted");
+    CHECK(before == 3);
+    free(st);
+    char missing[200];
+    snprintf(missing, sizeof missing, "net=sha256:%064d", 7);
+    subs[2].ndatasets = 1;
+    subs[2].datasets[0] = missing;
+    CHECK(graph_call(cl, subs, 3, out, sizeof out) == 0);
+    CHECK(strstr(out, "graph job 2: input 'net'") != NULL);
+    st = h_status(&C);
+    CHECK(h_counter(st, "submitted") == before);
+    free(st);
+    /* A dependency on another tenant's node of the graph is refused. */
+    subs[2].ndatasets = 0;
+    subs[1].tenant = "1534";
+    CHECK(graph_call(cl, subs, 3, out, sizeof out) == 0);
+    CHECK(strstr(out, "graph job 1: depends on job 0 of another tenant") != NULL);
+    /* A job id from an earlier graph works as a dependency too. */
+    subs[1].tenant = "1504";
+    snprintf(dep, sizeof dep, "%s=upstream", ids[0]);
+    subs[1].deps[0] = dep;
+    CHECK(graph_call(cl, subs, 2, out, sizeof out) == 1);
+    /* A malformed graph body is refused and counted; the broker lives on. */
+    void *zctx = zmq_ctx_new(), *raw = zmq_socket(zctx, ZMQ_DEALER);
+    CHECK(raw != NULL && zmq_connect(raw, C.front) == 0);
+    sk_header h;
+    sk_header_init(&h, SK_MSG_GRAPH);
+    sk_strlcpy(h.tenant, "1504", sizeof h.tenant);
+    h.req = 5;
+    h.nbodies = 1;
+    zmq_msg_t body;
+    zmq_msg_init_size(&body, 5);
+    memcpy(zmq_msg_data(&body), "\xdd\xff\xff\xff\xff", 5);
+    CHECK(sk_wire_send(raw, NULL, 0, &h, &body, 1, 0) == 0);
+    zmq_setsockopt(raw, ZMQ_RCVTIMEO, &(int){5000}, sizeof(int));
+    sk_wire_msg m;
+    CHECK(sk_wire_recv(raw, false, &m, 0, &err) == 1 && m.hdr.type == SK_MSG_ERROR &&
+          strstr(m.hdr.reason, "graph:") != NULL);
+    sk_wire_msg_close(&m);
+    zmq_close(raw);
+    zmq_ctx_term(zctx);
+    sk_client_free(cl);
+    char rm[200];
+    snprintf(rm, sizeof rm, "rm -rf %s", dir);
+    CHECK(system(rm) == 0);
+}
+
 /* A scenario end to end on the bundled region: all three kernels, an
  * indicator per kernel, the before/after table; and a scenario with a
  * failing step, whose dependants fail while the rest finish. */
@@ -1809,6 +1934,7 @@ int main(int argc, char **argv)
         {"fairness", test_fairness, 90},
         {"events", test_events, 60},
         {"graph", test_graph, 60},
+        {"graph_msg", test_graph_msg, 60},
         {"scenario", test_scenario, 170},
         {"datasets", test_datasets, 90},
         {"fetch", test_fetch, 120},
