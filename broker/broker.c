@@ -668,6 +668,21 @@ static void resolve_deps(broker *b, job *j)
         make_ready(b, j);
 }
 
+/* A job that ran before a restart: its dependencies' results again. */
+static void reattach_deps(broker *b, job *j)
+{
+    for (size_t i = 0; i < j->ndeps && j->state == JOB_QUEUED; i++) {
+        char id[SK_ID_MAX], input[SK_ID_MAX], reason[600];
+        split_dep(j->deps[i], id, input);
+        job *d = sk_map_get(&b->jobs, id, strlen(id));
+        if (d == NULL || d->state != JOB_DONE || strcmp(d->tenant, j->tenant) != 0 ||
+            attach_result(b, j, input, d) < 0) {
+            snprintf(reason, sizeof reason, "dependency %s: its result is gone after a broker restart", id);
+            finish_job(b, j, JOB_FAILED, SK_ENOTFOUND, reason);
+        }
+    }
+}
+
 /* A job finished: its dependants get its result, or fail with its reason. */
 static void release_dependants(broker *b, job *d)
 {
@@ -2707,11 +2722,15 @@ static int load_journal(broker *b, sk_error *err)
         sk_journal_job_clear(jj);
     }
     free(jobs);
-    /* Second pass: jobs waiting for others, now that all are known. */
+    /* Second pass: jobs waiting for others, now that all are known.  A job
+     * that was running had all its dependencies done: it gets their results
+     * again, for when it must run again (its node may be gone). */
     for (job *j = b->active_head, *next; j != NULL; j = next) {
         next = j->lnext;
         if (j->ndeps > 0 && j->deps_pending > 0 && j->queue == NULL && j->state == JOB_QUEUED)
             resolve_deps(b, j);
+        else if (j->ndeps > 0 && j->limbo_until_ms != 0 && j->state == JOB_QUEUED)
+            reattach_deps(b, j);
     }
     sk_info("msg=\"journal loaded\" queued=%zu running=%zu finished=%zu", queued, running, finished);
     return 0;

@@ -68,13 +68,9 @@ int sk_diag_echo(const sk_job_ctx *ctx, sk_result **out, sk_error *err)
     return 0;
 }
 
-int sk_diag_sleep(const sk_job_ctx *ctx, sk_result **out, sk_error *err)
+/* Sleep ms in small steps, reporting progress and giving up on cancel. */
+static int sleep_ms(const sk_job_ctx *ctx, int64_t ms, sk_error *err)
 {
-    int64_t ms;
-    bool fail;
-    if (sk_params_get_int(ctx->params, "ms", 100, 0, 24LL * 3600 * 1000, &ms, err) < 0 ||
-        sk_params_get_bool(ctx->params, "fail", false, &fail, err) < 0)
-        return err ? err->code : SK_EINVAL;
     const int64_t step = 10;
     for (int64_t done = 0; done < ms; done += step) {
         if (sk_job_cancelled(ctx))
@@ -86,6 +82,18 @@ int sk_diag_sleep(const sk_job_ctx *ctx, sk_result **out, sk_error *err)
         sk_job_progress(ctx, (double)(done + chunk) / (double)ms, "slept %lld of %lld ms",
                         (long long)(done + chunk), (long long)ms);
     }
+    return 0;
+}
+
+int sk_diag_sleep(const sk_job_ctx *ctx, sk_result **out, sk_error *err)
+{
+    int64_t ms;
+    bool fail;
+    if (sk_params_get_int(ctx->params, "ms", 100, 0, 24LL * 3600 * 1000, &ms, err) < 0 ||
+        sk_params_get_bool(ctx->params, "fail", false, &fail, err) < 0)
+        return err ? err->code : SK_EINVAL;
+    if (sleep_ms(ctx, ms, err) < 0)
+        return err ? err->code : SK_ECANCELED;
     if (fail)
         return sk_fail(err, SK_EINVAL, "diag.sleep: failing as asked (param fail=true)");
     sk_result *r = sk_result_new("diag.sleep", DIAG_VERSION);
@@ -100,6 +108,11 @@ int sk_diag_sleep(const sk_job_ctx *ctx, sk_result **out, sk_error *err)
 
 int sk_diag_digest(const sk_job_ctx *ctx, sk_result **out, sk_error *err)
 {
+    int64_t ms;
+    if (sk_params_get_int(ctx->params, "ms", 0, 0, 24LL * 3600 * 1000, &ms, err) < 0)
+        return err ? err->code : SK_EINVAL;
+    if (sleep_ms(ctx, ms, err) < 0) /* tests: a digest still running when something breaks */
+        return err ? err->code : SK_ECANCELED;
     sk_result *r = sk_result_new("diag.digest", DIAG_VERSION);
     sk_table *t = r != NULL ? sk_result_add_table(r, "inputs", "input", "name", ctx->ninputs) : NULL;
     const char **names = calloc(ctx->ninputs + 1, sizeof *names);

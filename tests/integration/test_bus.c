@@ -1333,6 +1333,58 @@ static void test_graph_msg(void)
     CHECK(system(rm) == 0);
 }
 
+/* A dependant that was running when the broker died (kill -9), and whose
+ * node died too, runs again on another node after the restart, with its
+ * dependency's result as input again (from the journal). */
+static void test_restart_deps(void)
+{
+    char dir[] = "/tmp/sk_rdeps_XXXXXX", bargs[400], nargs[400], up_hash[SK_HASH_NAME_LEN] = "", out[65536];
+    CHECK(mkdtemp(dir) != NULL);
+    snprintf(bargs, sizeof bargs, FAST_BROKER " --data-dir %s/data", dir);
+    snprintf(nargs, sizeof nargs, FAST_NODE " --cache-dir %s/cache1", dir);
+    h_cluster_init(&C);
+    h_start_broker(&C, bargs);
+    pid_t n1 = h_start_node(&C, "n1", 1, nargs);
+    h_wait_nodes(&C, 1, 20000);
+    sk_error err = SK_ERROR_INIT;
+    sk_client *cl = sk_client_new(C.front, &err);
+    sk_submit up = {.service = "diag.echo", .tenant = "1504"};
+    sk_params *p = sk_params_new();
+    sk_params_set_str(p, "ms", "4000");
+    sk_submit digest = {.service = "diag.digest", .tenant = "1504", .params = p, .ndeps = 1};
+    digest.deps[0] = "@0=upstream";
+    sk_submit subs[2] = {up, digest};
+    int64_t req = sk_client_submit_graph(cl, subs, 2, "1504", NULL, &err);
+    sk_params_free(p);
+    CHECK(req > 0);
+    char ids[2][SK_ID_MAX] = {"", ""};
+    for (int i = 0; i < 40 && !up_hash[0]; i++) {
+        sk_wire_msg m;
+        if (sk_client_recv(cl, 250, &m, &err) != 1)
+            continue;
+        if (m.hdr.type == SK_MSG_REPLY && m.nbodies == 1)
+            sscanf(zmq_msg_data(&m.bodies[0]), "{\"jobs\":[\"%63[^\"]\",\"%63[^\"]\"", ids[0], ids[1]);
+        if (m.hdr.type == SK_MSG_RESULT && m.nbodies == 1 && strcmp(m.hdr.job, ids[0]) == 0)
+            sk_sha256_name(zmq_msg_data(&m.bodies[0]), zmq_msg_size(&m.bodies[0]), up_hash);
+        sk_wire_msg_close(&m);
+    }
+    sk_client_free(cl);
+    CHECK(ids[1][0] && up_hash[0]);
+    /* The digest runs (4 s); broker and node die under it. */
+    usleep(800 * 1000);
+    h_kill(C.broker, SIGKILL);
+    h_kill(n1, SIGKILL);
+    h_start_broker(&C, bargs);
+    snprintf(nargs, sizeof nargs, FAST_NODE " --cache-dir %s/cache2", dir);
+    h_start_node(&C, "n2", 1, nargs);
+    h_wait_nodes(&C, 1, 20000);
+    CHECK(h_cli(&C, out, sizeof out, "wait %s --tenant 1504 --json --timeout 30", ids[1]) == 0);
+    CHECK(strstr(out, "\"ids\":[\"upstream\"]") != NULL && strstr(out, up_hash) != NULL);
+    char rm[200];
+    snprintf(rm, sizeof rm, "rm -rf %s", dir);
+    CHECK(system(rm) == 0);
+}
+
 /* A scenario end to end on the bundled region: all three kernels, an
  * indicator per kernel, the before/after table; and a scenario with a
  * failing step, whose dependants fail while the rest finish. */
@@ -1935,6 +1987,7 @@ int main(int argc, char **argv)
         {"events", test_events, 60},
         {"graph", test_graph, 60},
         {"graph_msg", test_graph_msg, 60},
+        {"restart_deps", test_restart_deps, 90},
         {"scenario", test_scenario, 170},
         {"datasets", test_datasets, 90},
         {"fetch", test_fetch, 120},
