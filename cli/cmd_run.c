@@ -119,6 +119,10 @@ typedef struct run {
     size_t uploaded_bytes, held_bytes, sent_bytes;  /* inputs: stored now, stored before, with jobs */
     struct pending *pending;        /* the job graph, sent in one message when inputs are datasets */
     size_t npending, cappending;
+    struct made { bool sim; size_t index; int64_t wait_req; } *made;  /* every job, in creation order */
+    size_t nmade, capmade;
+    char (*collect)[SK_ID_MAX];     /* --collect: the ids of an earlier submission, in creation order */
+    size_t ncollect;
 } run;
 
 /* A job of the graph, until the broker names it: its submit, owning what
@@ -345,7 +349,7 @@ static void take_other(void *ud, sk_wire_msg *m)
  * broker keeps no datasets, or --inputs frames); <0: error. */
 static int as_dataset(run *r, const char *tenant, const void *data, size_t len, char *hash, sk_error *err)
 {
-    if (r->inputs == INPUTS_FRAMES)
+    if (r->inputs == INPUTS_FRAMES || r->collect != NULL)
         return 0;
     char key[SK_ID_MAX + SK_HASH_NAME_LEN];
     sk_sha256_name(data, len, hash);
@@ -405,8 +409,25 @@ static int add_input(run *r, sk_submit *s, char (*refs)[SK_ID_MAX + SK_HASH_NAME
 static int submit_or_queue(run *r, sk_submit *s, char (*refs)[SK_ID_MAX + SK_HASH_NAME_LEN + 2], sk_params *params,
                            bool sim, size_t index, sk_error *err)
 {
+    struct made *mk = grow(r->made, &r->capmade, r->nmade, sizeof *r->made);
+    if (mk == NULL) {
+        sk_params_free(params);
+        return sk_fail(err, SK_ENOMEM, "out of memory");
+    }
+    r->made = mk;
+    r->made[r->nmade++] = (struct made){.sim = sim, .index = index};
+    char *slot = sim ? r->simjobs[index].job : r->jobs[index].job;
+    if (r->collect != NULL) {
+        /* --collect: the same jobs in the same order, submitted earlier */
+        sk_params_free(params);
+        if (r->nmade > r->ncollect)
+            return sk_fail(err, SK_EINVAL, "%s makes more jobs than the run it is collecting (%zu): the scenario "
+                           "changed since it was submitted", r->file, r->ncollect);
+        sk_strlcpy(slot, r->collect[r->nmade - 1], SK_ID_MAX);
+        return 0;
+    }
     if (r->inputs == INPUTS_FRAMES || s->ninputs > 0) {
-        int rc = submit_one(r, s, sim ? r->simjobs[index].job : r->jobs[index].job, err);
+        int rc = submit_one(r, s, slot, err);
         sk_params_free(params);
         return rc;
     }
@@ -1152,9 +1173,128 @@ static int load_scenario(run *r, const sk_cval *root, sk_error *err)
     return 0;
 }
 
+/* The manifest of a run submitted with --no-wait: enough for --collect to
+ * rebuild the table later (the scenario, its hash, every job id in the
+ * order the scenario makes them). */
+static void manifest_json(const run *r, const char *abs, const char *sha, sk_buf *b)
+{
+    sk_buf_puts(b, "{\"scenario\":");
+    sk_json_str(b, abs);
+    sk_buf_puts(b, ",\"sha256\":");
+    sk_json_str(b, sha);
+    sk_buf_puts(b, ",\"region\":");
+    sk_json_str(b, r->region);
+    sk_buf_printf(b, ",\"simulations\":%zu,\"indicators\":%zu,\"jobs\":[", r->nsim, r->njobs);
+    for (size_t i = 0; i < r->nmade; i++) {
+        const struct made *mk = &r->made[i];
+        sk_buf_puts(b, i ? "," : "");
+        sk_json_str(b, mk->sim ? r->simjobs[mk->index].job : r->jobs[mk->index].job);
+    }
+    sk_buf_puts(b, "]}\n");
+}
+
+/* A JSON string value after "key": into out (\" and \\ unescaped). */
+static int manifest_str(const char *text, const char *key, char *out, size_t n)
+{
+    char pat[64];
+    snprintf(pat, sizeof pat, "\"%s\":\"", key);
+    const char *p = strstr(text, pat);
+    if (p == NULL)
+        return -1;
+    p += strlen(pat);
+    size_t k = 0;
+    for (; *p && *p != '"' && k + 1 < n; p++) {
+        if (*p == '\\' && (p[1] == '"' || p[1] == '\\'))
+            p++;
+        out[k++] = *p;
+    }
+    out[k] = '\0';
+    return *p == '"' ? 0 : -1;
+}
+
+static int read_manifest(run *r, const char *path, char *scenario, size_t slen, char *sha, size_t shalen,
+                         sk_error *err)
+{
+    size_t len;
+    char *text = sk_read_file(path, &len, (size_t)64 << 20, err);
+    if (text == NULL)
+        return -1;
+    const char *jobs = strstr(text, "\"jobs\":[");
+    if (manifest_str(text, "scenario", scenario, slen) < 0 || manifest_str(text, "sha256", sha, shalen) < 0 ||
+        jobs == NULL) {
+        free(text);
+        return sk_fail(err, SK_EINVAL, "%s: not a run manifest of `samskap run --no-wait` (scenario, sha256, jobs)",
+                       path);
+    }
+    for (const char *p = jobs + 8; *p && *p != ']';) {
+        const char *q = *p == '"' ? strchr(p + 1, '"') : NULL;
+        if (q == NULL) {
+            p++;
+            continue;
+        }
+        if (q - p - 1 <= 0 || q - p - 1 >= SK_ID_MAX) {
+            free(text);
+            return sk_fail(err, SK_EINVAL, "%s: a job id is empty or too long", path);
+        }
+        char (*grown)[SK_ID_MAX] = realloc(r->collect, (r->ncollect + 1) * sizeof *r->collect);
+        if (grown == NULL) {
+            free(text);
+            return sk_fail(err, SK_ENOMEM, "out of memory");
+        }
+        r->collect = grown;
+        snprintf(r->collect[r->ncollect++], SK_ID_MAX, "%.*s", (int)(q - p - 1), p + 1);
+        p = q + 1;
+    }
+    free(text);
+    if (r->ncollect == 0)
+        return sk_fail(err, SK_EINVAL, "%s: the manifest lists no jobs", path);
+    return 0;
+}
+
+/* --collect: ask the broker for every job's outcome (WAIT). */
+static int wait_for_all(run *r, sk_error *err)
+{
+    for (size_t i = 0; i < r->nmade; i++) {
+        struct made *mk = &r->made[i];
+        const char *job = mk->sim ? r->simjobs[mk->index].job : r->jobs[mk->index].job;
+        const char *tenant = mk->sim ? r->simjobs[mk->index].tenant : NULL;
+        if (!mk->sim) {
+            const ind_job *ij = &r->jobs[mk->index];
+            tenant = ij->variant < 0 ? r->areas[ij->area].code : r->region;
+        }
+        mk->wait_req = sk_client_request(r->cl, SK_MSG_WAIT, job, tenant, err);
+        if (mk->wait_req < 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* An error answering a WAIT of --collect: that job's outcome is unknown. */
+static void take_wait_error(run *r, const sk_wire_msg *m)
+{
+    for (size_t i = 0; i < r->nmade; i++) {
+        struct made *mk = &r->made[i];
+        if (mk->wait_req != m->hdr.req)
+            continue;
+        if (mk->sim) {
+            sim_job *sj = &r->simjobs[mk->index];
+            if (!sj->done) {
+                sj->done = true;
+                sk_strlcpy(sj->error, m->hdr.reason, sizeof sj->error);
+            }
+        } else if (!r->jobs[mk->index].done) {
+            take_failure(r, &r->jobs[mk->index], m->hdr.reason);
+            r->jobs[mk->index].done = true;
+        }
+        report_progress(r);
+        return;
+    }
+}
+
 static const char run_usage[] =
-    "usage: samskap run SCENARIO.lua [--out DIR] [--json|--csv] [--broker ENDPOINT] [--timeout S]\n"
-    "                   [--inputs auto|frames|datasets] [--curve-key FILE --server-key FILE]\n\n"
+    "usage: samskap run SCENARIO.lua [--wait|--no-wait] [--out DIR] [--json|--csv] [--broker ENDPOINT]\n"
+    "                   [--timeout S] [--inputs auto|frames|datasets] [--curve-key FILE --server-key FILE]\n"
+    "       samskap run --collect RUN.json [--out DIR] [--json|--csv] [--broker ENDPOINT] [--timeout S]\n\n"
     "Runs a scenario (docs/scenarios.md): each municipality's networks on their own\n"
     "(before), the merged region's networks once (after), and each variant of the\n"
     "merged region, with the scenario's indicators, and prints the indicator table\n"
@@ -1162,6 +1302,10 @@ static const char run_usage[] =
     "writes report.md, report.json and report.csv (per-cell provenance).  A failed\n"
     "step fails the steps that depend on it; the rest still finish.  The values are\n"
     "stored in the region's indicator history (samskap indicators).\n\n"
+    "--wait (default): wait for every step and print the table.  --no-wait: submit,\n"
+    "print the run's manifest (JSON: scenario, its hash, every job id; also\n"
+    "DIR/run.json with --out) and exit; `samskap run --collect RUN.json` later\n"
+    "waits for those jobs and prints the table (within the broker's --result-ttl).\n\n"
     "--inputs: how network files reach the nodes.  datasets: stored at the broker by\n"
     "content hash, once per tenant (a file the broker already holds is not sent\n"
     "again) and fetched by the nodes; frames: with every job; auto (default):\n"
@@ -1175,6 +1319,8 @@ int sk_cli_run(int argc, char **argv)
     const char *curve_key = getenv("SAMSKAP_CURVE_KEY"), *server_key = getenv("SAMSKAP_SERVER_KEY");
     double timeout_s = 900;
     int inputs = INPUTS_AUTO;
+    bool no_wait = false;
+    const char *collect = NULL;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
@@ -1193,6 +1339,12 @@ int sk_cli_run(int argc, char **argv)
                 fprintf(stderr, "samskap run: --timeout needs seconds\n");
                 return SK_EXIT_USAGE;
             }
+        } else if (strcmp(a, "--wait") == 0) {
+            no_wait = false;
+        } else if (strcmp(a, "--no-wait") == 0) {
+            no_wait = true;
+        } else if (strcmp(a, "--collect") == 0 && i + 1 < argc) {
+            collect = argv[++i];
         } else if (strcmp(a, "--inputs") == 0 && i + 1 < argc) {
             const char *v = argv[++i];
             if (strcmp(v, "auto") != 0 && strcmp(v, "frames") != 0 && strcmp(v, "datasets") != 0) {
@@ -1211,20 +1363,61 @@ int sk_cli_run(int argc, char **argv)
             return SK_EXIT_USAGE;
         }
     }
+    char collect_file[4096] = "", collect_sha[SK_HASH_NAME_LEN] = "";
+    run *r = calloc(1, sizeof *r);
+    if (r == NULL) {
+        fprintf(stderr, "samskap run: out of memory\n");
+        return SK_EXIT_ERROR;
+    }
+    sk_error err = SK_ERROR_INIT;
+    if (collect != NULL) {
+        if (no_wait || file != NULL) {
+            fprintf(stderr, "samskap run: --collect takes the scenario from the manifest, and waits\n");
+            free(r);
+            return SK_EXIT_USAGE;
+        }
+        if (read_manifest(r, collect, collect_file, sizeof collect_file, collect_sha, sizeof collect_sha, &err) < 0) {
+            fprintf(stderr, "samskap run: %s\n", err.msg);
+            free(r->collect);
+            free(r);
+            return SK_EXIT_USAGE;
+        }
+        file = collect_file;
+    }
     if (file == NULL) {
         fprintf(stderr, "usage: samskap run SCENARIO.lua [--out DIR] [--json|--csv] (see --help)\n");
+        free(r);
         return SK_EXIT_USAGE;
+    }
+    /* The scenario's bytes name the run: --collect refuses a changed file. */
+    char abs[4096], sha[SK_HASH_NAME_LEN];
+    {
+        size_t slen;
+        char *src = sk_read_file(file, &slen, SCENARIO_MAX_BYTES, &err);
+        if (src == NULL) {
+            fprintf(stderr, "samskap run: %s\n", err.msg);
+            free(r->collect);
+            free(r);
+            return SK_EXIT_ERROR;
+        }
+        sk_sha256_name(src, slen, sha);
+        free(src);
+        if (realpath(file, abs) == NULL)
+            sk_strlcpy(abs, file, sizeof abs);
+        if (collect != NULL && strcmp(sha, collect_sha) != 0) {
+            fprintf(stderr, "samskap run: %s changed since the run in %s was submitted (%s, was %s)\n", file,
+                    collect, sha, collect_sha);
+            free(r->collect);
+            free(r);
+            return SK_EXIT_USAGE;
+        }
     }
     if (curve_key != NULL && *curve_key == '\0')
         curve_key = NULL;
     if (server_key != NULL && *server_key == '\0')
         server_key = NULL;
-    sk_error err = SK_ERROR_INIT;
     sk_config *conf = NULL;
     int code = SK_EXIT_ERROR;
-    run *r = calloc(1, sizeof *r);
-    if (r == NULL)
-        goto done;
     r->file = file;
     r->inputs = inputs;
     if (read_scenario(file, &conf, &err) < 0) {
@@ -1274,9 +1467,37 @@ int sk_cli_run(int argc, char **argv)
         code = err.code == SK_ETIMEDOUT ? SK_EXIT_UNREACHABLE : SK_EXIT_ERROR;
         goto done;
     }
-    fprintf(stderr, "samskap run: %zu simulations and %zu indicator jobs submitted (inputs: %zu bytes uploaded as "
-                    "datasets, %zu bytes the broker held already, %zu bytes sent with jobs)\n", r->nsim, r->njobs,
-            r->uploaded_bytes, r->held_bytes, r->sent_bytes);
+    if (r->collect != NULL) {
+        if (r->nmade != r->ncollect) {
+            fprintf(stderr, "samskap run: %s makes %zu jobs, the manifest lists %zu: not the same run\n", file,
+                    r->nmade, r->ncollect);
+            code = SK_EXIT_USAGE;
+            goto done;
+        }
+        if (wait_for_all(r, &err) < 0) {
+            fprintf(stderr, "samskap run: %s\n", err.msg);
+            code = SK_EXIT_UNREACHABLE;
+            goto done;
+        }
+        fprintf(stderr, "samskap run: collecting %zu simulations and %zu indicator jobs\n", r->nsim, r->njobs);
+    } else {
+        fprintf(stderr, "samskap run: %zu simulations and %zu indicator jobs submitted (inputs: %zu bytes uploaded "
+                        "as datasets, %zu bytes the broker held already, %zu bytes sent with jobs)\n", r->nsim,
+                r->njobs, r->uploaded_bytes, r->held_bytes, r->sent_bytes);
+    }
+    if (no_wait) {
+        sk_buf man = SK_BUF_INIT;
+        manifest_json(r, abs, sha, &man);
+        fputs(man.data, stdout);
+        if (out_dir != NULL && ((mkdir(out_dir, 0777) < 0 && errno != EEXIST) || write_out(out_dir, "run.json", &man) < 0))
+            fprintf(stderr, "samskap run: cannot write %s/run.json: %s\n", out_dir, strerror(errno));
+        else if (out_dir != NULL)
+            fprintf(stderr, "samskap run: manifest in %s/run.json; `samskap run --collect %s/run.json` waits for "
+                            "the table\n", out_dir, out_dir);
+        sk_buf_free(&man);
+        code = SK_EXIT_OK;
+        goto done;
+    }
     /* Collect every outcome: indicators for the table, simulations for the
      * provenance. */
     size_t left = 0;
@@ -1297,7 +1518,8 @@ int sk_cli_run(int argc, char **argv)
             waited += 0.5;
             continue;
         }
-        handle_outcome(r, &m);
+        if (!handle_outcome(r, &m) && m.hdr.type == SK_MSG_ERROR && r->collect != NULL)
+            take_wait_error(r, &m);
         sk_wire_msg_close(&m);
     }
     copy_reused(r);
@@ -1343,6 +1565,8 @@ done:
         for (size_t i = 0; i < r->npending; i++)
             sk_params_free(r->pending[i].params);
         free(r->pending);
+        free(r->made);
+        free(r->collect);
         free(r);
     }
     sk_config_free(conf);

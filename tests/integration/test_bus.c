@@ -1434,6 +1434,17 @@ static void test_scenario(void)
      * by tenant: 1534 has none of its own. */
     CHECK(h_cli(&C, hist, sizeof hist, "indicators --tenant 1534 --csv") == 0);
     CHECK(strstr(hist, "traffic_travel_time_index") == NULL);
+    /* --no-wait prints the run's manifest and returns; --collect later
+     * waits for those jobs and gives the same table. */
+    CHECK(h_cli(&C, out, sizeof out, "run %s/deploy/region/scenario.lua --no-wait --out %s/nw", src, hdir) == 0);
+    CHECK(strstr(out, "\"simulations\":21,\"indicators\":42,\"jobs\":[\"j-") != NULL);
+    CHECK(h_cli(&C, out, sizeof out, "run --collect %s/nw/run.json --json", hdir) == 0);
+    {
+        const char *want = "{\"indicator\":\"water_pressure_adequacy\",\"region\":{\"value\":";
+        const char *p = strstr(out, want);
+        CHECK(p != NULL && strncmp(p + strlen(want), "null", 4) != 0);
+    }
+    CHECK(h_cli(&C, out, sizeof out, "run --collect %s/deploy/region/scenario.lua", src) == 2);
     /* A step that fails: an indicator no node offers. */
     const char *bad = "/tmp/sk_scenario_fail.lua";
     FILE *f = fopen(bad, "w");
