@@ -7,7 +7,7 @@
 
 #include "sk_result.h"
 
-/* Exit codes (docs/cli.md): scripts tell failures apart by these. */
+/* Exit codes (README, "Using it"): scripts tell failures apart by these. */
 enum {
     SK_EXIT_OK = 0,
     SK_EXIT_ERROR = 1,        /* anything else: bad input file, I/O */
