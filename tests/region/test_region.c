@@ -377,6 +377,15 @@ static void test_determinism(void)
             CHECK(same_file(pa, fm, merged_files[k]) == 1, "%s/%s is stale", pa, merged_files[k]);
         CHECK(same_file(bundled, fresh, "region.csv") == 1 && same_file(bundled, fresh, "merge.spec") == 1,
               "deploy/region region.csv or merge.spec is stale");
+        /* The bundled scenario's variant: its spec merged anew. */
+        char spec[600], fv[600];
+        snprintf(spec, sizeof spec, "%s/variants/skodje_road.spec", bundled);
+        snprintf(pa, sizeof pa, "%s/variants/skodje_road", bundled);
+        snprintf(fv, sizeof fv, "%s/skodje_road", fresh);
+        CHECK(sk_region_merge(fresh, spec, fv, NULL, &err) == 0, "merge the variant: %s", err.msg);
+        for (int k = 0; merged_files[k]; k++)
+            CHECK(same_file(pa, fv, merged_files[k]) == 1, "%s/%s is stale: merge it again (docs/region.md)", pa,
+                  merged_files[k]);
     } else
         printf("  (SAMSKAP_SOURCE unset: bundled region not compared)\n");
     /* No decimal commas crept in under nb_NO. */
