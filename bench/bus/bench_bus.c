@@ -5,7 +5,8 @@
  * the broker, not a kernel.
  *
  * usage: bench_bus [--clients N] [--workers M] [--seconds S] [--window W]
- *                  [--broker PATH-TO-samskap-broker] */
+ *                  [--broker PATH-TO-samskap-broker] [--only proxy|samskap|durable]
+ *                  [--bytes 100|10240] */
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
@@ -262,13 +263,33 @@ static void *px_client(void *arg)
     return NULL;
 }
 
+/* CPU seconds (user + system) a process has used so far; 0 if unknown. */
+static double proc_cpu_s(pid_t pid)
+{
+    char path[64], buf[1024];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (f == NULL)
+        return 0;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    /* Fields after the command name, which may hold spaces: utime and
+     * stime are the 12th and 13th after the closing parenthesis. */
+    char *p = strrchr(buf, ')');
+    unsigned long ut = 0, st = 0;
+    if (p == NULL || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2)
+        return 0;
+    return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
+
 static int cmp_d(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
     return x < y ? -1 : x > y;
 }
 
-static void report(const char *label, config *c, targs *cl, double elapsed)
+static void report(const char *label, config *c, targs *cl, double elapsed, double broker_cpu)
 {
     long done = 0, n = 0;
     for (int i = 0; i < c->clients; i++)
@@ -280,8 +301,12 @@ static void report(const char *label, config *c, targs *cl, double elapsed)
             all[k++] = cl[i].out.lat[j];
     qsort(all, (size_t)n, sizeof *all, cmp_d);
     double p50 = n ? all[n / 2] : 0, p99 = n ? all[(long)(n * 0.99)] : 0;
-    printf("%-26s %7d %7d %7d %10.0f %9.3f %9.3f\n", label, c->clients, c->workers, c->body, done / elapsed,
+    printf("%-28s %7d %7d %7d %10.0f %9.3f %9.3f", label, c->clients, c->workers, c->body, done / elapsed,
            p50 * 1e3, p99 * 1e3);
+    if (broker_cpu > 0 && done > 0)
+        printf(" %10.2f\n", broker_cpu * 1e6 / (double)done);
+    else
+        printf(" %10s\n", "-");
     fflush(stdout);
     free(all);
 }
@@ -313,7 +338,7 @@ static double run(config *c, const char *label, const char *broker_bin, double *
         pthread_create(&workers[i], NULL, c->samskap ? sk_worker : px_worker, &wa[i]);
     }
     usleep(300000);
-    double t0 = now_s();
+    double t0 = now_s(), cpu0 = broker ? proc_cpu_s(broker) : 0;
     for (int i = 0; i < c->clients; i++) {
         ca[i] = (targs){c, ctx, {0, NULL, 0, 0}, i};
         pthread_create(&clients[i], NULL, c->samskap ? sk_client_thread : px_client, &ca[i]);
@@ -322,7 +347,7 @@ static double run(config *c, const char *label, const char *broker_bin, double *
         pthread_join(clients[i], NULL);
     double elapsed = c->seconds;
     (void)t0;
-    report(label, c, ca, elapsed);
+    report(label, c, ca, elapsed, broker ? proc_cpu_s(broker) - cpu0 : 0);
     long done = 0;
     for (int i = 0; i < c->clients; i++) {
         done += ca[i].out.done;
@@ -359,6 +384,7 @@ int main(int argc, char **argv)
     config base = {.clients = 8, .workers = 2, .window = 100, .body = 100, .seconds = 3};
     const char *broker_bin = getenv("SAMSKAP_BUILD") ? NULL : "./samskap-broker";
     const char *only = NULL;
+    int only_bytes = 0;
     static char path[512];
     if (getenv("SAMSKAP_BUILD")) {
         snprintf(path, sizeof path, "%s/samskap-broker", getenv("SAMSKAP_BUILD"));
@@ -367,8 +393,10 @@ int main(int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--help") == 0) {
             printf("usage: bench_bus [--clients N] [--workers M] [--seconds S] [--window W] [--broker PATH]\n"
-                   "                 [--only proxy|samskap|durable]\n"
-                   "Round trips/s and p50/p99 latency through samskap-broker and through zmq_proxy.\n");
+                   "                 [--only proxy|samskap|durable] [--bytes 100|10240]\n"
+                   "Round trips/s and p50/p99 latency through samskap-broker and through zmq_proxy.\n"
+                   "broker_us: CPU time (user + system, all threads) the samskap-broker process spent per\n"
+                   "round trip, a figure less sensitive than rt/s to other load on the machine.\n");
             return 0;
         } else if (i + 1 < argc && strcmp(argv[i], "--clients") == 0) base.clients = atoi(argv[++i]);
         else if (i + 1 < argc && strcmp(argv[i], "--workers") == 0) base.workers = atoi(argv[++i]);
@@ -376,6 +404,7 @@ int main(int argc, char **argv)
         else if (i + 1 < argc && strcmp(argv[i], "--window") == 0) base.window = atoi(argv[++i]);
         else if (i + 1 < argc && strcmp(argv[i], "--broker") == 0) broker_bin = argv[++i];
         else if (i + 1 < argc && strcmp(argv[i], "--only") == 0) only = argv[++i];
+        else if (i + 1 < argc && strcmp(argv[i], "--bytes") == 0) only_bytes = atoi(argv[++i]);
         else {
             fprintf(stderr, "bench_bus: unknown argument %s\n", argv[i]);
             return 2;
@@ -388,13 +417,16 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     printf("bench_bus: %d clients x %d in flight, %d workers, %.0f s per run, tcp loopback\n", base.clients,
            base.window, base.workers, base.seconds);
-    printf("%-26s %7s %7s %7s %10s %9s %9s\n", "path", "clients", "workers", "bytes", "rt/s", "p50_ms", "p99_ms");
+    printf("%-28s %7s %7s %7s %10s %9s %9s %10s\n", "path", "clients", "workers", "bytes", "rt/s", "p50_ms", "p99_ms",
+           "broker_us");
     int port = 20000 + (int)(getpid() % 20000);
     int bodies[2] = {100, 10240};
     for (int b = 0; b < 2; b++) {
         double proxy_rate, sk_rate, sk_ack_rate;
         config c = base;
         c.body = bodies[b];
+        if (only_bytes != 0 && only_bytes != c.body)
+            continue;
         snprintf(c.front, sizeof c.front, "tcp://127.0.0.1:%d", port++);
         snprintf(c.back, sizeof c.back, "tcp://127.0.0.1:%d", port++);
         proxy_rate = 1;
