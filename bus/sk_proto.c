@@ -968,7 +968,9 @@ int sk_wire_recv(void *sock, bool router, sk_wire_msg *m, int flags, sk_error *e
             return errno == EAGAIN ? 0 : sk_fail(err, SK_EIO, "recv: %s", zmq_strerror(errno));
         }
         m->has_route = true;
-        if (!more(sock))
+        /* zmq_msg_more on the frame just read, rather than asking the
+         * socket (ZMQ_RCVMORE) for every frame. */
+        if (!zmq_msg_more(&m->route))
             return sk_fail(err, SK_EPROTO, "message has no frames after the routing id");
         flags &= ~ZMQ_DONTWAIT; /* the rest of a multipart message is already here */
     }
@@ -983,12 +985,13 @@ int sk_wire_recv(void *sock, bool router, sk_wire_msg *m, int flags, sk_error *e
     const char *uid = zmq_msg_gets(&f, "User-Id");
     if (uid != NULL)
         sk_strlcpy(m->user, uid, sizeof m->user);
+    int more_frames = zmq_msg_more(&f);
     zmq_msg_close(&f);
     if (rc < 0) {
         drain(sock);
         return rc;
     }
-    if (!more(sock))
+    if (!more_frames)
         return sk_fail(err, SK_EPROTO, "message ends after the signature frame (no header)");
     zmq_msg_init(&f);
     if (zmq_msg_recv(&f, sock, 0) < 0) {
@@ -996,12 +999,13 @@ int sk_wire_recv(void *sock, bool router, sk_wire_msg *m, int flags, sk_error *e
         return sk_fail(err, SK_EIO, "recv: %s", zmq_strerror(errno));
     }
     rc = sk_header_decode(zmq_msg_data(&f), zmq_msg_size(&f), &m->hdr, err);
+    more_frames = zmq_msg_more(&f);
     zmq_msg_close(&f);
     if (rc < 0) {
         drain(sock);
         return rc;
     }
-    while (more(sock)) {
+    while (more_frames) {
         if (m->nbodies == SK_MAX_BODIES) {
             drain(sock);
             sk_header_clear(&m->hdr);
@@ -1015,6 +1019,7 @@ int sk_wire_recv(void *sock, bool router, sk_wire_msg *m, int flags, sk_error *e
             zmq_msg_close(&m->bodies[m->nbodies]);
             break;
         }
+        more_frames = zmq_msg_more(&m->bodies[m->nbodies]);
         m->nbodies++;
     }
     if (m->hdr.nbodies != 0 && m->hdr.nbodies != m->nbodies) {
