@@ -432,13 +432,15 @@ static void run_add(svc_queue *q, const char *tenant, int delta)
         t->running += delta;
 }
 
+/* q: the job's service queue when the caller has it at hand, else NULL.
+ * Only on_collect writes the registry's counter, so the two never drift. */
 static void count_job(broker *b, svc_queue *q, const job *j, int outcome)
 {
+    if (q == NULL)
+        q = queue_for(b, j->service, true);
     tenant_q *t = q != NULL ? tq_for(q, j->tenant, NULL) : NULL;
     if (t != NULL)
-        t->jobs_total[outcome]++;
-    else if (b->m_jobs_total != NULL)
-        sk_metric_inc(b->m_jobs_total, SK_LABELS(outcome_names[outcome], j->service, j->tenant));
+        t->jobs_total[outcome]++; /* out of memory: the event goes uncounted */
 }
 
 static void queue_push(svc_queue *q, job *j, bool front)
