@@ -29,6 +29,7 @@ typedef struct config {
     int clients, workers, window, body;
     double seconds;
     bool samskap, ack, durable;
+    bool sk_frames;   /* proxy mode: clients send samskap's frames (signature, submit header, body) */
     char front[64], back[64];
 } config;
 
@@ -231,6 +232,20 @@ static void *px_client(void *arg)
     zmq_setsockopt(s, ZMQ_RCVTIMEO, &tmo, sizeof tmo);
     zmq_connect(s, c->front);
     char *body = calloc(1, (size_t)c->body + 16);
+    /* With sk_frames, the same frames a samskap client sends: what a bare
+     * proxy does with samskap's message pattern. */
+    static const unsigned char sig[4] = {'S', 'K', SK_PROTO_MAJOR, SK_PROTO_MINOR};
+    char *hdr = NULL;
+    size_t hlen = 0;
+    sk_header h;
+    sk_header_init(&h, SK_MSG_SUBMIT);
+    snprintf(h.service, sizeof h.service, "bench.echo");
+    snprintf(h.tenant, sizeof h.tenant, "bench");
+    h.req = 1000000;
+    h.no_ack = true;
+    h.nbodies = 1;
+    snprintf(h.body_names[0], SK_ID_MAX, "b");
+    bool frames = c->sk_frames && sk_header_encode(&h, &hdr, &hlen, NULL) == 0;
     long seq = 0;
     long ring = c->window * 4 + 16;
     double *sent = calloc((size_t)ring, sizeof *sent);
@@ -241,12 +256,20 @@ static void *px_client(void *arg)
             memcpy(body, &seq, sizeof seq);
             sent[seq % ring] = now_s();
             seq++;
-            zmq_send(s, "", 0, ZMQ_SNDMORE);
+            if (frames) {
+                zmq_send(s, sig, sizeof sig, ZMQ_SNDMORE);
+                zmq_send(s, hdr, hlen, ZMQ_SNDMORE);
+            } else {
+                zmq_send(s, "", 0, ZMQ_SNDMORE);
+            }
             zmq_send(s, body, (size_t)c->body > sizeof seq ? (size_t)c->body : sizeof seq, 0);
             inflight++;
         }
-        char e[8];
+        /* Frames before the body: the delimiter, or signature and header. */
+        char e[256];
         if (zmq_recv(s, e, sizeof e, 0) < 0)
+            continue;
+        if (frames && zmq_recv(s, e, sizeof e, 0) < 0)
             continue;
         long got;
         int n = zmq_recv(s, body, (size_t)c->body + 16, 0);
@@ -259,6 +282,7 @@ static void *px_client(void *arg)
     }
     free(sent);
     free(body);
+    free(hdr);
     zmq_close(s);
     return NULL;
 }
@@ -314,8 +338,12 @@ static void report(const char *label, config *c, targs *cl, double elapsed, doub
 static double run(config *c, const char *label, const char *broker_bin, double *rate)
 {
     void *ctx = zmq_ctx_new();
+    /* The proxy gets its own context (its own I/O thread), as the broker,
+     * a process of its own, has: otherwise it would share one I/O thread
+     * with every client and worker. */
+    void *pctx = c->samskap ? NULL : zmq_ctx_new();
     pthread_t proxy, workers[64], clients[64];
-    proxy_args pa = {ctx, c};
+    proxy_args pa = {pctx, c};
     targs wa[64], ca[64];
     pid_t broker = 0;
     atomic_store(&stop_workers, 0);
@@ -367,13 +395,14 @@ static double run(config *c, const char *label, const char *broker_bin, double *
                 fprintf(stderr, "bench_bus: could not remove the journal\n");
         }
     } else {
-        void *ctl = zmq_socket(ctx, ZMQ_PAIR);
+        void *ctl = zmq_socket(pctx, ZMQ_PAIR);
         int zero = 0;
         zmq_setsockopt(ctl, ZMQ_LINGER, &zero, sizeof zero);
         zmq_connect(ctl, "inproc://proxy-control");
         zmq_send(ctl, "TERMINATE", 9, 0);
         pthread_join(proxy, NULL);
         zmq_close(ctl);
+        zmq_ctx_term(pctx);
     }
     zmq_ctx_term(ctx);
     return *rate;
@@ -422,18 +451,24 @@ int main(int argc, char **argv)
     int port = 20000 + (int)(getpid() % 20000);
     int bodies[2] = {100, 10240};
     for (int b = 0; b < 2; b++) {
-        double proxy_rate, sk_rate, sk_ack_rate;
+        double proxy_rate, proxy_sk_rate, sk_rate, sk_ack_rate;
         config c = base;
         c.body = bodies[b];
         if (only_bytes != 0 && only_bytes != c.body)
             continue;
         snprintf(c.front, sizeof c.front, "tcp://127.0.0.1:%d", port++);
         snprintf(c.back, sizeof c.back, "tcp://127.0.0.1:%d", port++);
-        proxy_rate = 1;
+        proxy_rate = proxy_sk_rate = 1;
         if (only != NULL && strcmp(only, "durable") == 0)
             continue;
-        if (only == NULL || strcmp(only, "proxy") == 0)
+        if (only == NULL || strcmp(only, "proxy") == 0) {
             run(&c, "zmq_proxy(ROUTER,DEALER)", NULL, &proxy_rate);
+            c.sk_frames = true;
+            snprintf(c.front, sizeof c.front, "tcp://127.0.0.1:%d", port++);
+            snprintf(c.back, sizeof c.back, "tcp://127.0.0.1:%d", port++);
+            run(&c, "zmq_proxy, samskap frames", NULL, &proxy_sk_rate);
+            c.sk_frames = false;
+        }
         if (only != NULL && strcmp(only, "samskap") != 0)
             continue;
         c.samskap = true;
@@ -449,6 +484,8 @@ int main(int argc, char **argv)
         run(&c, "samskap (with accepted)", broker_bin, &sk_ack_rate);
         printf("  -> samskap/zmq_proxy at %d B: %.0f%% (no accepted), %.0f%% (with accepted)\n", c.body,
                100 * sk_rate / proxy_rate, 100 * sk_ack_rate / proxy_rate);
+        printf("  -> samskap/zmq_proxy with samskap frames at %d B: %.0f%% (no accepted), %.0f%% (with accepted)\n",
+               c.body, 100 * sk_rate / proxy_sk_rate, 100 * sk_ack_rate / proxy_sk_rate);
     }
     if (only == NULL || strcmp(only, "durable") == 0) {
         /* Durable (journal, accepted after commit) against in-memory, both
