@@ -28,9 +28,13 @@
 
 #define MAX_WAITERS 8
 #define ROUTE_MAX 256
+#define SPARE_JOBS_MAX 65536
 
 enum job_state { JOB_QUEUED, JOB_RUNNING, JOB_DONE, JOB_FAILED };
 static const char *const state_names[] = {"queued", "running", "done", "failed"};
+/* The `state` label of samskap_jobs_total. */
+enum { OUT_SUBMITTED, OUT_DONE, OUT_CANCELLED, OUT_TIMED_OUT, OUT_FAILED, JOB_OUTCOMES };
+static const char *const outcome_names[] = {"submitted", "done", "cancelled", "timed_out", "failed"};
 
 typedef struct route {
     unsigned char id[ROUTE_MAX];
@@ -63,7 +67,7 @@ struct job {
     size_t tqi;                 /* its tenant's index in queue->tq */
     job *qprev, *qnext;
     int64_t code;
-    char reason[512];
+    char *reason;               /* why it failed: never NULL; "" or a copy (set_reason) */
     bool has_result;
     zmq_msg_t result;
     size_t nwaiters;
@@ -111,6 +115,10 @@ typedef struct tenant_q {
     job *head, *tail;
     size_t len;
     int64_t running;
+    /* samskap_jobs_total for this service and tenant, by outcome: plain
+     * counters on the loop, copied into the metrics registry when it is
+     * scraped (a labelled update per job costs a lock and a lookup). */
+    uint64_t jobs_total[JOB_OUTCOMES];
 } tenant_q;
 
 struct svc_queue {
@@ -162,6 +170,11 @@ typedef struct broker {
     size_t nundelivered;
     uint64_t next_dataset_trim_ms;
     job *last_submitted;        /* the job on_submit just created (graph submits read it) */
+    /* Freed job records kept for reuse: the broker retires and creates
+     * thousands per second, and reusing warm records saves a calloc and
+     * its page faults each time.  Linked through lnext. */
+    job *spare_jobs;
+    size_t nspare_jobs;
     counters n;
     bool stopping;
 } broker;
@@ -435,6 +448,17 @@ static void run_add(svc_queue *q, const char *tenant, int delta)
         t->running += delta;
 }
 
+/* q: the job's service queue when the caller has it at hand, else NULL.
+ * Only on_collect writes the registry's counter, so the two never drift. */
+static void count_job(broker *b, svc_queue *q, const job *j, int outcome)
+{
+    if (q == NULL)
+        q = queue_for(b, j->service, true);
+    tenant_q *t = q != NULL ? tq_for(q, j->tenant, NULL) : NULL;
+    if (t != NULL)
+        t->jobs_total[outcome]++; /* out of memory: the event goes uncounted */
+}
+
 static void queue_push(svc_queue *q, job *j, bool front)
 {
     size_t i;
@@ -529,6 +553,27 @@ static void release_bodies(broker *b, job *j)
 
 static void finish_job(broker *b, job *j, enum job_state st, int64_t code, const char *reason);
 static void dispatch(broker *b, svc_queue *q);
+
+/* Most jobs succeed: a failure's reason is allocated when there is one,
+ * which keeps the records of the many finished jobs the broker holds
+ * small.  Reasons are cut at 511 bytes, as the protocol's field is. */
+static char no_reason[1];
+
+static void set_reason(job *j, const char *reason)
+{
+    if (j->reason != NULL && j->reason != no_reason)
+        free(j->reason);
+    j->reason = no_reason;
+    if (reason != NULL && reason[0] != '\0') {
+        size_t n = strnlen(reason, 511);
+        char *r = malloc(n + 1);
+        if (r != NULL) {
+            memcpy(r, reason, n);
+            r[n] = '\0';
+            j->reason = r;
+        }
+    }
+}
 
 /* Add a finished dependency's result to a waiting job's inputs (shared,
  * not copied). */
@@ -719,7 +764,7 @@ static void finish_job(broker *b, job *j, enum job_state st, int64_t code, const
         run_add(q, j->tenant, -1);
     j->state = st;
     j->code = code;
-    sk_strlcpy(j->reason, reason ? reason : "", sizeof j->reason);
+    set_reason(j, reason);
     j->finished_ms = now_ms(b);
     release_bodies(b, j);
     sk_params_free(j->params);
@@ -739,13 +784,10 @@ static void finish_job(broker *b, job *j, enum job_state st, int64_t code, const
         b->n.completed++;
     else
         b->n.failed++;
-    if (b->m_jobs_total != NULL) {
-        const char *label = st == JOB_DONE ? "done"
-                          : code == SK_ECANCELED ? "cancelled"
-                          : code == SK_ETIMEDOUT ? "timed_out"
-                                                 : "failed";
-        sk_metric_inc(b->m_jobs_total, SK_LABELS(label, j->service, j->tenant));
-    }
+    count_job(b, q, j, st == JOB_DONE ? OUT_DONE
+                       : code == SK_ECANCELED ? OUT_CANCELLED
+                       : code == SK_ETIMEDOUT ? OUT_TIMED_OUT
+                                              : OUT_FAILED);
     publish(b, j, st == JOB_DONE ? "done" : code == SK_ECANCELED ? "cancelled" : code == SK_ETIMEDOUT ? "timed_out" : "failed",
             NULL);
     if (st == JOB_FAILED)
@@ -780,8 +822,32 @@ static void job_free(broker *b, job *j)
     if (j->graph_reply != NULL) {
         free(j->graph_reply->json);
         free(j->graph_reply);
+        j->graph_reply = NULL;
+    }
+    set_reason(j, NULL);
+    if (b->nspare_jobs < SPARE_JOBS_MAX) {
+        j->lnext = b->spare_jobs;
+        b->spare_jobs = j;
+        b->nspare_jobs++;
+        return;
     }
     free(j);
+}
+
+/* A zeroed job record, reused when one is spare. */
+static job *job_new(broker *b)
+{
+    job *j = b->spare_jobs;
+    if (j == NULL) {
+        j = calloc(1, sizeof *j);
+    } else {
+        b->spare_jobs = j->lnext;
+        b->nspare_jobs--;
+        memset(j, 0, sizeof *j);
+    }
+    if (j != NULL)
+        j->reason = no_reason;
+    return j;
 }
 
 /* ---- nodes ---- */
@@ -1144,7 +1210,7 @@ static void on_submit(broker *b, sk_wire_msg *m, const route *from)
                             b->queued_bytes, b->cfg.max_queued_bytes);
         return;
     }
-    job *j = calloc(1, sizeof *j);
+    job *j = job_new(b);
     if (j == NULL) {
         send_client_failure(b, from, h->req, NULL, SK_ENOMEM, "broker out of memory");
         return;
@@ -1210,8 +1276,7 @@ static void on_submit(broker *b, sk_wire_msg *m, const route *from)
         sk_map_put(&b->idem, key, (size_t)kl, j);
     }
     b->n.submitted++;
-    if (b->m_jobs_total != NULL)
-        sk_metric_inc(b->m_jobs_total, SK_LABELS("submitted", j->service, j->tenant));
+    count_job(b, q, j, OUT_SUBMITTED);
     if (b->journal != NULL) {
         /* Durable: `accepted` (and dispatch) wait for the commit. */
         sk_header jh;
@@ -2019,7 +2084,7 @@ static void send_node(broker *b, const route *to, int type)
 static job *adopt_job(broker *b, const char *id, const char *service, const char *tenant, const char *client,
                       int64_t req, int64_t attempt)
 {
-    job *j = calloc(1, sizeof *j);
+    job *j = job_new(b);
     if (j == NULL)
         return NULL;
     sk_strlcpy(j->id, id, sizeof j->id);
@@ -2509,6 +2574,17 @@ static void on_collect(sk_metrics *m, void *data)
     broker *b = data;
     sk_metric_clear(b->m_jobs);
     for (svc_queue *q = b->queues; q != NULL; q = q->next) {
+        for (size_t i = 0; i < q->ntq; i++) {
+            tenant_q *t = &q->tq[i];
+            for (int o = 0; o < JOB_OUTCOMES; o++) {
+                if (t->jobs_total[o] == 0)
+                    continue;
+                const char *const *labels = SK_LABELS(outcome_names[o], q->name, t->tenant);
+                double now = sk_metric_value(b->m_jobs_total, labels);
+                if ((double)t->jobs_total[o] > now)
+                    sk_metric_add(b->m_jobs_total, labels, (double)t->jobs_total[o] - now);
+            }
+        }
         sk_metric_set(b->m_jobs, SK_LABELS("queued", q->name), (double)q->len);
         sk_metric_set(b->m_jobs, SK_LABELS("running", q->name), (double)q->running);
     }
@@ -2620,7 +2696,7 @@ static int load_journal(broker *b, sk_error *err)
         return -1;
     for (size_t i = 0; i < n; i++) {
         sk_journal_job *jj = &jobs[i];
-        job *j = calloc(1, sizeof *j);
+        job *j = job_new(b);
         if (j == NULL) {
             sk_journal_job_clear(jj);
             continue;
@@ -2682,7 +2758,7 @@ static int load_journal(broker *b, sk_error *err)
         if (done || failed) {
             j->state = done ? JOB_DONE : JOB_FAILED;
             j->code = jj->code;
-            sk_strlcpy(j->reason, jj->reason, sizeof j->reason);
+            set_reason(j, jj->reason);
             j->finished_ms = from_wall(b, jj->finished_ms);
             if (jj->has_result) {
                 zmq_msg_init(&j->result);
@@ -3057,6 +3133,11 @@ out:
         next = q->next;
         free(q->tq);
         free(q);
+    }
+    while (b->spare_jobs != NULL) {
+        job *j = b->spare_jobs;
+        b->spare_jobs = j->lnext;
+        free(j);
     }
     sk_map_free(&b->jobs);
     sk_map_free(&b->nodes);

@@ -7,8 +7,18 @@
 
 #include "sk_error.h"
 
-static char tomb_marker;
-#define SK_MAP_TOMB (&tomb_marker)
+enum { SLOT_EMPTY, SLOT_LIVE, SLOT_TOMB };
+
+static const char *slot_key(const sk_map_slot *s)
+{
+    return s->klen <= SK_MAP_INLINE ? s->key.inl : s->key.heap;
+}
+
+static void slot_release(sk_map_slot *s)
+{
+    if (s->klen > SK_MAP_INLINE)
+        free(s->key.heap);
+}
 
 static size_t hash_bytes(const void *key, size_t len)
 {
@@ -37,8 +47,8 @@ void sk_map_init(sk_map *m)
 void sk_map_free(sk_map *m)
 {
     for (size_t i = 0; i < m->cap; i++)
-        if (m->slots[i].key != NULL && m->slots[i].key != SK_MAP_TOMB)
-            free(m->slots[i].key);
+        if (m->slots[i].state == SLOT_LIVE)
+            slot_release(&m->slots[i]);
     free(m->slots);
     memset(m, 0, sizeof *m);
 }
@@ -49,9 +59,9 @@ static sk_map_slot *find(const sk_map *m, const void *key, size_t klen, size_t h
         return NULL;
     for (size_t i = h & (m->cap - 1);; i = (i + 1) & (m->cap - 1)) {
         sk_map_slot *s = &m->slots[i];
-        if (s->key == NULL)
+        if (s->state == SLOT_EMPTY)
             return NULL;
-        if (s->key != SK_MAP_TOMB && s->hash == h && s->klen == klen && memcmp(s->key, key, klen) == 0)
+        if (s->state == SLOT_LIVE && s->hash == h && s->klen == klen && memcmp(slot_key(s), key, klen) == 0)
             return s;
     }
 }
@@ -74,10 +84,10 @@ static int grow(sk_map *m)
         return SK_ENOMEM;
     for (size_t i = 0; i < m->cap; i++) {
         sk_map_slot *s = &m->slots[i];
-        if (s->key == NULL || s->key == SK_MAP_TOMB)
+        if (s->state != SLOT_LIVE)
             continue;
         size_t j = s->hash & (cap - 1);
-        while (slots[j].key != NULL)
+        while (slots[j].state != SLOT_EMPTY)
             j = (j + 1) & (cap - 1);
         slots[j] = *s;
     }
@@ -99,16 +109,27 @@ int sk_map_put(sk_map *m, const void *key, size_t klen, void *val)
     /* Probe sequences stay short at a load (live + tombstones) under 1/2. */
     if ((m->used + 1) * 2 > m->cap && grow(m) < 0)
         return SK_ENOMEM;
-    char *k = malloc(klen ? klen : 1);
-    if (k == NULL)
+    if (klen > UINT32_MAX)
         return SK_ENOMEM;
-    memcpy(k, key, klen);
+    char *heap = NULL;
+    if (klen > SK_MAP_INLINE && (heap = malloc(klen)) == NULL)
+        return SK_ENOMEM;
     size_t i = h & (m->cap - 1);
-    while (m->slots[i].key != NULL && m->slots[i].key != SK_MAP_TOMB)
+    while (m->slots[i].state == SLOT_LIVE)
         i = (i + 1) & (m->cap - 1);
-    if (m->slots[i].key == NULL)
+    sk_map_slot *to = &m->slots[i];
+    if (to->state == SLOT_EMPTY)
         m->used++;
-    m->slots[i] = (sk_map_slot){k, klen, h, val};
+    to->hash = h;
+    to->val = val;
+    to->klen = (uint32_t)klen;
+    to->state = SLOT_LIVE;
+    if (heap != NULL) {
+        memcpy(heap, key, klen);
+        to->key.heap = heap;
+    } else {
+        memcpy(to->key.inl, key, klen);
+    }
     m->len++;
     return 0;
 }
@@ -119,8 +140,8 @@ void *sk_map_del(sk_map *m, const void *key, size_t klen)
     if (s == NULL)
         return NULL;
     void *v = s->val;
-    free(s->key);
-    s->key = SK_MAP_TOMB;
+    slot_release(s);
+    s->state = SLOT_TOMB;
     s->val = NULL;
     m->len--;
     return v;
@@ -130,8 +151,8 @@ size_t sk_map_next(const sk_map *m, size_t pos, const char **key, size_t *klen, 
 {
     for (size_t i = pos; i < m->cap; i++) {
         const sk_map_slot *s = &m->slots[i];
-        if (s->key != NULL && s->key != SK_MAP_TOMB) {
-            *key = s->key;
+        if (s->state == SLOT_LIVE) {
+            *key = slot_key(s);
             *klen = s->klen;
             *val = s->val;
             return i + 1;

@@ -1,18 +1,28 @@
 /* sk_map.h - a hash map from byte-string keys to pointers.
  *
  * Open addressing with linear probing and tombstones.  Keys are copied;
- * values are borrowed (the map never frees them).  Used for jobs by id,
+ * values are borrowed (the map never frees them).  A key returned by
+ * sk_map_next is valid until the map is next changed.  Used for jobs by id,
  * nodes by routing id and idempotency keys. */
 #ifndef SK_MAP_H
 #define SK_MAP_H
 
 #include <stddef.h>
+#include <stdint.h>
+
+/* Keys up to SK_MAP_INLINE bytes (job ids, routing ids) live in the slot
+ * itself: no allocation per entry, and comparing one reads no other memory. */
+#define SK_MAP_INLINE 24
 
 typedef struct sk_map_slot {
-    char *key;        /* NULL: empty; SK_MAP_TOMB: deleted */
-    size_t klen;
     size_t hash;
     void *val;
+    uint32_t klen;
+    uint32_t state;   /* empty, live or deleted (a tombstone) */
+    union {
+        char *heap;
+        char inl[SK_MAP_INLINE];
+    } key;
 } sk_map_slot;
 
 typedef struct sk_map {

@@ -78,70 +78,147 @@ void sk_header_clear(sk_header *h)
 
 /* ---- encoding ---- */
 
-static int pack_params(msgpack_packer *pk, const sk_params *p)
+/* A msgpack writer into a caller's buffer, moving to the heap only for an
+ * unusually large header, so that sending costs no allocation.  Headers
+ * are written on every hop, and writing the bytes directly costs a third
+ * of what msgpack-c's packer does through its write callback.  The
+ * encodings are the smallest that fit, as msgpack-c chooses them. */
+typedef struct mpw {
+    unsigned char *data;
+    size_t len, cap;
+    bool heap, failed;
+} mpw;
+
+static bool w_room(mpw *w, size_t n)
 {
-    int rc = msgpack_pack_map(pk, p->n);
+    if (w->len + n <= w->cap)
+        return true;
+    if (w->failed)
+        return false;
+    size_t cap = (w->len + n) * 2;
+    unsigned char *d = w->heap ? realloc(w->data, cap) : malloc(cap);
+    if (d == NULL) {
+        w->failed = true;
+        return false;
+    }
+    if (!w->heap)
+        memcpy(d, w->data, w->len);
+    w->data = d;
+    w->cap = cap;
+    w->heap = true;
+    return true;
+}
+
+static void w_byte(mpw *w, unsigned char c)
+{
+    if (w_room(w, 1))
+        w->data[w->len++] = c;
+}
+
+/* A type byte and an n-byte big-endian value. */
+static void w_be(mpw *w, unsigned char tag, uint64_t v, int n)
+{
+    if (!w_room(w, 1 + (size_t)n))
+        return;
+    w->data[w->len++] = tag;
+    for (int i = n - 1; i >= 0; i--)
+        w->data[w->len++] = (unsigned char)(v >> (8 * i));
+}
+
+static void w_map(mpw *w, size_t n)
+{
+    if (n < 16) w_byte(w, (unsigned char)(0x80 | n));
+    else if (n < 65536) w_be(w, 0xde, n, 2);
+    else w_be(w, 0xdf, n, 4);
+}
+
+static void w_array(mpw *w, size_t n)
+{
+    if (n < 16) w_byte(w, (unsigned char)(0x90 | n));
+    else if (n < 65536) w_be(w, 0xdc, n, 2);
+    else w_be(w, 0xdd, n, 4);
+}
+
+static void w_str(mpw *w, const char *s, size_t n)
+{
+    if (n < 32) w_byte(w, (unsigned char)(0xa0 | n));
+    else if (n < 256) w_be(w, 0xd9, n, 1);
+    else if (n < 65536) w_be(w, 0xda, n, 2);
+    else w_be(w, 0xdb, n, 4);
+    if (w_room(w, n)) {
+        memcpy(w->data + w->len, s, n);
+        w->len += n;
+    }
+}
+
+static void w_cstr(mpw *w, const char *s)
+{
+    w_str(w, s ? s : "", s ? strlen(s) : 0);
+}
+
+/* Keys are literals: sizeof instead of strlen. */
+#define w_key(w, lit) w_str((w), (lit), sizeof(lit) - 1)
+
+static void w_i64(mpw *w, int64_t v)
+{
+    if (v >= -32 && v < 128) w_byte(w, (unsigned char)(int8_t)v);
+    else if (v >= 0) {
+        uint64_t u = (uint64_t)v;
+        if (u < 256) w_be(w, 0xcc, u, 1);
+        else if (u < 65536) w_be(w, 0xcd, u, 2);
+        else if (u < 4294967296u) w_be(w, 0xce, u, 4);
+        else w_be(w, 0xcf, u, 8);
+    } else if (v >= -128) w_be(w, 0xd0, (uint64_t)v & 0xff, 1);
+    else if (v >= -32768) w_be(w, 0xd1, (uint64_t)v & 0xffff, 2);
+    else if (v >= -2147483648LL) w_be(w, 0xd2, (uint64_t)v & 0xffffffffu, 4);
+    else w_be(w, 0xd3, (uint64_t)v, 8);
+}
+
+static void w_f64(mpw *w, double d)
+{
+    uint64_t u;
+    memcpy(&u, &d, sizeof u);
+    w_be(w, 0xcb, u, 8);
+}
+
+#define w_kstr(w, lit, s) (w_key(w, lit), w_cstr(w, s))
+#define w_ki64(w, lit, v) (w_key(w, lit), w_i64(w, v))
+#define w_kf64(w, lit, v) (w_key(w, lit), w_f64(w, v))
+
+static void pack_params(mpw *w, const sk_params *p)
+{
+    w_map(w, p->n);
     for (size_t i = 0; i < p->n; i++) {
         const sk_param *it = &p->items[i];
-        rc |= sk_mp_pack_cstr(pk, it->key);
+        w_cstr(w, it->key);
         switch (it->type) {
-        case SK_PARAM_STR: rc |= sk_mp_pack_cstr(pk, it->s); break;
-        case SK_PARAM_INT: rc |= msgpack_pack_int64(pk, it->i); break;
-        case SK_PARAM_F64: rc |= msgpack_pack_double(pk, it->d); break;
-        case SK_PARAM_BOOL: rc |= it->i ? msgpack_pack_true(pk) : msgpack_pack_false(pk); break;
+        case SK_PARAM_STR: w_cstr(w, it->s); break;
+        case SK_PARAM_INT: w_i64(w, it->i); break;
+        case SK_PARAM_F64: w_f64(w, it->d); break;
+        case SK_PARAM_BOOL: w_byte(w, it->i ? 0xc3 : 0xc2); break;
         }
     }
-    return rc;
 }
 
-/* A fixed buffer that msgpack writes into; headers fit in it nearly
- * always, so sending costs no allocation. */
-typedef struct fixbuf {
-    char *data;
-    size_t len, cap;
-    bool heap;
-} fixbuf;
-
-static int fixbuf_write(void *data, const char *buf, size_t len)
-{
-    fixbuf *f = data;
-    if (f->len + len > f->cap) {
-        size_t cap = (f->len + len) * 2;
-        char *d = f->heap ? realloc(f->data, cap) : malloc(cap);
-        if (d == NULL)
-            return -1;
-        if (!f->heap)
-            memcpy(d, f->data, f->len);
-        f->data = d;
-        f->cap = cap;
-        f->heap = true;
-    }
-    memcpy(f->data + f->len, buf, len);
-    f->len += len;
-    return 0;
-}
-
-static int header_pack(const sk_header *h, msgpack_packer *pk);
+static void header_pack(const sk_header *h, mpw *w);
 
 int sk_header_encode(const sk_header *h, char **out, size_t *len, sk_error *err)
 {
-    msgpack_sbuffer sb;
-    msgpack_packer pk;
-    msgpack_sbuffer_init(&sb);
-    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-    if (header_pack(h, &pk) != 0) {
-        msgpack_sbuffer_destroy(&sb);
+    mpw w = {malloc(512), 0, 512, true, false};
+    if (w.data == NULL)
+        return sk_fail(err, SK_ENOMEM, "header: out of memory");
+    header_pack(h, &w);
+    if (w.failed) {
+        free(w.data);
         return sk_fail(err, SK_ENOMEM, "header: out of memory");
     }
-    *out = sb.data;
-    *len = sb.size;
+    *out = (char *)w.data;
+    *len = w.len;
     return 0;
 }
 
-static int header_pack(const sk_header *h, msgpack_packer *pk_)
+static void header_pack(const sk_header *h, mpw *w)
 {
-    msgpack_packer pk = *pk_;
-    int rc = 0;
     size_t n = 1;
     /* Count first: msgpack maps carry their size up front. */
     n += h->job[0] != 0;
@@ -171,91 +248,90 @@ static int header_pack(const sk_header *h, msgpack_packer *pk_)
     n += h->node_name[0] != 0;
     n += h->name[0] != 0;
     n += h->nrefs > 0;
-    rc |= msgpack_pack_map(&pk, n);
-    rc |= sk_mp_pack_ki64(&pk, "t", h->type);
-    if (h->job[0]) rc |= sk_mp_pack_kstr(&pk, "job", h->job);
-    if (h->service[0]) rc |= sk_mp_pack_kstr(&pk, "svc", h->service);
-    if (h->tenant[0]) rc |= sk_mp_pack_kstr(&pk, "tenant", h->tenant);
-    if (h->idem[0]) rc |= sk_mp_pack_kstr(&pk, "idem", h->idem);
-    if (h->client[0]) rc |= sk_mp_pack_kstr(&pk, "client", h->client);
-    if (h->req != 0) rc |= sk_mp_pack_ki64(&pk, "req", h->req);
-    if (h->attempt != 0) rc |= sk_mp_pack_ki64(&pk, "attempt", h->attempt);
-    if (h->deadline_ms != 0) rc |= sk_mp_pack_ki64(&pk, "deadline_ms", h->deadline_ms);
-    if (h->no_ack) rc |= sk_mp_pack_kbool(&pk, "no_ack", true);
-    if (h->code != 0) rc |= sk_mp_pack_ki64(&pk, "code", h->code);
-    if (h->reason[0]) rc |= sk_mp_pack_kstr(&pk, "reason", h->reason);
-    if (h->progress >= 0) rc |= sk_mp_pack_kf64(&pk, "progress", h->progress);
-    if (h->text[0]) rc |= sk_mp_pack_kstr(&pk, "text", h->text);
+    w_map(w, n);
+    w_ki64(w, "t", h->type);
+    if (h->job[0]) w_kstr(w, "job", h->job);
+    if (h->service[0]) w_kstr(w, "svc", h->service);
+    if (h->tenant[0]) w_kstr(w, "tenant", h->tenant);
+    if (h->idem[0]) w_kstr(w, "idem", h->idem);
+    if (h->client[0]) w_kstr(w, "client", h->client);
+    if (h->req != 0) w_ki64(w, "req", h->req);
+    if (h->attempt != 0) w_ki64(w, "attempt", h->attempt);
+    if (h->deadline_ms != 0) w_ki64(w, "deadline_ms", h->deadline_ms);
+    if (h->no_ack) w_key(w, "no_ack"), w_byte(w, 0xc3);
+    if (h->code != 0) w_ki64(w, "code", h->code);
+    if (h->reason[0]) w_kstr(w, "reason", h->reason);
+    if (h->progress >= 0) w_kf64(w, "progress", h->progress);
+    if (h->text[0]) w_kstr(w, "text", h->text);
     if (h->params != NULL) {
-        rc |= sk_mp_pack_cstr(&pk, "params");
-        rc |= pack_params(&pk, h->params);
+        w_key(w, "params");
+        pack_params(w, h->params);
     }
     if (h->nbodies > 0) {
-        rc |= sk_mp_pack_cstr(&pk, "bodies");
-        rc |= msgpack_pack_array(&pk, h->nbodies);
+        w_key(w, "bodies");
+        w_array(w, h->nbodies);
         for (size_t i = 0; i < h->nbodies; i++)
-            rc |= sk_mp_pack_cstr(&pk, h->body_names[i]);
+            w_cstr(w, h->body_names[i]);
     }
-    if (h->capacity != 0) rc |= sk_mp_pack_ki64(&pk, "capacity", h->capacity);
+    if (h->capacity != 0) w_ki64(w, "capacity", h->capacity);
     if (h->nservices > 0) {
-        rc |= sk_mp_pack_cstr(&pk, "services");
-        rc |= msgpack_pack_array(&pk, h->nservices);
+        w_key(w, "services");
+        w_array(w, h->nservices);
         for (size_t i = 0; i < h->nservices; i++)
-            rc |= sk_mp_pack_cstr(&pk, h->services[i]);
+            w_cstr(w, h->services[i]);
     }
     if (h->ntenants > 0) {
-        rc |= sk_mp_pack_cstr(&pk, "tenants");
-        rc |= msgpack_pack_array(&pk, h->ntenants);
+        w_key(w, "tenants");
+        w_array(w, h->ntenants);
         for (size_t i = 0; i < h->ntenants; i++)
-            rc |= sk_mp_pack_cstr(&pk, h->tenants[i]);
+            w_cstr(w, h->tenants[i]);
     }
     if (h->nhashes > 0) {
-        rc |= sk_mp_pack_cstr(&pk, "hashes");
-        rc |= msgpack_pack_array(&pk, h->nhashes);
+        w_key(w, "hashes");
+        w_array(w, h->nhashes);
         for (size_t i = 0; i < h->nhashes; i++)
-            rc |= sk_mp_pack_cstr(&pk, h->hashes[i]);
+            w_cstr(w, h->hashes[i]);
     }
     if (h->ndeps > 0) {
-        rc |= sk_mp_pack_cstr(&pk, "deps");
-        rc |= msgpack_pack_array(&pk, h->ndeps);
+        w_key(w, "deps");
+        w_array(w, h->ndeps);
         for (size_t i = 0; i < h->ndeps; i++)
-            rc |= sk_mp_pack_cstr(&pk, h->deps[i]);
+            w_cstr(w, h->deps[i]);
     }
     if (h->ndatasets > 0) {
-        rc |= sk_mp_pack_cstr(&pk, "datasets");
-        rc |= msgpack_pack_array(&pk, h->ndatasets);
+        w_key(w, "datasets");
+        w_array(w, h->ndatasets);
         for (size_t i = 0; i < h->ndatasets; i++)
-            rc |= sk_mp_pack_cstr(&pk, h->datasets[i]);
+            w_cstr(w, h->datasets[i]);
     }
-    if (h->offset != 0) rc |= sk_mp_pack_ki64(&pk, "offset", h->offset);
-    if (h->total != 0) rc |= sk_mp_pack_ki64(&pk, "total", h->total);
+    if (h->offset != 0) w_ki64(w, "offset", h->offset);
+    if (h->total != 0) w_ki64(w, "total", h->total);
     if (h->nheld > 0) {
-        rc |= sk_mp_pack_cstr(&pk, "held");
-        rc |= msgpack_pack_array(&pk, h->nheld);
+        w_key(w, "held");
+        w_array(w, h->nheld);
         for (size_t i = 0; i < h->nheld; i++) {
             const sk_held_job *j = &h->held[i];
-            rc |= msgpack_pack_map(&pk, 6);
-            rc |= sk_mp_pack_kstr(&pk, "job", j->job);
-            rc |= sk_mp_pack_ki64(&pk, "attempt", j->attempt);
-            rc |= sk_mp_pack_kstr(&pk, "client", j->client);
-            rc |= sk_mp_pack_ki64(&pk, "req", j->req);
-            rc |= sk_mp_pack_kstr(&pk, "svc", j->service);
-            rc |= sk_mp_pack_kstr(&pk, "tenant", j->tenant);
+            w_map(w, 6);
+            w_kstr(w, "job", j->job);
+            w_ki64(w, "attempt", j->attempt);
+            w_kstr(w, "client", j->client);
+            w_ki64(w, "req", j->req);
+            w_kstr(w, "svc", j->service);
+            w_kstr(w, "tenant", j->tenant);
         }
     }
-    if (h->node_name[0]) rc |= sk_mp_pack_kstr(&pk, "node", h->node_name);
-    if (h->name[0]) rc |= sk_mp_pack_kstr(&pk, "name", h->name);
+    if (h->node_name[0]) w_kstr(w, "node", h->node_name);
+    if (h->name[0]) w_kstr(w, "name", h->name);
     if (h->nrefs > 0) {
-        rc |= sk_mp_pack_cstr(&pk, "refs");
-        rc |= msgpack_pack_array(&pk, h->nrefs);
+        w_key(w, "refs");
+        w_array(w, h->nrefs);
         for (size_t i = 0; i < h->nrefs; i++) {
-            rc |= msgpack_pack_array(&pk, 3);
-            rc |= sk_mp_pack_cstr(&pk, h->refs[i].input);
-            rc |= sk_mp_pack_cstr(&pk, h->refs[i].hash);
-            rc |= msgpack_pack_int64(&pk, h->refs[i].size);
+            w_array(w, 3);
+            w_cstr(w, h->refs[i].input);
+            w_cstr(w, h->refs[i].hash);
+            w_i64(w, h->refs[i].size);
         }
     }
-    return rc;
 }
 
 /* ---- decoding ---- */
@@ -392,7 +468,316 @@ static void zone_release(void)
     msgpack_zone_clear(&header_zone);
 }
 
+/* ---- decoding, fast path ----
+ *
+ * Most headers on the bus are flat: scalars, body names and scalar params
+ * (submit, job, result, accepted, heartbeat).  They are read here straight
+ * from the bytes, in one bounded pass, without validating, unpacking into a
+ * zone and then walking the objects.  Anything else (other arrays, nested
+ * values, a wrong type, a truncated frame, a limit reached) makes the fast
+ * path give up, and the general decoder below reads the frame again and
+ * gives the precise error: both must agree on every frame the fast path
+ * accepts, which tests/fuzz/fuzz_wire_header.c checks. */
+
+typedef struct mpr {
+    const unsigned char *p, *end;
+    size_t objects;
+} mpr;
+
+/* Reads return false when the next object is not of the kind asked for
+ * (nothing consumed then) or is truncated. */
+static bool r_left(const mpr *r, size_t n)
+{
+    return (size_t)(r->end - r->p) >= n;
+}
+
+static uint64_t r_be(const unsigned char *p, int n)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < n; i++)
+        v = (v << 8) | p[i];
+    return v;
+}
+
+static bool r_str(mpr *r, const char **s, size_t *n)
+{
+    if (!r_left(r, 1))
+        return false;
+    unsigned char t = r->p[0];
+    int hl;
+    size_t len;
+    if ((t & 0xe0) == 0xa0) hl = 1, len = t & 0x1f;
+    else if (t == 0xd9 && r_left(r, 2)) hl = 2, len = r->p[1];
+    else if (t == 0xda && r_left(r, 3)) hl = 3, len = (size_t)r_be(r->p + 1, 2);
+    else if (t == 0xdb && r_left(r, 5)) hl = 5, len = (size_t)r_be(r->p + 1, 4);
+    else return false;
+    if (len > sk_mp_header_limits.max_str || !r_left(r, (size_t)hl + len))
+        return false;
+    *s = (const char *)r->p + hl;
+    *n = len;
+    r->p += (size_t)hl + len;
+    r->objects++;
+    return true;
+}
+
+/* A str into a bounded C string: as sk_mp_strcpy, no NUL inside. */
+static bool r_strcpy(mpr *r, char *buf, size_t cap)
+{
+    const char *s;
+    size_t n;
+    const unsigned char *at = r->p;
+    if (!r_str(r, &s, &n))
+        return false;
+    if (n >= cap || memchr(s, '\0', n) != NULL) {
+        r->p = at;
+        return false;
+    }
+    memcpy(buf, s, n);
+    buf[n] = '\0';
+    return true;
+}
+
+static bool r_i64(mpr *r, int64_t *v)
+{
+    if (!r_left(r, 1))
+        return false;
+    unsigned char t = r->p[0];
+    int n;
+    if (t <= 0x7f || t >= 0xe0) {
+        *v = (int8_t)t;
+        r->p++;
+        r->objects++;
+        return true;
+    }
+    switch (t) {
+    case 0xcc: case 0xd0: n = 1; break;
+    case 0xcd: case 0xd1: n = 2; break;
+    case 0xce: case 0xd2: n = 4; break;
+    case 0xcf: case 0xd3: n = 8; break;
+    default: return false;
+    }
+    if (!r_left(r, 1 + (size_t)n))
+        return false;
+    uint64_t u = r_be(r->p + 1, n);
+    if (t >= 0xd0) {
+        /* Signed: extend from n bytes. */
+        int shift = 64 - 8 * n;
+        *v = shift ? (int64_t)(u << shift) >> shift : (int64_t)u;
+        /* msgpack-c reads a non-negative signed value as a positive
+         * integer: the same value, so nothing to do here. */
+    } else {
+        if (u > (uint64_t)INT64_MAX)
+            return false;
+        *v = (int64_t)u;
+    }
+    r->p += 1 + (size_t)n;
+    r->objects++;
+    return true;
+}
+
+static bool r_f64(mpr *r, double *d)
+{
+    int64_t i;
+    if (r_left(r, 9) && r->p[0] == 0xcb) {
+        uint64_t u = r_be(r->p + 1, 8);
+        memcpy(d, &u, sizeof *d);
+        r->p += 9;
+        r->objects++;
+        return true;
+    }
+    if (r_left(r, 5) && r->p[0] == 0xca) {
+        uint32_t u = (uint32_t)r_be(r->p + 1, 4);
+        float f;
+        memcpy(&f, &u, sizeof f);
+        *d = f;
+        r->p += 5;
+        r->objects++;
+        return true;
+    }
+    if (r_i64(r, &i)) {
+        *d = (double)i;
+        return true;
+    }
+    return false;
+}
+
+static bool r_bool(mpr *r, bool *b)
+{
+    if (!r_left(r, 1) || (r->p[0] != 0xc2 && r->p[0] != 0xc3))
+        return false;
+    *b = r->p[0] == 0xc3;
+    r->p++;
+    r->objects++;
+    return true;
+}
+
+/* Skip a scalar of a key this side does not know. */
+static bool r_skip_scalar(mpr *r)
+{
+    const char *s;
+    size_t n;
+    int64_t i;
+    double d;
+    bool b;
+    if (!r_left(r, 1))
+        return false;
+    unsigned char t = r->p[0];
+    if (t == 0xc0) {
+        r->p++;
+        r->objects++;
+        return true;
+    }
+    if (t == 0xcf && r_left(r, 9)) { /* a uint64 beyond int64 */
+        r->p += 9;
+        r->objects++;
+        return true;
+    }
+    return r_str(r, &s, &n) || r_i64(r, &i) || r_f64(r, &d) || r_bool(r, &b);
+}
+
+static bool r_container(mpr *r, unsigned char fix, unsigned char c16, unsigned char c32, size_t *n)
+{
+    if (!r_left(r, 1))
+        return false;
+    unsigned char t = r->p[0];
+    if ((t & 0xf0) == fix) *n = t & 0x0f, r->p += 1;
+    else if (t == c16 && r_left(r, 3)) *n = (size_t)r_be(r->p + 1, 2), r->p += 3;
+    else if (t == c32 && r_left(r, 5)) *n = (size_t)r_be(r->p + 1, 4), r->p += 5;
+    else return false;
+    r->objects++;
+    /* Every element takes at least one byte. */
+    return *n <= (size_t)(r->end - r->p);
+}
+
+static bool r_params(mpr *r, sk_header *h)
+{
+    size_t n;
+    if (h->params != NULL || !r_container(r, 0x80, 0xde, 0xdf, &n))
+        return false;
+    h->params = sk_params_new();
+    if (h->params == NULL)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        char key[129];
+        const char *s;
+        size_t sl;
+        int64_t iv;
+        double dv;
+        bool bv;
+        int rc;
+        if (!r_strcpy(r, key, sizeof key) || key[0] == '\0')
+            return false;
+        if (r_str(r, &s, &sl)) {
+            char buf[256];
+            if (sl >= sizeof buf || memchr(s, '\0', sl) != NULL)
+                return false; /* long strings: the general decoder */
+            memcpy(buf, s, sl);
+            buf[sl] = '\0';
+            rc = sk_params_set_str(h->params, key, buf);
+        } else if (r_bool(r, &bv)) {
+            rc = sk_params_set_bool(h->params, key, bv);
+        } else if (r_i64(r, &iv)) {
+            rc = sk_params_set_int(h->params, key, iv);
+        } else if (r_f64(r, &dv)) {
+            rc = sk_params_set_f64(h->params, key, dv);
+        } else {
+            return false;
+        }
+        if (rc < 0)
+            return false;
+    }
+    return true;
+}
+
+/* 1: decoded; 0: not a flat header this path reads (h is cleared). */
+static int header_decode_fast(const void *data, size_t len, sk_header *h)
+{
+    mpr r = {data, (const unsigned char *)data + len, 0};
+    size_t n;
+    int64_t type = 0;
+    bool has_type = false;
+    if (len > sk_mp_header_limits.max_str || !r_container(&r, 0x80, 0xde, 0xdf, &n))
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        const char *k;
+        size_t kl;
+        if (!r_str(&r, &k, &kl))
+            goto slow;
+        char *sbuf = NULL;
+        size_t slen = 0;
+        int64_t *ival = NULL;
+        bool ok;
+#define KEY_IS(lit) (kl == sizeof(lit) - 1 && memcmp(k, lit, sizeof(lit) - 1) == 0)
+        if (KEY_IS("t")) {
+            if (has_type)
+                goto slow; /* the general decoder reads the first one */
+            ival = &type, has_type = true;
+        }
+        else if (KEY_IS("job")) sbuf = h->job, slen = sizeof h->job;
+        else if (KEY_IS("svc")) sbuf = h->service, slen = sizeof h->service;
+        else if (KEY_IS("tenant")) sbuf = h->tenant, slen = sizeof h->tenant;
+        else if (KEY_IS("idem")) sbuf = h->idem, slen = sizeof h->idem;
+        else if (KEY_IS("client")) sbuf = h->client, slen = sizeof h->client;
+        else if (KEY_IS("reason")) sbuf = h->reason, slen = sizeof h->reason;
+        else if (KEY_IS("text")) sbuf = h->text, slen = sizeof h->text;
+        else if (KEY_IS("node")) sbuf = h->node_name, slen = sizeof h->node_name;
+        else if (KEY_IS("name")) sbuf = h->name, slen = sizeof h->name;
+        else if (KEY_IS("req")) ival = &h->req;
+        else if (KEY_IS("attempt")) ival = &h->attempt;
+        else if (KEY_IS("deadline_ms")) ival = &h->deadline_ms;
+        else if (KEY_IS("code")) ival = &h->code;
+        else if (KEY_IS("capacity")) ival = &h->capacity;
+        else if (KEY_IS("offset")) ival = &h->offset;
+        else if (KEY_IS("total")) ival = &h->total;
+        if (sbuf != NULL) {
+            ok = r_strcpy(&r, sbuf, slen);
+        } else if (ival != NULL) {
+            ok = r_i64(&r, ival);
+        } else if (KEY_IS("no_ack")) {
+            ok = r_bool(&r, &h->no_ack);
+        } else if (KEY_IS("progress")) {
+            ok = r_f64(&r, &h->progress);
+        } else if (KEY_IS("params")) {
+            ok = r_params(&r, h);
+        } else if (KEY_IS("bodies")) {
+            size_t nb;
+            ok = r_container(&r, 0x90, 0xdc, 0xdd, &nb) && nb <= SK_MAX_BODIES;
+            for (size_t b = 0; ok && b < nb; b++)
+                ok = r_strcpy(&r, h->body_names[b], SK_ID_MAX);
+            if (ok)
+                h->nbodies = nb;
+        } else if (KEY_IS("services") || KEY_IS("tenants") || KEY_IS("hashes") || KEY_IS("deps") ||
+                   KEY_IS("datasets") || KEY_IS("held") || KEY_IS("refs")) {
+            ok = false;
+        } else {
+            ok = r_skip_scalar(&r);
+        }
+#undef KEY_IS
+        if (!ok)
+            goto slow;
+    }
+    if (r.p != r.end || !has_type || type < 1 || type > SK_MSG_TYPE_MAX ||
+        r.objects > sk_mp_header_limits.max_objects)
+        goto slow;
+    h->type = (int)type;
+    return 1;
+slow:
+    sk_header_clear(h);
+    sk_header_init(h, 0);
+    return 0;
+}
+
+/* ---- decoding, general path ---- */
+
 int sk_header_decode(const void *data, size_t len, sk_header *h, sk_error *err)
+{
+    sk_header_init(h, 0);
+    if (header_decode_fast(data, len, h))
+        return 0;
+    return sk_header_decode_general(data, len, h, err);
+}
+
+int sk_header_decode_general(const void *data, size_t len, sk_header *h, sk_error *err)
 {
     msgpack_object rootobj;
     int64_t type = 0;
@@ -632,7 +1017,9 @@ int sk_wire_recv(void *sock, bool router, sk_wire_msg *m, int flags, sk_error *e
             return errno == EAGAIN ? 0 : sk_fail(err, SK_EIO, "recv: %s", zmq_strerror(errno));
         }
         m->has_route = true;
-        if (!more(sock))
+        /* zmq_msg_more on the frame just read, rather than asking the
+         * socket (ZMQ_RCVMORE) for every frame. */
+        if (!zmq_msg_more(&m->route))
             return sk_fail(err, SK_EPROTO, "message has no frames after the routing id");
         flags &= ~ZMQ_DONTWAIT; /* the rest of a multipart message is already here */
     }
@@ -647,12 +1034,13 @@ int sk_wire_recv(void *sock, bool router, sk_wire_msg *m, int flags, sk_error *e
     const char *uid = zmq_msg_gets(&f, "User-Id");
     if (uid != NULL)
         sk_strlcpy(m->user, uid, sizeof m->user);
+    int more_frames = zmq_msg_more(&f);
     zmq_msg_close(&f);
     if (rc < 0) {
         drain(sock);
         return rc;
     }
-    if (!more(sock))
+    if (!more_frames)
         return sk_fail(err, SK_EPROTO, "message ends after the signature frame (no header)");
     zmq_msg_init(&f);
     if (zmq_msg_recv(&f, sock, 0) < 0) {
@@ -660,12 +1048,13 @@ int sk_wire_recv(void *sock, bool router, sk_wire_msg *m, int flags, sk_error *e
         return sk_fail(err, SK_EIO, "recv: %s", zmq_strerror(errno));
     }
     rc = sk_header_decode(zmq_msg_data(&f), zmq_msg_size(&f), &m->hdr, err);
+    more_frames = zmq_msg_more(&f);
     zmq_msg_close(&f);
     if (rc < 0) {
         drain(sock);
         return rc;
     }
-    while (more(sock)) {
+    while (more_frames) {
         if (m->nbodies == SK_MAX_BODIES) {
             drain(sock);
             sk_header_clear(&m->hdr);
@@ -679,6 +1068,7 @@ int sk_wire_recv(void *sock, bool router, sk_wire_msg *m, int flags, sk_error *e
             zmq_msg_close(&m->bodies[m->nbodies]);
             break;
         }
+        more_frames = zmq_msg_more(&m->bodies[m->nbodies]);
         m->nbodies++;
     }
     if (m->hdr.nbodies != 0 && m->hdr.nbodies != m->nbodies) {
@@ -697,17 +1087,16 @@ int sk_wire_send(void *sock, const void *route, size_t route_len, const sk_heade
                  zmq_msg_t *bodies, size_t nbodies, int flags)
 {
     static const unsigned char sig[4] = {'S', 'K', SK_PROTO_MAJOR, SK_PROTO_MINOR};
-    char stack[1024];
-    fixbuf fb = {stack, 0, sizeof stack, false};
-    msgpack_packer pk;
-    msgpack_packer_init(&pk, &fb, fixbuf_write);
-    if (header_pack(h, &pk) != 0) {
+    unsigned char stack[1024];
+    mpw fb = {stack, 0, sizeof stack, false, false};
+    header_pack(h, &fb);
+    if (fb.failed) {
         if (fb.heap)
             free(fb.data);
         errno = ENOMEM;
         return -1;
     }
-    const char *hdr = fb.data;
+    const unsigned char *hdr = fb.data;
     size_t hlen = fb.len;
     int rc = 0;
     if (route != NULL && zmq_send(sock, route, route_len, flags | ZMQ_SNDMORE) < 0)

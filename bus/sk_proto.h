@@ -131,6 +131,10 @@ void sk_header_clear(sk_header *h);   /* frees params, services, held */
  * type-checked; unknown keys are ignored (forward compatibility). */
 int sk_header_encode(const sk_header *h, char **out, size_t *len, sk_error *err);
 int sk_header_decode(const void *data, size_t len, sk_header *h, sk_error *err);
+/* The general decoder alone.  sk_header_decode reads flat headers (the
+ * common case) in a faster single pass and falls back to this one; exposed
+ * so that the fuzzer can check that both agree. */
+int sk_header_decode_general(const void *data, size_t len, sk_header *h, sk_error *err);
 
 /* Signature frame check: 0 ok; SK_EPROTO for a non-samskap frame;
  * SK_EUNSUPPORTED for another major version (message says which). */

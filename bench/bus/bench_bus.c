@@ -5,7 +5,8 @@
  * the broker, not a kernel.
  *
  * usage: bench_bus [--clients N] [--workers M] [--seconds S] [--window W]
- *                  [--broker PATH-TO-samskap-broker] */
+ *                  [--broker PATH-TO-samskap-broker] [--only proxy|samskap|durable]
+ *                  [--bytes 100|10240] */
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
@@ -28,6 +29,7 @@ typedef struct config {
     int clients, workers, window, body;
     double seconds;
     bool samskap, ack, durable;
+    bool sk_frames;   /* proxy mode: clients send samskap's frames (signature, submit header, body) */
     char front[64], back[64];
 } config;
 
@@ -230,6 +232,20 @@ static void *px_client(void *arg)
     zmq_setsockopt(s, ZMQ_RCVTIMEO, &tmo, sizeof tmo);
     zmq_connect(s, c->front);
     char *body = calloc(1, (size_t)c->body + 16);
+    /* With sk_frames, the same frames a samskap client sends: what a bare
+     * proxy does with samskap's message pattern. */
+    static const unsigned char sig[4] = {'S', 'K', SK_PROTO_MAJOR, SK_PROTO_MINOR};
+    char *hdr = NULL;
+    size_t hlen = 0;
+    sk_header h;
+    sk_header_init(&h, SK_MSG_SUBMIT);
+    snprintf(h.service, sizeof h.service, "bench.echo");
+    snprintf(h.tenant, sizeof h.tenant, "bench");
+    h.req = 1000000;
+    h.no_ack = true;
+    h.nbodies = 1;
+    snprintf(h.body_names[0], SK_ID_MAX, "b");
+    bool frames = c->sk_frames && sk_header_encode(&h, &hdr, &hlen, NULL) == 0;
     long seq = 0;
     long ring = c->window * 4 + 16;
     double *sent = calloc((size_t)ring, sizeof *sent);
@@ -240,12 +256,20 @@ static void *px_client(void *arg)
             memcpy(body, &seq, sizeof seq);
             sent[seq % ring] = now_s();
             seq++;
-            zmq_send(s, "", 0, ZMQ_SNDMORE);
+            if (frames) {
+                zmq_send(s, sig, sizeof sig, ZMQ_SNDMORE);
+                zmq_send(s, hdr, hlen, ZMQ_SNDMORE);
+            } else {
+                zmq_send(s, "", 0, ZMQ_SNDMORE);
+            }
             zmq_send(s, body, (size_t)c->body > sizeof seq ? (size_t)c->body : sizeof seq, 0);
             inflight++;
         }
-        char e[8];
+        /* Frames before the body: the delimiter, or signature and header. */
+        char e[256];
         if (zmq_recv(s, e, sizeof e, 0) < 0)
+            continue;
+        if (frames && zmq_recv(s, e, sizeof e, 0) < 0)
             continue;
         long got;
         int n = zmq_recv(s, body, (size_t)c->body + 16, 0);
@@ -258,8 +282,29 @@ static void *px_client(void *arg)
     }
     free(sent);
     free(body);
+    free(hdr);
     zmq_close(s);
     return NULL;
+}
+
+/* CPU seconds (user + system) a process has used so far; 0 if unknown. */
+static double proc_cpu_s(pid_t pid)
+{
+    char path[64], buf[1024];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (f == NULL)
+        return 0;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    /* Fields after the command name, which may hold spaces: utime and
+     * stime are the 12th and 13th after the closing parenthesis. */
+    char *p = strrchr(buf, ')');
+    unsigned long ut = 0, st = 0;
+    if (p == NULL || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2)
+        return 0;
+    return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
 }
 
 static int cmp_d(const void *a, const void *b)
@@ -268,7 +313,7 @@ static int cmp_d(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-static void report(const char *label, config *c, targs *cl, double elapsed)
+static void report(const char *label, config *c, targs *cl, double elapsed, double broker_cpu)
 {
     long done = 0, n = 0;
     for (int i = 0; i < c->clients; i++)
@@ -280,8 +325,12 @@ static void report(const char *label, config *c, targs *cl, double elapsed)
             all[k++] = cl[i].out.lat[j];
     qsort(all, (size_t)n, sizeof *all, cmp_d);
     double p50 = n ? all[n / 2] : 0, p99 = n ? all[(long)(n * 0.99)] : 0;
-    printf("%-26s %7d %7d %7d %10.0f %9.3f %9.3f\n", label, c->clients, c->workers, c->body, done / elapsed,
+    printf("%-28s %7d %7d %7d %10.0f %9.3f %9.3f", label, c->clients, c->workers, c->body, done / elapsed,
            p50 * 1e3, p99 * 1e3);
+    if (broker_cpu > 0 && done > 0)
+        printf(" %10.2f\n", broker_cpu * 1e6 / (double)done);
+    else
+        printf(" %10s\n", "-");
     fflush(stdout);
     free(all);
 }
@@ -289,8 +338,12 @@ static void report(const char *label, config *c, targs *cl, double elapsed)
 static double run(config *c, const char *label, const char *broker_bin, double *rate)
 {
     void *ctx = zmq_ctx_new();
+    /* The proxy gets its own context (its own I/O thread), as the broker,
+     * a process of its own, has: otherwise it would share one I/O thread
+     * with every client and worker. */
+    void *pctx = c->samskap ? NULL : zmq_ctx_new();
     pthread_t proxy, workers[64], clients[64];
-    proxy_args pa = {ctx, c};
+    proxy_args pa = {pctx, c};
     targs wa[64], ca[64];
     pid_t broker = 0;
     atomic_store(&stop_workers, 0);
@@ -313,7 +366,7 @@ static double run(config *c, const char *label, const char *broker_bin, double *
         pthread_create(&workers[i], NULL, c->samskap ? sk_worker : px_worker, &wa[i]);
     }
     usleep(300000);
-    double t0 = now_s();
+    double t0 = now_s(), cpu0 = broker ? proc_cpu_s(broker) : 0;
     for (int i = 0; i < c->clients; i++) {
         ca[i] = (targs){c, ctx, {0, NULL, 0, 0}, i};
         pthread_create(&clients[i], NULL, c->samskap ? sk_client_thread : px_client, &ca[i]);
@@ -322,7 +375,7 @@ static double run(config *c, const char *label, const char *broker_bin, double *
         pthread_join(clients[i], NULL);
     double elapsed = c->seconds;
     (void)t0;
-    report(label, c, ca, elapsed);
+    report(label, c, ca, elapsed, broker ? proc_cpu_s(broker) - cpu0 : 0);
     long done = 0;
     for (int i = 0; i < c->clients; i++) {
         done += ca[i].out.done;
@@ -342,13 +395,14 @@ static double run(config *c, const char *label, const char *broker_bin, double *
                 fprintf(stderr, "bench_bus: could not remove the journal\n");
         }
     } else {
-        void *ctl = zmq_socket(ctx, ZMQ_PAIR);
+        void *ctl = zmq_socket(pctx, ZMQ_PAIR);
         int zero = 0;
         zmq_setsockopt(ctl, ZMQ_LINGER, &zero, sizeof zero);
         zmq_connect(ctl, "inproc://proxy-control");
         zmq_send(ctl, "TERMINATE", 9, 0);
         pthread_join(proxy, NULL);
         zmq_close(ctl);
+        zmq_ctx_term(pctx);
     }
     zmq_ctx_term(ctx);
     return *rate;
@@ -359,6 +413,7 @@ int main(int argc, char **argv)
     config base = {.clients = 8, .workers = 2, .window = 100, .body = 100, .seconds = 3};
     const char *broker_bin = getenv("SAMSKAP_BUILD") ? NULL : "./samskap-broker";
     const char *only = NULL;
+    int only_bytes = 0;
     static char path[512];
     if (getenv("SAMSKAP_BUILD")) {
         snprintf(path, sizeof path, "%s/samskap-broker", getenv("SAMSKAP_BUILD"));
@@ -367,8 +422,10 @@ int main(int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--help") == 0) {
             printf("usage: bench_bus [--clients N] [--workers M] [--seconds S] [--window W] [--broker PATH]\n"
-                   "                 [--only proxy|samskap|durable]\n"
-                   "Round trips/s and p50/p99 latency through samskap-broker and through zmq_proxy.\n");
+                   "                 [--only proxy|samskap|durable] [--bytes 100|10240]\n"
+                   "Round trips/s and p50/p99 latency through samskap-broker and through zmq_proxy.\n"
+                   "broker_us: CPU time (user + system, all threads) the samskap-broker process spent per\n"
+                   "round trip, a figure less sensitive than rt/s to other load on the machine.\n");
             return 0;
         } else if (i + 1 < argc && strcmp(argv[i], "--clients") == 0) base.clients = atoi(argv[++i]);
         else if (i + 1 < argc && strcmp(argv[i], "--workers") == 0) base.workers = atoi(argv[++i]);
@@ -376,6 +433,7 @@ int main(int argc, char **argv)
         else if (i + 1 < argc && strcmp(argv[i], "--window") == 0) base.window = atoi(argv[++i]);
         else if (i + 1 < argc && strcmp(argv[i], "--broker") == 0) broker_bin = argv[++i];
         else if (i + 1 < argc && strcmp(argv[i], "--only") == 0) only = argv[++i];
+        else if (i + 1 < argc && strcmp(argv[i], "--bytes") == 0) only_bytes = atoi(argv[++i]);
         else {
             fprintf(stderr, "bench_bus: unknown argument %s\n", argv[i]);
             return 2;
@@ -388,20 +446,29 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     printf("bench_bus: %d clients x %d in flight, %d workers, %.0f s per run, tcp loopback\n", base.clients,
            base.window, base.workers, base.seconds);
-    printf("%-26s %7s %7s %7s %10s %9s %9s\n", "path", "clients", "workers", "bytes", "rt/s", "p50_ms", "p99_ms");
+    printf("%-28s %7s %7s %7s %10s %9s %9s %10s\n", "path", "clients", "workers", "bytes", "rt/s", "p50_ms", "p99_ms",
+           "broker_us");
     int port = 20000 + (int)(getpid() % 20000);
     int bodies[2] = {100, 10240};
     for (int b = 0; b < 2; b++) {
-        double proxy_rate, sk_rate, sk_ack_rate;
+        double proxy_rate, proxy_sk_rate, sk_rate, sk_ack_rate;
         config c = base;
         c.body = bodies[b];
+        if (only_bytes != 0 && only_bytes != c.body)
+            continue;
         snprintf(c.front, sizeof c.front, "tcp://127.0.0.1:%d", port++);
         snprintf(c.back, sizeof c.back, "tcp://127.0.0.1:%d", port++);
-        proxy_rate = 1;
+        proxy_rate = proxy_sk_rate = 1;
         if (only != NULL && strcmp(only, "durable") == 0)
             continue;
-        if (only == NULL || strcmp(only, "proxy") == 0)
+        if (only == NULL || strcmp(only, "proxy") == 0) {
             run(&c, "zmq_proxy(ROUTER,DEALER)", NULL, &proxy_rate);
+            c.sk_frames = true;
+            snprintf(c.front, sizeof c.front, "tcp://127.0.0.1:%d", port++);
+            snprintf(c.back, sizeof c.back, "tcp://127.0.0.1:%d", port++);
+            run(&c, "zmq_proxy, samskap frames", NULL, &proxy_sk_rate);
+            c.sk_frames = false;
+        }
         if (only != NULL && strcmp(only, "samskap") != 0)
             continue;
         c.samskap = true;
@@ -417,6 +484,8 @@ int main(int argc, char **argv)
         run(&c, "samskap (with accepted)", broker_bin, &sk_ack_rate);
         printf("  -> samskap/zmq_proxy at %d B: %.0f%% (no accepted), %.0f%% (with accepted)\n", c.body,
                100 * sk_rate / proxy_rate, 100 * sk_ack_rate / proxy_rate);
+        printf("  -> samskap/zmq_proxy with samskap frames at %d B: %.0f%% (no accepted), %.0f%% (with accepted)\n",
+               c.body, 100 * sk_rate / proxy_sk_rate, 100 * sk_ack_rate / proxy_sk_rate);
     }
     if (only == NULL || strcmp(only, "durable") == 0) {
         /* Durable (journal, accepted after commit) against in-memory, both

@@ -174,6 +174,56 @@ static void test_refs(void)
     expect_refused("\x82\xa1t\x03\xa4refs\x05", 10, "'refs' must be an array");
 }
 
+/* The fast path for flat headers and the general decoder agree. */
+static void expect_same(const char *bytes, size_t n, int type)
+{
+    sk_header a, b;
+    CHECK(sk_header_decode(bytes, n, &a, NULL) == 0);
+    CHECK(sk_header_decode_general(bytes, n, &b, NULL) == 0);
+    CHECK(a.type == type && b.type == type);
+    char *ea = NULL, *eb = NULL;
+    size_t la = 0, lb = 0;
+    CHECK(sk_header_encode(&a, &ea, &la, NULL) == 0 && sk_header_encode(&b, &eb, &lb, NULL) == 0);
+    CHECK(la == lb && memcmp(ea, eb, la) == 0);
+    free(ea);
+    free(eb);
+    sk_header_clear(&a);
+    sk_header_clear(&b);
+}
+
+static void test_fast_path(void)
+{
+    /* {t: 1, t: 2}: the first 't' counts. */
+    expect_same("\x82\xa1t\x01\xa1t\x02", 7, SK_MSG_SUBMIT);
+    /* signed encodings, float32 progress, an unknown key holding a uint64
+     * beyond int64, nil and a bool */
+    expect_same("\x86\xa1t\x04\xa3req\xd0\x80\xa4" "code\xd1\xff\x00\xa8progress\xca\x3e\x80\x00\x00"
+                "\xa3zzz\xcf\xff\xff\xff\xff\xff\xff\xff\xff\xa2nn\xc0",
+                49, SK_MSG_PROGRESS);
+    /* params of every scalar kind, body names */
+    expect_same("\x83\xa1t\x01\xa6params\x84\xa1s\xa2hi\xa1i\xd3\x80\x00\x00\x00\x00\x00\x00\x00"
+                "\xa1" "b\xc3\xa1" "f\xcb\x3f\xf0\x00\x00\x00\x00\x00\x00\xa6" "bodies\x92\xa1" "a\xa0",
+                53, SK_MSG_SUBMIT);
+    /* Integers at every encoding boundary survive the writer and msgpack-c. */
+    static const int64_t ints[] = {0, 127, 128, 255, 256, 65535, 65536, 4294967295LL, 4294967296LL, INT64_MAX,
+                                   -1, -32, -33, -128, -129, -32768, -32769, -2147483648LL, -2147483649LL, INT64_MIN};
+    for (size_t i = 0; i < sizeof ints / sizeof ints[0]; i++) {
+        sk_header h, back;
+        char *buf;
+        size_t len;
+        sk_header_init(&h, SK_MSG_DATA_GET);
+        h.req = h.offset = h.total = ints[i];
+        CHECK(sk_header_encode(&h, &buf, &len, NULL) == 0);
+        CHECK(sk_header_decode_general(buf, len, &back, NULL) == 0);
+        CHECK(back.req == ints[i] && back.offset == ints[i] && back.total == ints[i]);
+        sk_header_clear(&back);
+        CHECK(sk_header_decode(buf, len, &back, NULL) == 0);
+        CHECK(back.req == ints[i] && back.offset == ints[i] && back.total == ints[i]);
+        sk_header_clear(&back);
+        free(buf);
+    }
+}
+
 static void test_signature(void)
 {
     sk_error err = SK_ERROR_INIT;
@@ -190,6 +240,7 @@ int main(void)
     test_roundtrip();
     test_malformed();
     test_refs();
+    test_fast_path();
     test_signature();
     TEST_DONE();
 }
