@@ -58,9 +58,10 @@ while [ $r -lt "$RUNS" ]; do
     t1=$(now)
     s=$(elapsed "$t0" "$t1")
     nsim=$(grep -o '"service":"sim\.' "$TMP/run.json" | wc -l)
-    nind=$(sed -n 's/.* and \([0-9]*\) indicator jobs submitted/\1/p' "$TMP/run.log")
+    nind=$(sed -n 's/.* and \([0-9]*\) indicator jobs submitted.*/\1/p' "$TMP/run.log")
     printf '  run %d: %6.2f s  %5.1f simulations/s  %5.1f indicators/s  (%d simulations, %d indicator jobs)\n' \
         $((r + 1)) "$s" "$(calc "$nsim / $s")" "$(calc "$nind / $s")" "$nsim" "$nind"
+    sed -n 's/.*submitted (inputs: \(.*\))$/           inputs: \1/p' "$TMP/run.log"
     if [ -z "$best" ] || [ "$(calc "$s < $best")" != "0.000" ]; then best=$s; fi
     r=$((r + 1))
 done
@@ -109,7 +110,7 @@ if sk run "$TMP/big/scenario.lua" --broker "$FRONT" --json --timeout 1800 >"$TMP
     t1=$(now)
     printf '  scenario: %.1f s wall for %d simulations and %s indicator jobs\n' "$(elapsed "$t0" "$t1")" \
         "$(grep -o '"service":"sim\.' "$TMP/big.json" | wc -l)" \
-        "$(sed -n 's/.* and \([0-9]*\) indicator jobs submitted/\1/p' "$TMP/big.log")"
+        "$(sed -n 's/.* and \([0-9]*\) indicator jobs submitted.*/\1/p' "$TMP/big.log")"
     grep -o '"error":"[^"]*"' "$TMP/big.json" | sort | uniq -c | sed 's/^/  failed: /' | head -5
 else
     echo "  scenario failed:"; tail -5 "$TMP/big.log" | sed 's/^/    /'
