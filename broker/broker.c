@@ -907,6 +907,7 @@ static void dispatch_job(broker *b, job *j, node *n)
     h.client[cl] = '\0';
     h.req = j->req;
     h.attempt = ++j->attempt;
+    h.total = b->cfg.max_frame; /* the largest result this broker takes */
     h.params = j->params;
     if (j->deadline_abs_ms > 0) {
         int64_t left = (int64_t)j->deadline_abs_ms - (int64_t)now_ms(b);

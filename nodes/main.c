@@ -31,6 +31,8 @@ int main(int argc, char **argv)
          "directory for datasets fetched from the broker (default $TMPDIR/samskap-node-NAME.cache)"},
         {"cache-max-bytes", SK_OPT_INT, &cfg.cache_max_bytes, 0, (int64_t)1 << 50,
          "dataset cache budget; least recently used datasets not in use are evicted beyond it"},
+        {"max-frame", SK_OPT_INT, &cfg.max_frame, 1024, (int64_t)1 << 31,
+         "largest result in bytes, as the broker's --max-frame: a bigger one fails its job with a clear reason"},
         {"list-services", SK_OPT_CLI_FLAG, &list, 0, 0, "print the built-in services and exit"},
         {"verbose", SK_OPT_FLAG, &verbose, 0, 0, "log every job event"},
         {"quiet", SK_OPT_FLAG, &quiet, 0, 0, "log warnings and errors only"},

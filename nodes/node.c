@@ -64,6 +64,7 @@ struct node_job {
     char *refdata[SK_MAX_BODIES];      /* read and verified by the worker */
     size_t fetches_waiting;            /* distinct datasets still being fetched */
     bool fetching;                     /* waiting for fetches, not yet with the workers */
+    int64_t max_result;                /* largest result frame: the node's and the broker's --max-frame */
     int bad_ref;                       /* worker: a cached copy failed verification (-1: none) */
     bool refetched;
     zmq_msg_t bodies[SK_MAX_BODIES];
@@ -139,6 +140,7 @@ void sk_node_config_defaults(sk_node_config *c)
     c->log_level = SK_LOG_INFO;
     c->cache_dir = NULL;
     c->cache_max_bytes = (int64_t)4 << 30;
+    c->max_frame = SK_MAX_FRAME;
 }
 
 static uint64_t mono_ms(void)
@@ -260,6 +262,16 @@ static void run_job(node_job *j)
         sk_metric_inc(j->node->m_kills, SK_LABELS(j->svc->name));
     if (j->rc == 0 && sk_result_encode(r, &j->result, &j->result_len, &j->err) < 0)
         j->rc = j->err.code;
+    /* A frame over the broker's limit would make libzmq drop the connection
+     * and the job would wait for its deadline: fail it now, saying why. */
+    if (j->rc == 0 && (int64_t)j->result_len > j->max_result) {
+        j->rc = sk_fail(&j->err, SK_ETOOBIG, "the result is %zu bytes; the bus carries at most %lld bytes per "
+                        "frame (--max-frame): ask for less (e.g. fewer periods)", j->result_len,
+                        (long long)j->max_result);
+        free(j->result);
+        j->result = NULL;
+        j->result_len = 0;
+    }
     if (j->rc < 0 && j->err.msg[0] == '\0')
         sk_fail(&j->err, j->rc, "%s", sk_strerror(j->rc));
     sk_result_free(r);
@@ -636,6 +648,7 @@ static void on_job_msg(node_state *n, sk_wire_msg *m)
     memcpy(j->client, h->client, SK_ID_MAX);
     j->req = h->req;
     j->attempt = h->attempt;
+    j->max_result = h->total > 0 && h->total < n->cfg.max_frame ? h->total : n->cfg.max_frame;
     j->node = n;
     j->params = h->params;
     h->params = NULL;

@@ -25,6 +25,7 @@ typedef struct sk_node_config {
     int64_t plugin_reload_ms;/* how often to look for changed plugins (0: never) */
     const char *cache_dir;   /* fetched datasets; NULL: $TMPDIR/samskap-node-NAME.cache */
     int64_t cache_max_bytes; /* least recently used datasets are evicted beyond this */
+    int64_t max_frame;       /* largest result frame the broker takes (its --max-frame) */
     int log_level;
 } sk_node_config;
 

@@ -1404,6 +1404,38 @@ static void test_restart_deps(void)
     CHECK(system(rm) == 0);
 }
 
+/* A result bigger than a frame fails its job at once, saying why (libzmq
+ * would otherwise drop the node's connection and the job would wait for
+ * its deadline). */
+static void test_result_too_big(void)
+{
+    char out[8192], nargs[400], input[300];
+    const char *source = getenv("SAMSKAP_SOURCE");
+    snprintf(input, sizeof input, "%s/tests/data/power/case14/case.m", source ? source : ".");
+    snprintf(nargs, sizeof nargs, FAST_NODE " --max-frame 2048");
+    h_cluster_init(&C);
+    h_start_broker(&C, FAST_BROKER);
+    h_start_node(&C, "small", 1, nargs);
+    h_wait_nodes(&C, 1, 20000);
+    long t0 = h_now_ms();
+    CHECK(h_cli(&C, out, sizeof out, "submit sim.power --input case=%s --timeout 60 --json", input) == 5);
+    CHECK(strstr(out, "the bus carries at most 2048 bytes per frame") != NULL);
+    CHECK(h_now_ms() - t0 < 20000);
+    /* The node is still there for the next job. */
+    CHECK(h_cli(&C, out, sizeof out, "submit diag.echo --json") == 0);
+    /* The node learns the broker's limit from each job: a broker with a
+     * small --max-frame and a node with the default agree. */
+    h_kill(C.broker, SIGTERM);
+    for (int i = 0; i < C.nnodes; i++)
+        h_kill(C.nodes[i], SIGTERM);
+    h_cluster_init(&C);
+    h_start_broker(&C, FAST_BROKER " --max-frame 5000");
+    h_start_node(&C, "default", 1, FAST_NODE);
+    h_wait_nodes(&C, 1, 20000);
+    CHECK(h_cli(&C, out, sizeof out, "submit sim.power --input case=%s --timeout 60 --json", input) == 5);
+    CHECK(strstr(out, "the bus carries at most 5000 bytes per frame") != NULL);
+}
+
 /* A scenario end to end on the bundled region: all three kernels, an
  * indicator per kernel, the before/after table; and a scenario with a
  * failing step, whose dependants fail while the rest finish. */
@@ -2018,6 +2050,7 @@ int main(int argc, char **argv)
         {"graph", test_graph, 60},
         {"graph_msg", test_graph_msg, 60},
         {"restart_deps", test_restart_deps, 90},
+        {"result_too_big", test_result_too_big, 60},
         {"scenario", test_scenario, 170},
         {"datasets", test_datasets, 90},
         {"fetch", test_fetch, 120},
