@@ -6,7 +6,7 @@ set -u
 BUILD=$1
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 OUT=$(mktemp -d /tmp/sk_demo.XXXXXX)
-PORT=$((21000 + $$ % 20000))
+PORT=$((11000 + $$ % 20000))  # below the ephemeral range (32768+)
 fail() { echo "demo-test: $*" >&2; sed 's/^/  demo: /' "$OUT/stdout" | tail -40 >&2; exit 1; }
 SAMSKAP_DEMO_OUT=$OUT SAMSKAP_DEMO_PORT=$PORT sh "$ROOT/deploy/demo.sh" "$BUILD" >"$OUT/stdout" 2>"$OUT/stderr" ||
     { cat "$OUT/stderr" >&2; fail "deploy/demo.sh exited non-zero"; }
