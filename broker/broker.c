@@ -3047,7 +3047,7 @@ int sk_broker_run(const sk_broker_config *cfg)
     b->started_ms = now_ms(b);
     if (cfg->data_dir != NULL) {
         if (sk_journal_open(&b->loop, cfg->data_dir, on_journal_committed, b, &b->journal, &err) < 0 ||
-            load_journal(b, &err) < 0) {
+            load_journal(b, &err) < 0 || sk_journal_start(b->journal, &err) < 0) {
             sk_error_log("msg=\"cannot open the journal\" dir=%s error=\"%s\"", cfg->data_dir, err.msg);
             exit_code = 1;
             goto out;

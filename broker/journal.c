@@ -471,7 +471,7 @@ int sk_journal_open(uv_loop_t *loop, const char *dir, sk_journal_committed_fn cb
         return sk_fail(err, SK_EIO, "%s: cannot create the data directory: %s", dir, strerror(errno));
     }
     snprintf(path, sizeof path, "%s/journal.sqlite", dir);
-    if (sqlite3_open_v2(path, &j->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, NULL) !=
+    if (sqlite3_open_v2(path, &j->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL) !=
             SQLITE_OK ||
         sqlite3_exec(j->db, schema, NULL, NULL, NULL) != SQLITE_OK ||
         sqlite3_prepare_v2(j->db,
@@ -508,12 +508,15 @@ int sk_journal_open(uv_loop_t *loop, const char *dir, sk_journal_committed_fn cb
     }
     j->async.data = j;
     j->async_ready = true;
-    if (uv_thread_create(&j->thread, writer_main, j) != 0) {
-        sk_journal_close(j);
-        return sk_fail(err, SK_EIO, "cannot start the journal writer thread");
-    }
-    j->thread_started = true;
     *out = j;
+    return 0;
+}
+
+int sk_journal_start(sk_journal *j, sk_error *err)
+{
+    if (uv_thread_create(&j->thread, writer_main, j) != 0)
+        return sk_fail(err, SK_EIO, "cannot start the journal writer thread");
+    j->thread_started = true;
     return 0;
 }
 

@@ -48,6 +48,10 @@ typedef struct sk_journal_job {
 
 int sk_journal_open(uv_loop_t *loop, const char *dir, sk_journal_committed_fn cb, void *ud,
                     sk_journal **out, sk_error *err);
+/* Start the writer thread, after sk_journal_load: from then on only that
+ * thread uses the database connection (opened without SQLite's mutex).
+ * Records queued before it starts wait for it. */
+int sk_journal_start(sk_journal *j, sk_error *err);
 /* Flushes what is queued, stops the writer, closes the database. */
 void sk_journal_close(sk_journal *j);
 
