@@ -197,10 +197,18 @@ static int apply(sk_journal *j, rec *r)
         sqlite3_bind_int64(j->ins_job, 5, r->deadline_ms);
         sqlite3_bind_blob(j->ins_job, 6, r->header, (int)r->header_len, SQLITE_STATIC);
         sqlite3_bind_blob(j->ins_job, 7, r->client, (int)r->client_len, SQLITE_STATIC);
+        /* The common job, one small input, is one row: its input rides in
+         * the job's row rather than costing an inputs row and its index. */
+        bool one = r->nbodies == 1 && zmq_msg_size(&r->bodies[0].msg) <= SK_JOURNAL_INLINE_MAX;
+        if (one)
+            sqlite3_bind_blob(j->ins_job, 8, zmq_msg_data(&r->bodies[0].msg), (int)zmq_msg_size(&r->bodies[0].msg),
+                              SQLITE_STATIC);
+        else
+            sqlite3_bind_null(j->ins_job, 8);
         rc = sqlite3_step(j->ins_job);
         if (rc != SQLITE_DONE)
             return rc;
-        for (size_t i = 0; i < r->nbodies; i++) {
+        for (size_t i = 0; i < r->nbodies && !one; i++) {
             size_t len = zmq_msg_size(&r->bodies[i].msg);
             sqlite3_reset(j->ins_input);
             sqlite3_bind_text(j->ins_input, 1, r->id, -1, SQLITE_STATIC);
@@ -440,7 +448,7 @@ static const char schema[] =
     "CREATE TABLE IF NOT EXISTS jobs(id TEXT PRIMARY KEY, tenant TEXT NOT NULL, service TEXT NOT NULL,"
     " state TEXT NOT NULL DEFAULT 'queued', attempt INTEGER NOT NULL DEFAULT 0, submitted_ms INTEGER,"
     " deadline_ms INTEGER, finished_ms INTEGER, code INTEGER, reason TEXT, header BLOB NOT NULL,"
-    " client BLOB, result_blob TEXT, result_data BLOB);"
+    " client BLOB, result_blob TEXT, result_data BLOB, input0 BLOB);"
     "CREATE TABLE IF NOT EXISTS inputs(job TEXT NOT NULL, idx INTEGER NOT NULL, name TEXT, blob TEXT,"
     " size INTEGER, data BLOB, PRIMARY KEY(job, idx));"
     /* No index on state: nothing queries by it, and keeping one cost an
@@ -452,6 +460,18 @@ static const char schema[] =
     "CREATE TABLE IF NOT EXISTS datasets(tenant TEXT NOT NULL, hash TEXT NOT NULL, size INTEGER NOT NULL,"
     " created_ms INTEGER NOT NULL, last_used_ms INTEGER NOT NULL, name TEXT, PRIMARY KEY(tenant, hash));"
     "CREATE INDEX IF NOT EXISTS datasets_used ON datasets(last_used_ms);";
+
+/* Journals written before a column existed get it (CREATE TABLE IF NOT
+ * EXISTS leaves an old table as it is). */
+static int upgrade_schema(sqlite3 *db)
+{
+    sqlite3_stmt *probe = NULL;
+    int rc = sqlite3_prepare_v2(db, "SELECT input0 FROM jobs LIMIT 0", -1, &probe, NULL);
+    sqlite3_finalize(probe);
+    if (rc == SQLITE_OK)
+        return SQLITE_OK;
+    return sqlite3_exec(db, "ALTER TABLE jobs ADD COLUMN input0 BLOB", NULL, NULL, NULL);
+}
 
 int sk_journal_open(uv_loop_t *loop, const char *dir, sk_journal_committed_fn cb, void *ud, sk_journal **out,
                     sk_error *err)
@@ -473,10 +493,10 @@ int sk_journal_open(uv_loop_t *loop, const char *dir, sk_journal_committed_fn cb
     snprintf(path, sizeof path, "%s/journal.sqlite", dir);
     if (sqlite3_open_v2(path, &j->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL) !=
             SQLITE_OK ||
-        sqlite3_exec(j->db, schema, NULL, NULL, NULL) != SQLITE_OK ||
+        sqlite3_exec(j->db, schema, NULL, NULL, NULL) != SQLITE_OK || upgrade_schema(j->db) != SQLITE_OK ||
         sqlite3_prepare_v2(j->db,
-                           "INSERT OR REPLACE INTO jobs(id,tenant,service,submitted_ms,deadline_ms,header,client)"
-                           " VALUES(?,?,?,?,?,?,?)", -1, &j->ins_job, NULL) != SQLITE_OK ||
+                           "INSERT OR REPLACE INTO jobs(id,tenant,service,submitted_ms,deadline_ms,header,client,input0)"
+                           " VALUES(?,?,?,?,?,?,?,?)", -1, &j->ins_job, NULL) != SQLITE_OK ||
         sqlite3_prepare_v2(j->db, "INSERT OR REPLACE INTO inputs(job,idx,name,blob,size,data) VALUES(?,?,?,?,?,?)", -1,
                            &j->ins_input, NULL) != SQLITE_OK ||
         sqlite3_prepare_v2(j->db, "UPDATE jobs SET state=?, attempt=? WHERE id=?", -1, &j->upd_state, NULL) !=
@@ -821,7 +841,7 @@ int sk_journal_load(sk_journal *j, sk_journal_job **jobs, size_t *n, sk_error *e
     *n = 0;
     if (sqlite3_prepare_v2(j->db,
                            "SELECT id,state,attempt,submitted_ms,deadline_ms,finished_ms,code,reason,header,"
-                           "result_blob,tenant,client,result_data FROM jobs ORDER BY submitted_ms, id", -1, &q, NULL) != SQLITE_OK ||
+                           "result_blob,tenant,client,result_data,input0 FROM jobs ORDER BY submitted_ms, id", -1, &q, NULL) != SQLITE_OK ||
         sqlite3_prepare_v2(j->db, "SELECT idx,name,blob,data FROM inputs WHERE job=? ORDER BY idx", -1, &qi, NULL) !=
             SQLITE_OK) {
         sqlite3_finalize(q);
@@ -878,7 +898,17 @@ int sk_journal_load(sk_journal *j, sk_journal_job **jobs, size_t *n, sk_error *e
                 ok = false;
             }
         }
-        if (strcmp(jj->state, "queued") == 0 || strcmp(jj->state, "running") == 0) {
+        bool active = strcmp(jj->state, "queued") == 0 || strcmp(jj->state, "running") == 0;
+        if (active && sqlite3_column_type(q, 13) == SQLITE_BLOB) {
+            int bl = sqlite3_column_bytes(q, 13);
+            if (zmq_msg_init_size(&jj->bodies[0], (size_t)bl) == 0) {
+                if (bl > 0)
+                    memcpy(zmq_msg_data(&jj->bodies[0]), sqlite3_column_blob(q, 13), (size_t)bl);
+                jj->nbodies = 1;
+            } else {
+                ok = false;
+            }
+        } else if (active) {
             sqlite3_reset(qi);
             sqlite3_bind_text(qi, 1, jj->hdr.job, -1, SQLITE_TRANSIENT);
             while (ok && sqlite3_step(qi) == SQLITE_ROW && jj->nbodies < SK_MAX_BODIES) {
