@@ -981,6 +981,27 @@ void sk_wire_msg_close(sk_wire_msg *m)
     sk_header_clear(&m->hdr);
 }
 
+void sk_wire_msg_move(sk_wire_msg *dst, sk_wire_msg *src)
+{
+    dst->has_route = src->has_route;
+    if (src->has_route) {
+        zmq_msg_init(&dst->route);
+        zmq_msg_move(&dst->route, &src->route);
+        zmq_msg_close(&src->route);
+        src->has_route = false;
+    }
+    memcpy(dst->user, src->user, sizeof dst->user);
+    dst->hdr = src->hdr; /* owned pointers go with it */
+    sk_header_init(&src->hdr, 0);
+    dst->nbodies = src->nbodies;
+    for (size_t i = 0; i < src->nbodies; i++) {
+        zmq_msg_init(&dst->bodies[i]);
+        zmq_msg_move(&dst->bodies[i], &src->bodies[i]);
+        zmq_msg_close(&src->bodies[i]);
+    }
+    src->nbodies = 0;
+}
+
 static int more(void *sock)
 {
     int more = 0;

@@ -152,6 +152,9 @@ typedef struct sk_wire_msg {
 } sk_wire_msg;
 
 void sk_wire_msg_close(sk_wire_msg *m);
+/* Move everything src holds into dst (uninitialised); src is left empty
+ * (closing it is harmless). */
+void sk_wire_msg_move(sk_wire_msg *dst, sk_wire_msg *src);
 
 /* Receive one multipart message (non-blocking when flags has ZMQ_DONTWAIT).
  * Returns 1 with *m filled; 0 when nothing is waiting (EAGAIN); <0 when the

@@ -476,15 +476,29 @@ static int submit_graph(run *r, sk_error *err)
     free(subs);
     if (req < 0)
         return -1;
-    for (int t = 0; t < 150; t++) {
+    /* With a journal the answer waits for the graph's last commit, so the
+     * outcomes of jobs committed earlier can come first: keep them until
+     * the answer says which job is which. */
+    sk_wire_msg *early = NULL;
+    size_t nearly = 0, capearly = 0;
+    int rc = sk_fail(err, SK_ETIMEDOUT, "no answer from the broker to the job graph");
+    for (int idle = 0; idle < 150;) {
         sk_wire_msg m;
-        int rc = sk_client_recv(r->cl, 200, &m, err);
-        if (rc < 0)
-            return -1;
-        if (rc == 0)
+        int got = sk_client_recv(r->cl, 200, &m, err);
+        if (got < 0) {
+            rc = -1;
+            break;
+        }
+        if (got == 0) {
+            idle++;
             continue;
+        }
         if (m.hdr.req != req || m.hdr.job[0] != '\0') {
-            handle_outcome(r, &m);
+            sk_wire_msg *grown = grow(early, &capearly, nearly, sizeof *early);
+            if (grown != NULL) {
+                early = grown;
+                sk_wire_msg_move(&early[nearly++], &m);
+            }
             sk_wire_msg_close(&m);
             continue;
         }
@@ -492,7 +506,7 @@ static int submit_graph(run *r, sk_error *err)
             rc = sk_fail(err, m.hdr.code ? m.hdr.code : SK_EREFUSED, "the broker refused the job graph: %s",
                          m.hdr.reason);
             sk_wire_msg_close(&m);
-            return rc;
+            break;
         }
         /* {"jobs":["j-...", ...]}: ids in node order */
         const char *p = zmq_msg_data(&m.bodies[0]), *end = p + zmq_msg_size(&m.bodies[0]);
@@ -510,17 +524,26 @@ static int submit_graph(run *r, sk_error *err)
             p = q + 1;
         }
         sk_wire_msg_close(&m);
-        if (i != r->npending)
-            return sk_fail(err, SK_EPROTO, "the broker's answer names %zu jobs, not %zu", i, r->npending);
+        if (i != r->npending) {
+            rc = sk_fail(err, SK_EPROTO, "the broker's answer names %zu jobs, not %zu", i, r->npending);
+            break;
+        }
         for (size_t k = 0; k < r->nsim; k++) {
             const sim_job *sj = &r->simjobs[k];
             fprintf(stderr, "samskap run: %-12.12s %-6s sim.%-9s %s\n", sj->variant < 0 ? "before" :
                     r->variants[sj->variant].name, sj->tenant, kernels[sj->kernel], sj->job);
         }
         fprintf(stderr, "samskap run: job graph of %zu jobs accepted in one message\n", r->npending);
-        return 0;
+        rc = 0;
+        break;
     }
-    return sk_fail(err, SK_ETIMEDOUT, "no answer from the broker to the job graph");
+    for (size_t k = 0; k < nearly; k++) {
+        if (rc == 0)
+            handle_outcome(r, &early[k]);
+        sk_wire_msg_close(&early[k]);
+    }
+    free(early);
+    return rc;
 }
 
 static int submit_sim(run *r, const char *tenant, int kernel, int variant, const sim_spec *sp, sk_error *err)
