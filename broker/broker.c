@@ -256,17 +256,24 @@ static void send_client_failure(broker *b, const route *r, int64_t req, const ch
 static void send_request_error(broker *b, const route *r, int64_t req, int64_t code, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
 
-static void send_request_error(broker *b, const route *r, int64_t req, int64_t code, const char *fmt, ...)
+/* An `error` matched by req, on either socket. */
+static void send_error_v(broker *b, void *sock, const route *r, int64_t req, int64_t code, const char *fmt,
+                         va_list ap)
 {
     sk_header h;
-    va_list ap;
     sk_header_init(&h, SK_MSG_ERROR);
     h.req = req;
     h.code = code;
-    va_start(ap, fmt);
     vsnprintf(h.reason, sizeof h.reason, fmt, ap);
+    send_to(b, sock, r, &h, NULL, 0);
+}
+
+static void send_request_error(broker *b, const route *r, int64_t req, int64_t code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    send_error_v(b, b->front, r, req, code, fmt, ap);
     va_end(ap);
-    send_to(b, b->front, r, &h, NULL, 0);
 }
 
 static void send_client_failure(broker *b, const route *r, int64_t req, const char *jobid, int64_t code,
@@ -2007,15 +2014,10 @@ static void send_node_error(broker *b, const route *to, int64_t req, int64_t cod
 /* A node's request refused: an `error` matched by its req. */
 static void send_node_error(broker *b, const route *to, int64_t req, int64_t code, const char *fmt, ...)
 {
-    sk_header h;
     va_list ap;
-    sk_header_init(&h, SK_MSG_ERROR);
-    h.req = req;
-    h.code = code;
     va_start(ap, fmt);
-    vsnprintf(h.reason, sizeof h.reason, fmt, ap);
+    send_error_v(b, b->back, to, req, code, fmt, ap);
     va_end(ap);
-    send_to(b, b->back, to, &h, NULL, 0);
 }
 
 /* A node fetches a chunk of a dataset one of its running jobs references.

@@ -2,6 +2,7 @@
  * datasets.h). */
 #include "datasets.h"
 
+#include "sk_csv.h"
 #include "sk_hash.h"
 
 #include <errno.h>
@@ -64,18 +65,9 @@ int sk_dataset_put(const char *dir, const char *tenant, const char *hash, int64_
     int fd = open(part, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
     if (fd < 0)
         return sk_fail(err, SK_EIO, "dataset store: %s", strerror(errno));
-    const char *p = data;
-    size_t left = len;
-    while (left > 0) {
-        ssize_t w = write(fd, p, left);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0) {
-            close(fd);
-            return sk_fail(err, SK_EIO, "dataset store: %s", strerror(errno));
-        }
-        p += w;
-        left -= (size_t)w;
+    if (sk_write_all(fd, data, len) < 0) {
+        close(fd);
+        return sk_fail(err, SK_EIO, "dataset store: %s", errno ? strerror(errno) : "short write");
     }
     *next = offset + (int64_t)len;
     if (*next < total) {
@@ -174,19 +166,10 @@ int sk_dataset_store(const char *dir, const char *tenant, const void *data, size
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (fd < 0)
         return sk_fail(err, SK_EIO, "dataset store: %s", strerror(errno));
-    const char *p = data;
-    size_t left = len;
-    while (left > 0) {
-        ssize_t w = write(fd, p, left);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0) {
-            close(fd);
-            unlink(tmp);
-            return sk_fail(err, SK_EIO, "dataset store: %s", strerror(errno));
-        }
-        p += w;
-        left -= (size_t)w;
+    if (sk_write_all(fd, data, len) < 0) {
+        close(fd);
+        unlink(tmp);
+        return sk_fail(err, SK_EIO, "dataset store: %s", errno ? strerror(errno) : "short write");
     }
     /* No fsync: the journal holds the result itself; this copy can be made
      * again from it. */

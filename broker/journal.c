@@ -121,19 +121,10 @@ static int blob_write(sk_journal *j, const char *tenant, const void *data, size_
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (fd < 0)
         return -1;
-    const char *p = data;
-    size_t left = len;
-    while (left > 0) {
-        ssize_t w = write(fd, p, left);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0) {
-            close(fd);
-            unlink(tmp);
-            return -1;
-        }
-        p += w;
-        left -= (size_t)w;
+    if (sk_write_all(fd, data, len) < 0) {
+        close(fd);
+        unlink(tmp);
+        return -1;
     }
     if (fdatasync(fd) < 0 || close(fd) < 0 || rename(tmp, path) < 0) {
         unlink(tmp);

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <sys/stat.h>
 
 void sk_csv_init(sk_csv *c, const char *data, size_t len, const char *filename)
@@ -95,6 +96,24 @@ int sk_csv_next(sk_csv *c, sk_error *err)
         }
     }
     return 1;
+}
+
+int sk_write_all(int fd, const void *data, size_t n)
+{
+    const char *p = data;
+    while (n > 0) {
+        ssize_t w = write(fd, p, n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0) {
+            if (w == 0)
+                errno = 0;
+            return -1;
+        }
+        p += w;
+        n -= (size_t)w;
+    }
+    return 0;
 }
 
 char *sk_read_file(const char *path, size_t *len, size_t max_len, sk_error *err)

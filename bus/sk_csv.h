@@ -33,5 +33,8 @@ void sk_csv_put_field(struct sk_buf *b, const char *s);
 
 /* Read a whole file (malloc'ed, NUL-terminated); NULL with err set. */
 char *sk_read_file(const char *path, size_t *len, size_t max_len, sk_error *err);
+/* Write all n bytes to fd, retrying short writes and EINTR: 0, or -1 with
+ * errno (0 after a write that wrote nothing). */
+int sk_write_all(int fd, const void *data, size_t n);
 
 #endif

@@ -12,6 +12,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "sk_csv.h"
 #include "sk_lua.h"
 #include "sk_lua_wire.h"
 #include "sk_num.h"
@@ -25,20 +26,6 @@
 #endif
 
 #define SK_WORKER_MAX_REQUEST ((size_t)4 << 30)
-
-static int write_all(int fd, const char *p, size_t n)
-{
-    while (n) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return -1;
-        p += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
 
 static char *read_all(int fd, size_t *len)
 {
@@ -106,7 +93,7 @@ static int reply_error(const sk_lua_error *e)
     rc = rc ? rc : sk_lua_wire_put_error(&b, e);
     rc = rc ? rc : sk_lua_wire_put(&b, 'e', NULL, 0);
     if (!rc)
-        rc = write_all(1, b.data, b.len);
+        rc = sk_write_all(1, b.data, b.len);
     free(b.data);
     return rc ? 1 : 0;
 }
@@ -269,7 +256,7 @@ int main(int argc, char **argv)
                 r = r ? r : sk_result_encode(out, &enc, &elen, &e);
                 r = r ? r : sk_lua_wire_put(&b, 'o', enc, elen);
                 r = r ? r : sk_lua_wire_put(&b, 'e', NULL, 0);
-                rc = r ? reply_proto("encoding the result") : (write_all(1, b.data, b.len) ? 1 : 0);
+                rc = r ? reply_proto("encoding the result") : (sk_write_all(1, b.data, b.len) ? 1 : 0);
                 free(enc);
                 free(b.data);
             }

@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "sk_csv.h"
 #include "sk_hash.h"
 #include "sk_log.h"
 
@@ -288,18 +289,9 @@ int sk_fetcher_on_message(sk_fetcher *f, sk_wire_msg *m, uint64_t now_ms)
              (long long)ft->received, (long long)ft->size);
         return 1;
     }
-    const char *p = zmq_msg_data(&m->bodies[0]);
-    size_t left = n;
-    while (left > 0) {
-        ssize_t w = write(ft->fd, p, left);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0) {
-            fail(f, ft, "cache write failed: %s", w < 0 ? strerror(errno) : "short write");
-            return 1;
-        }
-        p += w;
-        left -= (size_t)w;
+    if (sk_write_all(ft->fd, zmq_msg_data(&m->bodies[0]), n) < 0) {
+        fail(f, ft, "cache write failed: %s", errno ? strerror(errno) : "short write");
+        return 1;
     }
     crypto_hash_sha256_update(&ft->st, zmq_msg_data(&m->bodies[0]), n);
     ft->received += (int64_t)n;
