@@ -473,23 +473,33 @@ static void print_info(const sk_lua_plugin_info *pi, int json)
         printf("  band %-10s [%g, %g]\n", pi->bands[i].label, pi->bands[i].min, pi->bands[i].max);
 }
 
+/* The arguments of `check` and `list`: one optional path, --json, --help.
+ * -1 to go on, else the exit code (0 after --help, 2 on a stray argument). */
+static int path_and_json(int argc, char **argv, const char *cmd, const char *help, const char **path, int *json)
+{
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            fputs(help, stdout);
+            return 0;
+        } else if (strcmp(argv[i], "--json") == 0) {
+            *json = 1;
+        } else if (argv[i][0] != '-' && *path == NULL) {
+            *path = argv[i];
+        } else {
+            fprintf(stderr, "samskap plugin %s: unexpected argument '%s'\n%s", cmd, argv[i], help);
+            return 2;
+        }
+    }
+    return -1;
+}
+
 static int cmd_check(int argc, char **argv)
 {
     const char *file = NULL;
     int json = 0;
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-            fputs(check_help, stdout);
-            return 0;
-        } else if (strcmp(argv[i], "--json") == 0)
-            json = 1;
-        else if (argv[i][0] != '-' && !file)
-            file = argv[i];
-        else {
-            fprintf(stderr, "samskap plugin check: unexpected argument '%s'\n%s", argv[i], check_help);
-            return 2;
-        }
-    }
+    int rc = path_and_json(argc, argv, "check", check_help, &file, &json);
+    if (rc >= 0)
+        return rc;
     if (!file) {
         fputs(check_help, stderr);
         return 2;
@@ -520,19 +530,9 @@ static int cmd_list(int argc, char **argv)
 {
     const char *dir = NULL;
     int json = 0;
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-            fputs(list_help, stdout);
-            return 0;
-        } else if (strcmp(argv[i], "--json") == 0)
-            json = 1;
-        else if (argv[i][0] != '-' && !dir)
-            dir = argv[i];
-        else {
-            fprintf(stderr, "samskap plugin list: unexpected argument '%s'\n%s", argv[i], list_help);
-            return 2;
-        }
-    }
+    int rc = path_and_json(argc, argv, "list", list_help, &dir, &json);
+    if (rc >= 0)
+        return rc;
     if (!dir)
         dir = default_dir();
     sk_lua_plugin_dir *pd = NULL;
