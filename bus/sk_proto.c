@@ -813,7 +813,9 @@ int sk_header_decode_general(const void *data, size_t len, sk_header *h, sk_erro
      * skipped (forward compatibility). */
     for (uint32_t i = 0; i < root->via.map.size; i++) {
         const msgpack_object *k = &root->via.map.ptr[i].key, *o = &root->via.map.ptr[i].val;
-        if (k->type != MSGPACK_OBJECT_STR || k->via.str.size == 0 || k->via.str.size > 16)
+        /* A key with a NUL in it is no key of ours ("svc\0x" is not "svc"). */
+        if (k->type != MSGPACK_OBJECT_STR || k->via.str.size == 0 || k->via.str.size > 16 ||
+            memchr(k->via.str.ptr, '\0', k->via.str.size) != NULL)
             continue;
         char key[17];
         memcpy(key, k->via.str.ptr, k->via.str.size);
