@@ -279,6 +279,13 @@ static int apply(sk_journal *j, rec *r)
             else
                 sqlite3_bind_null(j->ins_history, 8);
             sqlite3_bind_text(j->ins_history, 9, c.fields[5], -1, SQLITE_TRANSIENT);
+            /* Provenance (samskap run's report: error, then job .. inputs). */
+            for (int k = 0; k < 6; k++) {
+                if (c.nfields >= 13)
+                    sqlite3_bind_text(j->ins_history, 10 + k, c.fields[7 + k], -1, SQLITE_TRANSIENT);
+                else
+                    sqlite3_bind_null(j->ins_history, 10 + k);
+            }
             if ((rc = sqlite3_step(j->ins_history)) != SQLITE_DONE) {
                 sk_csv_free(&c);
                 return rc;
@@ -446,7 +453,8 @@ static const char schema[] =
      * index update at every submit, state change, finish and forget. */
     "DROP INDEX IF EXISTS jobs_state;"
     "CREATE TABLE IF NOT EXISTS history(tenant TEXT NOT NULL, date TEXT NOT NULL, scenario TEXT,"
-    " indicator TEXT NOT NULL, area TEXT NOT NULL, name TEXT, variant TEXT, value REAL, band TEXT);"
+    " indicator TEXT NOT NULL, area TEXT NOT NULL, name TEXT, variant TEXT, value REAL, band TEXT,"
+    " job TEXT, plugin TEXT, plugin_hash TEXT, simulation TEXT, kernel TEXT, inputs TEXT);"
     "CREATE INDEX IF NOT EXISTS history_tenant ON history(tenant, date);"
     "CREATE TABLE IF NOT EXISTS datasets(tenant TEXT NOT NULL, hash TEXT NOT NULL, size INTEGER NOT NULL,"
     " created_ms INTEGER NOT NULL, last_used_ms INTEGER NOT NULL, name TEXT, PRIMARY KEY(tenant, hash));"
@@ -454,14 +462,26 @@ static const char schema[] =
 
 /* Journals written before a column existed get it (CREATE TABLE IF NOT
  * EXISTS leaves an old table as it is). */
-static int upgrade_schema(sqlite3 *db)
+static int add_column(sqlite3 *db, const char *table, const char *column, const char *type)
 {
+    char sql[200];
     sqlite3_stmt *probe = NULL;
-    int rc = sqlite3_prepare_v2(db, "SELECT input0 FROM jobs LIMIT 0", -1, &probe, NULL);
+    snprintf(sql, sizeof sql, "SELECT %s FROM %s LIMIT 0", column, table);
+    int rc = sqlite3_prepare_v2(db, sql, -1, &probe, NULL);
     sqlite3_finalize(probe);
     if (rc == SQLITE_OK)
         return SQLITE_OK;
-    return sqlite3_exec(db, "ALTER TABLE jobs ADD COLUMN input0 BLOB", NULL, NULL, NULL);
+    snprintf(sql, sizeof sql, "ALTER TABLE %s ADD COLUMN %s %s", table, column, type);
+    return sqlite3_exec(db, sql, NULL, NULL, NULL);
+}
+
+static int upgrade_schema(sqlite3 *db)
+{
+    static const char *const provenance[] = {"job", "plugin", "plugin_hash", "simulation", "kernel", "inputs"};
+    int rc = add_column(db, "jobs", "input0", "BLOB");
+    for (size_t i = 0; rc == SQLITE_OK && i < sizeof provenance / sizeof provenance[0]; i++)
+        rc = add_column(db, "history", provenance[i], "TEXT");
+    return rc;
 }
 
 int sk_journal_open(uv_loop_t *loop, const char *dir, sk_journal_committed_fn cb, void *ud, sk_journal **out,
@@ -497,8 +517,9 @@ int sk_journal_open(uv_loop_t *loop, const char *dir, sk_journal_committed_fn cb
                            -1, &j->upd_finish, NULL) != SQLITE_OK ||
         sqlite3_prepare_v2(j->db, "DELETE FROM jobs WHERE id=?", -1, &j->del_job, NULL) != SQLITE_OK ||
         sqlite3_prepare_v2(j->db, "DELETE FROM inputs WHERE job=?", -1, &j->del_inputs, NULL) != SQLITE_OK ||
-        sqlite3_prepare_v2(j->db, "INSERT INTO history(tenant,date,scenario,indicator,area,name,variant,value,band)"
-                                  " VALUES(?,?,?,?,?,?,?,?,?)", -1, &j->ins_history, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(j->db, "INSERT INTO history(tenant,date,scenario,indicator,area,name,variant,value,band,"
+                                  "job,plugin,plugin_hash,simulation,kernel,inputs)"
+                                  " VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", -1, &j->ins_history, NULL) != SQLITE_OK ||
         sqlite3_prepare_v2(j->db, "INSERT INTO datasets(tenant,hash,size,created_ms,last_used_ms,name)"
                                   " VALUES(?1,?2,?3,?4,?4,?5) ON CONFLICT(tenant,hash) DO UPDATE SET"
                                   " last_used_ms=excluded.last_used_ms, size=excluded.size,"
@@ -667,7 +688,8 @@ int sk_journal_history_get(sk_journal *j, const char *tenant, const char *since,
     snprintf(path, sizeof path, "%s/journal.sqlite", j->dir);
     if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK ||
         sqlite3_prepare_v2(db,
-                           "SELECT date,scenario,indicator,area,name,variant,value,band FROM history"
+                           "SELECT date,scenario,indicator,area,name,variant,value,band,"
+                           "job,plugin,plugin_hash,simulation,kernel,inputs FROM history"
                            " WHERE tenant=? AND date>=? ORDER BY date, rowid", -1, &q, NULL) != SQLITE_OK) {
         int rc = sk_fail(err, SK_EIO, "history: %s", db ? sqlite3_errmsg(db) : "cannot open");
         sqlite3_close(db);
@@ -676,9 +698,10 @@ int sk_journal_history_get(sk_journal *j, const char *tenant, const char *since,
     sqlite3_bind_text(q, 1, tenant, -1, SQLITE_STATIC);
     sqlite3_bind_text(q, 2, since, -1, SQLITE_STATIC);
     sk_buf b = SK_BUF_INIT;
-    sk_buf_puts(&b, "date,scenario,indicator,area,name,variant,value,band\n");
+    sk_buf_puts(&b, "date,scenario,indicator,area,name,variant,value,band,job,plugin,plugin_hash,simulation,"
+                    "kernel,inputs\n");
     while (sqlite3_step(q) == SQLITE_ROW) {
-        for (int c = 0; c < 8; c++) {
+        for (int c = 0; c < 14; c++) {
             if (c)
                 sk_buf_puts(&b, ",");
             if (c == 6) {

@@ -1655,9 +1655,11 @@ int sk_cli_indicators(int argc, char **argv)
             if (row++ == 0 || c.nfields < 8)
                 continue;
             if (strcmp(format, "json") == 0) {
-                static const char *const keys[] = {"date", "scenario", "indicator", "area", "name", "variant", "value", "band"};
+                static const char *const keys[] = {"date",   "scenario", "indicator",   "area",       "name",
+                                                   "variant", "value",   "band",        "job",        "plugin",
+                                                   "plugin_hash", "simulation", "kernel", "inputs"};
                 sk_buf_puts(&b, row > 2 ? ",{" : "{");
-                for (int k = 0; k < 8; k++) {
+                for (int k = 0; k < (int)c.nfields && k < 14; k++) {
                     sk_json_key(&b, keys[k], k == 0);
                     double v;
                     if (k == 6)

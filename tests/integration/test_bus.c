@@ -1480,7 +1480,10 @@ static void test_scenario(void)
         rows++;
     CHECK(rows == 2);
     CHECK(strstr(hist, ",traffic_travel_time_index,1507,region,skodje_road,") != NULL);
-    CHECK(strstr(hist, "date,scenario,indicator,area,name,variant,value,band\n") == hist);
+    CHECK(strstr(hist, "date,scenario,indicator,area,name,variant,value,band,job,plugin,plugin_hash,simulation,"
+                       "kernel,inputs\n") == hist);
+    /* Each value keeps its provenance: plugin version and hash, kernel. */
+    CHECK(strstr(hist, ",traffic_travel_time_index 1.0.0,sha256:") != NULL && strstr(hist, ",traffic 0.1.0,") != NULL);
     /* A member's key-less read of another tenant's history is still scoped
      * by tenant: 1534 has none of its own. */
     CHECK(h_cli(&C, hist, sizeof hist, "indicators --tenant 1534 --csv") == 0);
