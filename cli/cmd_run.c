@@ -1314,6 +1314,37 @@ static void take_wait_error(run *r, const sk_wire_msg *m)
     }
 }
 
+/* Where the broker is and how to reach it: --broker, --curve-key,
+ * --server-key, with $SAMSKAP_CURVE_KEY / $SAMSKAP_SERVER_KEY as defaults
+ * (an empty variable counts as unset). */
+typedef struct conn_opts {
+    const char *broker, *curve_key, *server_key;
+} conn_opts;
+
+static conn_opts conn_defaults(void)
+{
+    const char *ck = getenv("SAMSKAP_CURVE_KEY"), *sk = getenv("SAMSKAP_SERVER_KEY");
+    return (conn_opts){sk_cli_default_broker(), ck && *ck ? ck : NULL, sk && *sk ? sk : NULL};
+}
+
+/* 1 if argv[*i] (and its value) was one of ours, else 0. */
+static int conn_arg(conn_opts *c, int argc, char **argv, int *i)
+{
+    const char **slot = strcmp(argv[*i], "--broker") == 0       ? &c->broker
+                        : strcmp(argv[*i], "--curve-key") == 0  ? &c->curve_key
+                        : strcmp(argv[*i], "--server-key") == 0 ? &c->server_key
+                                                                : NULL;
+    if (slot == NULL || *i + 1 >= argc)
+        return 0;
+    *slot = argv[++*i];
+    return 1;
+}
+
+static sk_client *conn_open(const conn_opts *c, sk_error *err)
+{
+    return sk_cli_open_client(c->broker, c->curve_key, c->server_key, err);
+}
+
 static const char run_usage[] =
     "usage: samskap run SCENARIO.lua [--wait|--no-wait] [--out DIR] [--json|--csv] [--broker ENDPOINT]\n"
     "                   [--timeout S] [--inputs auto|frames|datasets] [--curve-key FILE --server-key FILE]\n"
@@ -1338,8 +1369,8 @@ static const char run_usage[] =
 
 int sk_cli_run(int argc, char **argv)
 {
-    const char *file = NULL, *out_dir = NULL, *broker = sk_cli_default_broker(), *format = "md";
-    const char *curve_key = getenv("SAMSKAP_CURVE_KEY"), *server_key = getenv("SAMSKAP_SERVER_KEY");
+    const char *file = NULL, *out_dir = NULL, *format = "md";
+    conn_opts conn = conn_defaults();
     double timeout_s = 900;
     int inputs = INPUTS_AUTO;
     bool no_wait = false;
@@ -1349,14 +1380,10 @@ int sk_cli_run(int argc, char **argv)
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
             fputs(run_usage, stdout);
             return SK_EXIT_OK;
+        } else if (conn_arg(&conn, argc, argv, &i)) {
+            continue;
         } else if (strcmp(a, "--out") == 0 && i + 1 < argc) {
             out_dir = argv[++i];
-        } else if (strcmp(a, "--broker") == 0 && i + 1 < argc) {
-            broker = argv[++i];
-        } else if (strcmp(a, "--curve-key") == 0 && i + 1 < argc) {
-            curve_key = argv[++i];
-        } else if (strcmp(a, "--server-key") == 0 && i + 1 < argc) {
-            server_key = argv[++i];
         } else if (strcmp(a, "--timeout") == 0 && i + 1 < argc) {
             if (sk_parse_f64(argv[++i], &timeout_s) < 0 || timeout_s <= 0) {
                 fprintf(stderr, "samskap run: --timeout needs seconds\n");
@@ -1435,10 +1462,6 @@ int sk_cli_run(int argc, char **argv)
             return SK_EXIT_USAGE;
         }
     }
-    if (curve_key != NULL && *curve_key == '\0')
-        curve_key = NULL;
-    if (server_key != NULL && *server_key == '\0')
-        server_key = NULL;
     sk_config *conf = NULL;
     int code = SK_EXIT_ERROR;
     r->file = file;
@@ -1465,7 +1488,7 @@ int sk_cli_run(int argc, char **argv)
         code = err.code == SK_ENOMEM ? SK_EXIT_ERROR : SK_EXIT_USAGE;
         goto done;
     }
-    r->cl = sk_cli_open_client(broker, curve_key, server_key, &err);
+    r->cl = conn_open(&conn, &err);
     if (r->cl == NULL) {
         fprintf(stderr, "samskap run: %s\n", err.msg);
         code = SK_EXIT_UNREACHABLE;
@@ -1598,8 +1621,8 @@ done:
 
 int sk_cli_indicators(int argc, char **argv)
 {
-    const char *broker = sk_cli_default_broker(), *tenant = NULL, *since = "", *format = "table";
-    const char *curve_key = getenv("SAMSKAP_CURVE_KEY"), *server_key = getenv("SAMSKAP_SERVER_KEY");
+    const char *tenant = NULL, *since = "", *format = "table";
+    conn_opts conn = conn_defaults();
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
@@ -1608,16 +1631,12 @@ int sk_cli_indicators(int argc, char **argv)
                    "The tenant's indicator history: every scenario run's values (samskap run),\n"
                    "by date, for SDG and U4SSC reporting.  Needs a broker with --data-dir.\n");
             return SK_EXIT_OK;
+        } else if (conn_arg(&conn, argc, argv, &i)) {
+            continue;
         } else if (strcmp(a, "--tenant") == 0 && i + 1 < argc) {
             tenant = argv[++i];
         } else if (strcmp(a, "--since") == 0 && i + 1 < argc) {
             since = argv[++i];
-        } else if (strcmp(a, "--broker") == 0 && i + 1 < argc) {
-            broker = argv[++i];
-        } else if (strcmp(a, "--curve-key") == 0 && i + 1 < argc) {
-            curve_key = argv[++i];
-        } else if (strcmp(a, "--server-key") == 0 && i + 1 < argc) {
-            server_key = argv[++i];
         } else if (strcmp(a, "--json") == 0) {
             format = "json";
         } else if (strcmp(a, "--csv") == 0) {
@@ -1632,8 +1651,7 @@ int sk_cli_indicators(int argc, char **argv)
         return SK_EXIT_USAGE;
     }
     sk_error err = SK_ERROR_INIT;
-    sk_client *cl = sk_cli_open_client(broker, curve_key && *curve_key ? curve_key : NULL,
-                                       server_key && *server_key ? server_key : NULL, &err);
+    sk_client *cl = conn_open(&conn, &err);
     char *csv = NULL;
     size_t len = 0;
     if (cl == NULL || sk_client_call(cl, SK_MSG_HISTORY_GET, tenant, since, NULL, 0, 10000, &csv, &len, &err) < 0) {
