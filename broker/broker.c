@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -51,6 +52,7 @@ struct job {
     char tenant[SK_ID_MAX];
     char idem[128];
     route client;
+    int client_minor;           /* the submitter's protocol minor: 1+ reads batches */
     int64_t req;
     bool no_ack;
     int64_t attempt;
@@ -103,6 +105,7 @@ struct node {
     char (*hashes)[SK_HASH_MAX];  /* code hash per service, "" if none */
     size_t nhashes;
     int64_t capacity, load;
+    int minor;                  /* its protocol minor: 1+ reads batches */
     bool restricted;            /* its key limits tenants: an empty list means none */
     uint64_t expiry_ms, next_heartbeat_ms;
 };
@@ -130,6 +133,20 @@ struct svc_queue {
     svc_queue *next;
 };
 
+/* Messages for one peer, collected while the loop handles what has arrived
+ * and sent as one batch at the end of the loop turn (the flush check
+ * handle): at tens of thousands of jobs per second, a ZeroMQ message per
+ * job costs more than the broker's own work.  Only peers that spoke
+ * protocol 1.1 get batches. */
+typedef struct outbox {
+    void *sock;
+    route to;
+    sk_wire_batch batch;
+    job **jobs;                 /* outcomes in the batch: undelivered if the send fails */
+    size_t njobs, capjobs;
+    struct outbox *next_dirty;
+} outbox;
+
 typedef struct counters {
     uint64_t submitted, completed, failed, requeued, cancelled, malformed, late_results,
         unroutable, refused, auth_refused, access_refused, fetch_chunks, fetch_refused;
@@ -156,6 +173,8 @@ typedef struct broker {
     uv_timer_t tick;
     uv_signal_t sigint, sigterm;
     sk_map jobs, nodes, idem;
+    node **node_list;           /* the nodes again, dense: dispatch walks them per job */
+    size_t nnode_list, capnode_list;
     svc_queue *queues;
     /* Active jobs (queued or running) and finished ones, oldest first: the
      * timer walks only the first, and retention trims the second from its
@@ -175,6 +194,13 @@ typedef struct broker {
      * its page faults each time.  Linked through lnext. */
     job *spare_jobs;
     size_t nspare_jobs;
+    sk_wire_reader rfront, rback;
+    sk_map outboxes;            /* "F"/"B" + route -> outbox with messages waiting */
+    outbox *dirty;              /* the same outboxes, to flush */
+    outbox *spare_outboxes;     /* flushed ones, kept for their buffers */
+    size_t nspare_outboxes;
+    uv_check_t flush_check;
+    bool flush_armed;
     counters n;
     bool stopping;
 } broker;
@@ -232,8 +258,13 @@ static uint64_t from_wall(broker *b, int64_t wall)
 
 /* ---- sending ---- */
 
+static void flush_route(broker *b, void *sock, const route *r);
+
 static int send_to(broker *b, void *sock, const route *r, const sk_header *h, zmq_msg_t *bodies, size_t nb)
 {
+    /* Messages batched for this peer go first: order per peer is kept. */
+    if (b->outboxes.len > 0)
+        flush_route(b, sock, r);
     int rc = sk_wire_send(sock, r->id, r->len, h, bodies, nb, ZMQ_DONTWAIT);
     if (rc < 0) {
         /* Gone (EHOSTUNREACH) or not reading (EAGAIN): never block the
@@ -245,6 +276,147 @@ static int send_to(broker *b, void *sock, const route *r, const sk_header *h, zm
     }
     sk_uvzmq_kick(sock == b->front ? &b->zfront : &b->zback);
     return rc;
+}
+
+/* ---- batched sending (outbox) ---- */
+
+static size_t outbox_key(broker *b, void *sock, const route *r, unsigned char *key)
+{
+    key[0] = sock == b->front ? 'F' : 'B';
+    memcpy(key + 1, r->id, r->len);
+    return r->len + 1;
+}
+
+static void mark_undelivered(broker *b, job *j)
+{
+    if (!j->undelivered) {
+        j->undelivered = true;
+        b->nundelivered++;
+    }
+}
+
+static void outbox_send(broker *b, outbox *ob)
+{
+    if (ob->batch.count == 0)
+        return;
+    if (sk_wire_batch_send(ob->sock, ob->to.id, ob->to.len, &ob->batch, ZMQ_DONTWAIT) < 0) {
+        /* As send_to: never block; outcomes stay for the retry timer and `wait`. */
+        b->n.unroutable++;
+        sk_debug("msg=\"batch send failed\" error=\"%s\"", zmq_strerror(errno));
+        for (size_t i = 0; i < ob->njobs; i++)
+            mark_undelivered(b, ob->jobs[i]);
+    }
+    ob->njobs = 0;
+    sk_uvzmq_kick(ob->sock == b->front ? &b->zfront : &b->zback);
+}
+
+static void outbox_recycle(broker *b, outbox *ob)
+{
+    if (b->nspare_outboxes < 64) {
+        ob->next_dirty = b->spare_outboxes;
+        b->spare_outboxes = ob;
+        b->nspare_outboxes++;
+        return;
+    }
+    sk_wire_batch_free(&ob->batch);
+    free(ob->jobs);
+    free(ob);
+}
+
+/* Send everything batched: at the end of each loop turn. */
+static void flush_all(broker *b)
+{
+    while (b->dirty != NULL) {
+        outbox *ob = b->dirty;
+        b->dirty = ob->next_dirty;
+        outbox_send(b, ob);
+        unsigned char key[ROUTE_MAX + 1];
+        sk_map_del(&b->outboxes, key, outbox_key(b, ob->sock, &ob->to, key));
+        outbox_recycle(b, ob);
+    }
+}
+
+static void on_flush_check(uv_check_t *h)
+{
+    broker *b = h->data;
+    flush_all(b);
+    uv_check_stop(h);
+    b->flush_armed = false;
+}
+
+static void flush_route(broker *b, void *sock, const route *r)
+{
+    unsigned char key[ROUTE_MAX + 1];
+    outbox *ob = sk_map_get(&b->outboxes, key, outbox_key(b, sock, r, key));
+    if (ob != NULL)
+        outbox_send(b, ob);
+}
+
+/* Drop what waits for a node that is removed: its jobs are requeued and
+ * must not reach it after all. */
+static void discard_route(broker *b, void *sock, const route *r)
+{
+    unsigned char key[ROUTE_MAX + 1];
+    outbox *ob = sk_map_get(&b->outboxes, key, outbox_key(b, sock, r, key));
+    if (ob != NULL) {
+        sk_wire_batch_free(&ob->batch);
+        sk_wire_batch_init(&ob->batch);
+        ob->njobs = 0;
+    }
+}
+
+/* Queue a message for a peer that reads batches; j: an outcome for its
+ * submitter.  0 when queued; -1 as send_to. */
+static int send_batched(broker *b, void *sock, const route *r, const sk_header *h, zmq_msg_t *bodies, size_t nb,
+                        job *j)
+{
+    unsigned char key[ROUTE_MAX + 1];
+    size_t kl = outbox_key(b, sock, r, key);
+    outbox *ob = sk_map_get(&b->outboxes, key, kl);
+    if (ob == NULL) {
+        if (b->spare_outboxes != NULL) {
+            ob = b->spare_outboxes;
+            b->spare_outboxes = ob->next_dirty;
+            b->nspare_outboxes--;
+        } else if ((ob = calloc(1, sizeof *ob)) != NULL) {
+            sk_wire_batch_init(&ob->batch);
+        }
+        if (ob == NULL || sk_map_put(&b->outboxes, key, kl, ob) < 0) {
+            if (ob != NULL)
+                outbox_recycle(b, ob);
+            return send_to(b, sock, r, h, bodies, nb);
+        }
+        ob->sock = sock;
+        ob->to = *r;
+        ob->njobs = 0;
+        ob->next_dirty = b->dirty;
+        b->dirty = ob;
+    }
+    if (sk_wire_batch_full(&ob->batch))
+        outbox_send(b, ob);
+    if (j != NULL && ob->njobs == ob->capjobs) {
+        size_t cap = ob->capjobs ? ob->capjobs * 2 : 64;
+        job **nj = realloc(ob->jobs, cap * sizeof *nj);
+        if (nj == NULL) {
+            outbox_send(b, ob);
+            return send_to(b, sock, r, h, bodies, nb);
+        }
+        ob->jobs = nj;
+        ob->capjobs = cap;
+    }
+    if (sk_wire_batch_add(&ob->batch, h, bodies, nb) < 0) {
+        b->n.unroutable++;
+        if (j != NULL)
+            mark_undelivered(b, j);
+        return -1;
+    }
+    if (j != NULL)
+        ob->jobs[ob->njobs++] = j;
+    if (!b->flush_armed) {
+        uv_check_start(&b->flush_check, on_flush_check);
+        b->flush_armed = true;
+    }
+    return 0;
 }
 
 static void send_client_failure(broker *b, const route *r, int64_t req, const char *jobid, int64_t code,
@@ -309,10 +481,14 @@ static int send_outcome(broker *b, job *j, const route *r)
         zmq_msg_copy(&copy, &j->result);   /* shares the buffer, no copy */
         h.nbodies = 1;
         sk_strlcpy(h.body_names[0], "result", SK_ID_MAX);
+        if (r == &j->client && j->client_minor >= 1)
+            return send_batched(b, b->front, r, &h, &copy, 1, j);
         return send_to(b, b->front, r, &h, &copy, 1);
     }
     h.code = j->code;
     sk_strlcpy(h.reason, j->reason, sizeof h.reason);
+    if (r == &j->client && j->client_minor >= 1)
+        return send_batched(b, b->front, r, &h, NULL, 0, j);
     return send_to(b, b->front, r, &h, NULL, 0);
 }
 
@@ -887,11 +1063,8 @@ static bool any_node_offers(broker *b, const char *service)
 static node *pick_node(broker *b, const char *service, const char *tenant)
 {
     node *best = NULL;
-    const char *k;
-    size_t kl;
-    void *v;
-    for (size_t it = 0; (it = sk_map_next(&b->nodes, it, &k, &kl, &v)) != 0;) {
-        node *n = v;
+    for (size_t i = 0; i < b->nnode_list; i++) {
+        node *n = b->node_list[i];
         if (n->load >= n->capacity || !node_offers(n, service, tenant))
             continue;
         /* Compare load/capacity without division. */
@@ -934,7 +1107,8 @@ static void dispatch_job(broker *b, job *j, node *n)
     n->load++;
     svc_queue *q = queue_for(b, j->service, false);
     run_add(q, j->tenant, 1);
-    int rc = send_to(b, b->back, &n->id, &h, copies, j->nbodies);
+    int rc = n->minor >= 1 ? send_batched(b, b->back, &n->id, &h, copies, j->nbodies, NULL)
+                           : send_to(b, b->back, &n->id, &h, copies, j->nbodies);
     h.params = NULL; /* borrowed */
     h.refs = NULL;
     h.nrefs = 0;
@@ -949,11 +1123,8 @@ static void dispatch_job(broker *b, job *j, node *n)
 
 static bool node_room_for(broker *b, const char *service)
 {
-    const char *k;
-    size_t kl;
-    void *v;
-    for (size_t it = 0; (it = sk_map_next(&b->nodes, it, &k, &kl, &v)) != 0;) {
-        node *n = v;
+    for (size_t i = 0; i < b->nnode_list; i++) {
+        node *n = b->node_list[i];
         if (n->load >= n->capacity)
             continue;
         for (size_t s = 0; s < n->nservices; s++)
@@ -1042,6 +1213,7 @@ static void node_drop(broker *b, node *n, const char *why)
     size_t kl;
     void *v;
     sk_info("msg=\"node removed\" node=%s reason=\"%s\" jobs=%" PRId64, n->name, why, n->load);
+    discard_route(b, b->back, &n->id);
     (void)k;
     (void)kl;
     (void)v;
@@ -1054,6 +1226,11 @@ static void node_drop(broker *b, node *n, const char *why)
         if (j->node == n)
             j->node = NULL; /* a cancelled job the node still held */
     sk_map_del(&b->nodes, n->id.id, n->id.len);
+    for (size_t i = 0; i < b->nnode_list; i++)
+        if (b->node_list[i] == n) {
+            b->node_list[i] = b->node_list[--b->nnode_list];
+            break;
+        }
     free(n->services);
     free(n->tenants);
     free(n->hashes);
@@ -1182,6 +1359,7 @@ static void on_submit(broker *b, sk_wire_msg *m, const route *from)
             a.req = h->req;
             snprintf(a.text, sizeof a.text, "duplicate");
             old->client = *from;
+            old->client_minor = m->minor;
             old->req = h->req;
             if (!h->no_ack)
                 send_to(b, b->front, from, &a, NULL, 0);
@@ -1228,6 +1406,7 @@ static void on_submit(broker *b, sk_wire_msg *m, const route *from)
     memcpy(j->tenant, h->tenant, sizeof j->tenant);
     memcpy(j->idem, h->idem, sizeof j->idem);
     j->client = *from;
+    j->client_minor = m->minor;
     j->req = h->req;
     j->no_ack = h->no_ack;
     j->submitted_ms = now_ms(b);
@@ -1322,7 +1501,10 @@ static void on_submit(broker *b, sk_wire_msg *m, const route *from)
         sk_header_init(&a, SK_MSG_ACCEPTED);
         sk_strlcpy(a.job, j->id, sizeof a.job);
         a.req = j->req;
-        send_to(b, b->front, from, &a, NULL, 0);
+        if (j->client_minor >= 1)
+            send_batched(b, b->front, from, &a, NULL, 0, NULL);
+        else
+            send_to(b, b->front, from, &a, NULL, 0);
     }
     sk_debug("msg=\"job accepted\" job=%s service=%s tenant=%s", j->id, j->service, j->tenant);
     publish(b, j, "accepted", NULL);
@@ -1806,7 +1988,7 @@ static void on_jobs(broker *b, sk_wire_msg *m, const route *from)
 static int recv_from(broker *b, void *sock, sk_wire_msg *m, route *from, const char *who)
 {
     sk_error err = SK_ERROR_INIT;
-    int rc = sk_wire_recv(sock, true, m, ZMQ_DONTWAIT, &err);
+    int rc = sk_wire_read(sock == b->front ? &b->rfront : &b->rback, m, ZMQ_DONTWAIT, &err);
     from->len = 0;
     if (m->has_route) {
         from->len = zmq_msg_size(&m->route) < ROUTE_MAX ? zmq_msg_size(&m->route) : ROUTE_MAX;
@@ -2124,10 +2306,21 @@ static void on_ready(broker *b, sk_wire_msg *m, const route *from)
     }
     if (fresh) {
         n = calloc(1, sizeof *n);
+        if (n != NULL && b->nnode_list == b->capnode_list) {
+            size_t cap = b->capnode_list ? b->capnode_list * 2 : 16;
+            node **nl = realloc(b->node_list, cap * sizeof *nl);
+            if (nl == NULL) {
+                free(n);
+                return;
+            }
+            b->node_list = nl;
+            b->capnode_list = cap;
+        }
         if (n == NULL || sk_map_put(&b->nodes, from->id, from->len, n) < 0) {
             free(n);
             return;
         }
+        b->node_list[b->nnode_list++] = n;
         n->id = *from;
     }
     free(n->services);
@@ -2202,6 +2395,7 @@ static void on_ready(broker *b, sk_wire_msg *m, const route *from)
         }
     }
     n->capacity = h->capacity;
+    n->minor = m->minor;
     sk_strlcpy(n->name, h->node_name[0] ? h->node_name : "node", sizeof n->name);
     n->expiry_ms = now_ms(b) + (uint64_t)(b->cfg.heartbeat_ms * b->cfg.liveness);
     /* Jobs the node still holds (it outlived a broker restart, or a network
@@ -2379,6 +2573,9 @@ static int on_backend(sk_uvzmq *z)
  * the count and byte budgets for kept results. */
 static void purge_done(broker *b, uint64_t now)
 {
+    /* An outbox may name a job about to be forgotten: send it first. */
+    if (b->dirty != NULL)
+        flush_all(b);
     while (b->done_head != NULL) {
         job *j = b->done_head;
         bool old = now - j->finished_ms > (uint64_t)b->cfg.result_ttl_s * 1000;
@@ -2965,10 +3162,16 @@ int sk_broker_run(const sk_broker_config *cfg)
     int exit_code = 0;
     if (b == NULL)
         return 1;
+    /* Job records, headers and frames come and go tens of thousands of
+     * times a second: keep freed memory instead of handing it back to the
+     * kernel and faulting it in again a moment later. */
+    mallopt(M_TRIM_THRESHOLD, 64 << 20);
+    mallopt(M_TOP_PAD, 16 << 20);
     b->cfg = *cfg;
     sk_map_init(&b->jobs);
     sk_map_init(&b->nodes);
     sk_map_init(&b->idem);
+    sk_map_init(&b->outboxes);
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     b->boot_id = ((uint64_t)ts.tv_sec << 20 ^ (uint64_t)ts.tv_nsec ^ (uint64_t)getpid() << 7) & 0xffffffffu;
@@ -3061,6 +3264,10 @@ int sk_broker_run(const sk_broker_config *cfg)
         exit_code = 1;
         goto out;
     }
+    sk_wire_reader_init(&b->rfront, b->front, true);
+    sk_wire_reader_init(&b->rback, b->back, true);
+    uv_check_init(&b->loop, &b->flush_check);
+    b->flush_check.data = b;
     uv_timer_init(&b->loop, &b->tick);
     b->tick.data = b;
     uint64_t tick_ms = (uint64_t)(cfg->heartbeat_ms / 4 > 10 ? cfg->heartbeat_ms / 4 : 10);
@@ -3102,6 +3309,7 @@ int sk_broker_run(const sk_broker_config *cfg)
             b->journal ? "yes" : "no", cfg->http ? cfg->http : "-");
     sk_notify_ready(b->notify, "serving");
     uv_run(&b->loop, UV_RUN_DEFAULT);
+    flush_all(b);
 out:
     sk_notify_stopping(b->notify);
     bool http_done = false;
@@ -3144,7 +3352,25 @@ out:
     }
     sk_map_free(&b->jobs);
     sk_map_free(&b->nodes);
+    free(b->node_list);
     sk_map_free(&b->idem);
+    for (outbox *ob = b->dirty; ob != NULL;) {
+        outbox *next = ob->next_dirty;
+        sk_wire_batch_free(&ob->batch);
+        free(ob->jobs);
+        free(ob);
+        ob = next;
+    }
+    while (b->spare_outboxes != NULL) {
+        outbox *ob = b->spare_outboxes;
+        b->spare_outboxes = ob->next_dirty;
+        sk_wire_batch_free(&ob->batch);
+        free(ob->jobs);
+        free(ob);
+    }
+    sk_map_free(&b->outboxes);
+    sk_wire_reader_free(&b->rfront);
+    sk_wire_reader_free(&b->rback);
     if (b->front)
         zmq_close(b->front);
     if (b->back)

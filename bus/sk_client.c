@@ -65,6 +65,7 @@ sk_client *sk_client_new_opts(void *zmq_ctx, const char *endpoint, const sk_curv
     snprintf(c->endpoint, sizeof c->endpoint, "%s", endpoint);
     c->max_frame = SK_MAX_FRAME;
     sk_map_init(&c->seen);
+    sk_wire_batch_init(&c->out);
     /* A fixed routing id lets the broker reach this client again after
      * either side reconnects. */
     memcpy(c->id, "c-", 2);
@@ -94,6 +95,7 @@ sk_client *sk_client_new_opts(void *zmq_ctx, const char *endpoint, const sk_curv
         sk_client_free(c);
         return NULL;
     }
+    sk_wire_reader_init(&c->rd, c->sock, false);
     return c;
 }
 
@@ -101,6 +103,8 @@ void sk_client_free(sk_client *c)
 {
     if (c == NULL)
         return;
+    sk_wire_reader_free(&c->rd);
+    sk_wire_batch_free(&c->out);
     if (c->sock)
         zmq_close(c->sock);
     if (c->ctx && c->own_ctx)
@@ -113,8 +117,31 @@ void sk_client_free(sk_client *c)
     free(c);
 }
 
+static int send_failed(sk_client *c, sk_error *err)
+{
+    return sk_fail(err, SK_EIO, "send to %s: %s", c->endpoint,
+                   errno == EAGAIN ? "no connection to the broker (timed out after 10 s)" : zmq_strerror(errno));
+}
+
+void sk_client_set_batching(sk_client *c, bool on)
+{
+    c->batching = on;
+}
+
+int sk_client_flush(sk_client *c, sk_error *err)
+{
+    if (c->out.count == 0)
+        return 0;
+    if (sk_wire_batch_send(c->sock, NULL, 0, &c->out, 0) < 0)
+        return send_failed(c, err);
+    return 0;
+}
+
 static int send_blocking(sk_client *c, const sk_header *h, zmq_msg_t *bodies, size_t n, sk_error *err)
 {
+    /* What waits in the batch goes first: the broker sees requests in order. */
+    if (sk_client_flush(c, err) < 0)
+        return -1; /* the caller closes the bodies */
     /* Blocking send: a client may wait for the broker; bounded by HWM. */
     if (sk_wire_send(c->sock, NULL, 0, h, bodies, n, 0) < 0)
         return sk_fail(err, SK_EIO, "send to %s: %s", c->endpoint,
@@ -194,6 +221,18 @@ int64_t sk_client_submit(sk_client *c, const sk_submit *s, sk_error *err)
         }
         if (s->input_len[i] > 0)
             memcpy(zmq_msg_data(&bodies[i]), s->input_data[i], s->input_len[i]);
+    }
+    if (c->batching) {
+        if (sk_wire_batch_full(&c->out) && sk_client_flush(c, err) < 0) {
+            for (size_t i = 0; i < s->ninputs; i++)
+                zmq_msg_close(&bodies[i]);
+            return -1;
+        }
+        if (sk_wire_batch_add(&c->out, &h, bodies, s->ninputs) < 0)
+            return sk_fail(err, SK_ENOMEM, "out of memory");
+        if (sk_wire_batch_full(&c->out) && sk_client_flush(c, err) < 0)
+            return -1;
+        return h.req;
     }
     int rc = send_blocking(c, &h, bodies, s->ninputs, err);
     if (rc < 0) {
@@ -296,12 +335,14 @@ int sk_client_recv(sk_client *c, int timeout_ms, sk_wire_msg *m, sk_error *err)
 {
     int64_t end = timeout_ms < 0 ? -1 : mono_ms() + timeout_ms;
     bool try_first = true;
+    if (sk_client_flush(c, err) < 0)
+        return -1;
     for (;;) {
-        /* A message is usually already waiting under load: read it without
-         * a poll system call first. */
-        if (try_first) {
+        /* A message is usually already waiting under load, or the rest of
+         * a batch is: read it without a poll system call first. */
+        if (try_first || c->rd.left > 0) {
             try_first = false;
-            int rc = sk_wire_recv(c->sock, false, m, ZMQ_DONTWAIT, err);
+            int rc = sk_wire_read(&c->rd, m, ZMQ_DONTWAIT, err);
             if (rc < 0)
                 return rc;
             if (rc == 1)
@@ -323,7 +364,7 @@ int sk_client_recv(sk_client *c, int timeout_ms, sk_wire_msg *m, sk_error *err)
         }
         if (n == 0)
             continue;
-        int rc = sk_wire_recv(c->sock, false, m, ZMQ_DONTWAIT, err);
+        int rc = sk_wire_read(&c->rd, m, ZMQ_DONTWAIT, err);
         if (rc < 0)
             return rc;
         if (rc == 0)

@@ -26,6 +26,9 @@ typedef struct sk_client {
     sk_map seen;           /* job ids whose outcome was delivered ... */
     char **seen_ring;      /* ... the last SK_CLIENT_SEEN of them, oldest first */
     size_t seen_pos;
+    sk_wire_reader rd;     /* the broker sends outcomes in batches */
+    bool batching;         /* sk_client_set_batching */
+    sk_wire_batch out;     /* submits not yet sent */
 } sk_client;
 
 /* De-duplication window: outcomes of this many most recent jobs. */
@@ -67,6 +70,12 @@ int sk_curve_apply(void *sock, const sk_curve *curve, sk_error *err);
 void sk_client_free(sk_client *c);
 /* Returns the request number (> 0) echoed in ACCEPTED/RESULT/FAILED. */
 int64_t sk_client_submit(sk_client *c, const sk_submit *s, sk_error *err);
+/* Batching (needs a broker of protocol 1.1 or later): submits wait in the
+ * client and go as one message, when SK_BATCH_MAX of them wait, on
+ * sk_client_flush, or before any other send or receive.  A pipeline that
+ * submits many jobs and then collects them saves a message per job. */
+void sk_client_set_batching(sk_client *c, bool on);
+int sk_client_flush(sk_client *c, sk_error *err);
 /* A job graph in one message (sk_graph.h): subs[i] may depend on an
  * earlier one with deps "@K=INPUT"; inputs must be datasets.  The broker
  * checks the whole graph, creates every job or none, and answers with a

@@ -118,6 +118,20 @@ int sk_mp_validate(const char *data, size_t len, const sk_mp_limits *lim, sk_err
     return 0;
 }
 
+int sk_mp_object_len(const char *data, size_t len, const sk_mp_limits *lim, size_t *objlen, sk_error *err)
+{
+    walker w = {(const unsigned char *)data, (const unsigned char *)data + len, lim, 0, err};
+    if (len == 0)
+        return sk_fail(err, SK_EPROTO, "msgpack: no object (end of input)");
+    if (walk(&w, 0) < 0) {
+        if (err != NULL && err->code == 0)
+            err->code = SK_EPROTO;
+        return err != NULL ? err->code : SK_EPROTO;
+    }
+    *objlen = (size_t)(w.p - (const unsigned char *)data);
+    return 0;
+}
+
 int sk_mp_unpack(const char *data, size_t len, const sk_mp_limits *lim,
                  msgpack_unpacked *out, sk_error *err)
 {

@@ -28,6 +28,9 @@ extern const sk_mp_limits sk_mp_result_limits;
 
 /* One complete object must fill data[0..len) exactly. */
 int sk_mp_validate(const char *data, size_t len, const sk_mp_limits *lim, sk_error *err);
+/* The length of the one object at the start of data (more may follow),
+ * checked with the same limits as sk_mp_validate. */
+int sk_mp_object_len(const char *data, size_t len, const sk_mp_limits *lim, size_t *objlen, sk_error *err);
 /* Validate, then unpack into `out` (msgpack_unpacked_init'ed by the caller,
  * msgpack_unpacked_destroy'ed by the caller whatever the outcome). */
 int sk_mp_unpack(const char *data, size_t len, const sk_mp_limits *lim,

@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <msgpack.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -200,7 +201,12 @@ static void pack_params(mpw *w, const sk_params *p)
     }
 }
 
-static void header_pack(const sk_header *h, mpw *w);
+static void header_pack_n(const sk_header *h, mpw *w, size_t nbodies);
+
+static void header_pack(const sk_header *h, mpw *w)
+{
+    header_pack_n(h, w, h->nbodies);
+}
 
 int sk_header_encode(const sk_header *h, char **out, size_t *len, sk_error *err)
 {
@@ -217,7 +223,8 @@ int sk_header_encode(const sk_header *h, char **out, size_t *len, sk_error *err)
     return 0;
 }
 
-static void header_pack(const sk_header *h, mpw *w)
+/* nbodies: the body count to announce; names past h->nbodies are "". */
+static void header_pack_n(const sk_header *h, mpw *w, size_t nbodies)
 {
     size_t n = 1;
     /* Count first: msgpack maps carry their size up front. */
@@ -235,7 +242,7 @@ static void header_pack(const sk_header *h, mpw *w)
     n += h->progress >= 0;
     n += h->text[0] != 0;
     n += h->params != NULL;
-    n += h->nbodies > 0;
+    n += nbodies > 0;
     n += h->capacity != 0;
     n += h->nservices > 0;
     n += h->ntenants > 0;
@@ -267,11 +274,11 @@ static void header_pack(const sk_header *h, mpw *w)
         w_key(w, "params");
         pack_params(w, h->params);
     }
-    if (h->nbodies > 0) {
+    if (nbodies > 0) {
         w_key(w, "bodies");
-        w_array(w, h->nbodies);
-        for (size_t i = 0; i < h->nbodies; i++)
-            w_cstr(w, h->body_names[i]);
+        w_array(w, nbodies);
+        for (size_t i = 0; i < nbodies; i++)
+            w_cstr(w, i < h->nbodies ? h->body_names[i] : "");
     }
     if (h->capacity != 0) w_ki64(w, "capacity", h->capacity);
     if (h->nservices > 0) {
@@ -689,14 +696,16 @@ static bool r_params(mpr *r, sk_header *h)
     return true;
 }
 
-/* 1: decoded; 0: not a flat header this path reads (h is cleared). */
-static int header_decode_fast(const void *data, size_t len, sk_header *h)
+/* 1: decoded; 0: not a flat header this path reads (h is cleared).  With
+ * consumed, the map may be followed by more bytes (a batch) and *consumed
+ * says where it ended; without, it must fill data[0..len). */
+static int header_decode_fast(const void *data, size_t len, sk_header *h, size_t *consumed)
 {
     mpr r = {data, (const unsigned char *)data + len, 0};
     size_t n;
     int64_t type = 0;
     bool has_type = false;
-    if (len > sk_mp_header_limits.max_str || !r_container(&r, 0x80, 0xde, 0xdf, &n))
+    if ((consumed == NULL && len > sk_mp_header_limits.max_str) || !r_container(&r, 0x80, 0xde, 0xdf, &n))
         return 0;
     for (size_t i = 0; i < n; i++) {
         const char *k;
@@ -756,10 +765,13 @@ static int header_decode_fast(const void *data, size_t len, sk_header *h)
         if (!ok)
             goto slow;
     }
-    if (r.p != r.end || !has_type || type < 1 || type > SK_MSG_TYPE_MAX ||
+    if ((consumed == NULL && r.p != r.end) ||
+        (size_t)(r.p - (const unsigned char *)data) > sk_mp_header_limits.max_str || !has_type || type < 1 || type > SK_MSG_TYPE_MAX ||
         r.objects > sk_mp_header_limits.max_objects)
         goto slow;
     h->type = (int)type;
+    if (consumed != NULL)
+        *consumed = (size_t)(r.p - (const unsigned char *)data);
     return 1;
 slow:
     sk_header_clear(h);
@@ -772,9 +784,51 @@ slow:
 int sk_header_decode(const void *data, size_t len, sk_header *h, sk_error *err)
 {
     sk_header_init(h, 0);
-    if (header_decode_fast(data, len, h))
+    if (header_decode_fast(data, len, h, NULL))
         return 0;
     return sk_header_decode_general(data, len, h, err);
+}
+
+bool sk_header_is_batch(const void *data, size_t len)
+{
+    const unsigned char *p = data;
+    return len > 0 && ((p[0] & 0xf0) == 0x90 || p[0] == 0xdc || p[0] == 0xdd);
+}
+
+int sk_header_batch_open(const void *data, size_t len, size_t *count, size_t *off, sk_error *err)
+{
+    mpr r = {data, (const unsigned char *)data + len, 0};
+    size_t n;
+    if (!sk_header_is_batch(data, len) || !r_container(&r, 0x90, 0xdc, 0xdd, &n))
+        return sk_fail(err, SK_EPROTO, "batch: the header frame is not an array of headers");
+    if (n == 0)
+        return sk_fail(err, SK_EPROTO, "batch: no headers");
+    if (n > SK_BATCH_MAX)
+        return sk_fail(err, SK_ETOOBIG, "batch: %zu headers, the limit is %d", n, SK_BATCH_MAX);
+    *count = n;
+    *off = (size_t)(r.p - (const unsigned char *)data);
+    return 0;
+}
+
+int sk_header_batch_next(const void *data, size_t len, size_t *off, sk_header *h, sk_error *err)
+{
+    const char *p = (const char *)data + *off;
+    size_t left = *off <= len ? len - *off : 0, used = 0;
+    sk_header_init(h, 0);
+    if (header_decode_fast(p, left, h, &used)) {
+        *off += used;
+        return 0;
+    }
+    /* Not the common flat form: find where this header ends, with the
+     * same bounds as any header, and read it with the general decoder. */
+    int rc = sk_mp_object_len(p, left, &sk_mp_header_limits, &used, err);
+    if (rc < 0)
+        return rc;
+    rc = sk_header_decode_general(p, used, h, err);
+    if (rc < 0)
+        return rc;
+    *off += used;
+    return 0;
 }
 
 int sk_header_decode_general(const void *data, size_t len, sk_header *h, sk_error *err)
@@ -1026,11 +1080,160 @@ static void drain(void *sock)
     }
 }
 
-int sk_wire_recv(void *sock, bool router, sk_wire_msg *m, int flags, sk_error *err)
+static void close_bodies(sk_wire_msg *m)
+{
+    for (size_t i = 0; i < m->nbodies; i++)
+        zmq_msg_close(&m->bodies[i]);
+    m->nbodies = 0;
+}
+
+static void reader_reset(sk_wire_reader *r)
+{
+    if (r->has_route)
+        zmq_msg_close(&r->route);
+    if (r->has_hdrs)
+        zmq_msg_close(&r->hdrs);
+    for (size_t i = r->next; i < r->nframes; i++)
+        zmq_msg_close(&r->frames[i]);
+    r->has_route = r->has_hdrs = false;
+    r->left = r->next = r->nframes = 0;
+    r->off = 0;
+}
+
+void sk_wire_reader_init(sk_wire_reader *r, void *sock, bool router)
+{
+    memset(r, 0, sizeof *r);
+    r->sock = sock;
+    r->router = router;
+}
+
+void sk_wire_reader_free(sk_wire_reader *r)
+{
+    reader_reset(r);
+    free(r->frames);
+    r->frames = NULL;
+    r->cap = 0;
+}
+
+/* The next message of the batch the reader holds. */
+static int batch_next(sk_wire_reader *r, sk_wire_msg *m, sk_error *err)
+{
+    m->has_route = false;
+    m->minor = r->minor;
+    memcpy(m->user, r->user, sizeof m->user);
+    m->nbodies = 0;
+    if (r->has_route) {
+        zmq_msg_init(&m->route);
+        zmq_msg_copy(&m->route, &r->route);   /* a few bytes: routing ids are small */
+        m->has_route = true;
+    }
+    const void *data = zmq_msg_data(&r->hdrs);
+    size_t len = zmq_msg_size(&r->hdrs);
+    int rc = sk_header_batch_next(data, len, &r->off, &m->hdr, err);
+    r->left--;
+    const char *why = NULL;
+    size_t nb = rc == 0 ? m->hdr.nbodies : 0;
+    if (rc == 0 && nb > r->nframes - r->next)
+        why = "names more bodies than the batch has frames left";
+    else if (rc == 0 && r->left == 0 && r->next + nb != r->nframes)
+        why = "is the last, and body frames follow it";
+    else if (rc == 0 && r->left == 0 && r->off != len)
+        why = "is the last, and bytes follow it in the header frame";
+    if (rc < 0 || why != NULL) {
+        size_t dropped = r->left;
+        if (why != NULL)
+            rc = sk_fail(err, SK_EPROTO, "batch: a header %s", why);
+        if (dropped > 0 && err != NULL) {
+            size_t used = strlen(err->msg);
+            snprintf(err->msg + used, sizeof err->msg - used, " (%zu later messages of the batch dropped)",
+                     dropped);
+        }
+        sk_header_clear(&m->hdr);
+        reader_reset(r);
+        return rc;
+    }
+    for (size_t i = 0; i < nb; i++) {
+        zmq_msg_init(&m->bodies[i]);
+        zmq_msg_move(&m->bodies[i], &r->frames[r->next]);
+        zmq_msg_close(&r->frames[r->next]);
+        r->next++;
+    }
+    m->nbodies = nb;
+    if (r->left == 0)
+        reader_reset(r);
+    return 1;
+}
+
+/* Read a batch's body frames into the reader, which then hands out its
+ * messages; hdrs is the header frame, already received. */
+static int batch_start(sk_wire_reader *r, void *sock, sk_wire_msg *m, zmq_msg_t *hdrs, int more_frames,
+                       sk_error *err)
+{
+    size_t count, off;
+    int rc = sk_header_batch_open(zmq_msg_data(hdrs), zmq_msg_size(hdrs), &count, &off, err);
+    if (rc < 0) {
+        zmq_msg_close(hdrs);
+        if (more_frames)
+            drain(sock);
+        return rc;
+    }
+    const size_t max_frames = (size_t)SK_BATCH_MAX * SK_MAX_BODIES;
+    r->nframes = r->next = 0;
+    while (more_frames) {
+        if (r->nframes == max_frames) {
+            zmq_msg_close(hdrs);
+            reader_reset(r);
+            drain(sock);
+            return sk_fail(err, SK_ETOOBIG, "batch: more than %zu body frames", max_frames);
+        }
+        if (r->nframes == r->cap) {
+            size_t cap = r->cap ? r->cap * 2 : 64;
+            zmq_msg_t *f = realloc(r->frames, cap * sizeof *f);
+            if (f == NULL) {
+                zmq_msg_close(hdrs);
+                reader_reset(r);
+                drain(sock);
+                return sk_fail(err, SK_ENOMEM, "batch: out of memory");
+            }
+            r->frames = f;
+            r->cap = cap;
+        }
+        zmq_msg_t *f = &r->frames[r->nframes];
+        zmq_msg_init(f);
+        if (zmq_msg_recv(f, sock, 0) < 0) {
+            zmq_msg_close(f);
+            break;
+        }
+        more_frames = zmq_msg_more(f);
+        r->nframes++;
+    }
+    /* The route and the user move to the reader: every message of the batch gets them. */
+    r->has_route = m->has_route;
+    if (m->has_route) {
+        zmq_msg_init(&r->route);
+        zmq_msg_move(&r->route, &m->route);
+        zmq_msg_close(&m->route);
+        m->has_route = false;
+    }
+    r->minor = m->minor;
+    memcpy(r->user, m->user, sizeof r->user);
+    zmq_msg_init(&r->hdrs);
+    zmq_msg_move(&r->hdrs, hdrs);
+    zmq_msg_close(hdrs);
+    r->has_hdrs = true;
+    r->off = off;
+    r->left = count;
+    return batch_next(r, m, err);
+}
+
+/* One ZeroMQ message: a plain message into *m, or, with a reader, the
+ * first message of a batch (the reader keeps the rest). */
+static int recv_msg(void *sock, bool router, sk_wire_reader *rd, sk_wire_msg *m, int flags, sk_error *err)
 {
     zmq_msg_t f;
     m->has_route = false;
     m->user[0] = '\0';
+    m->minor = 0;
     m->nbodies = 0;
     sk_header_init(&m->hdr, 0);
     if (router) {
@@ -1052,6 +1255,8 @@ int sk_wire_recv(void *sock, bool router, sk_wire_msg *m, int flags, sk_error *e
         return errno == EAGAIN ? 0 : sk_fail(err, SK_EIO, "recv: %s", zmq_strerror(errno));
     }
     int rc = sk_sig_check(zmq_msg_data(&f), zmq_msg_size(&f), err);
+    if (rc == 0)
+        m->minor = ((const unsigned char *)zmq_msg_data(&f))[3];
     /* Frames that came over the wire carry the connection's metadata; the
      * routing-id frame a ROUTER makes up does not. */
     const char *uid = zmq_msg_gets(&f, "User-Id");
@@ -1070,20 +1275,27 @@ int sk_wire_recv(void *sock, bool router, sk_wire_msg *m, int flags, sk_error *e
         zmq_msg_close(&f);
         return sk_fail(err, SK_EIO, "recv: %s", zmq_strerror(errno));
     }
-    rc = sk_header_decode(zmq_msg_data(&f), zmq_msg_size(&f), &m->hdr, err);
     more_frames = zmq_msg_more(&f);
+    if (sk_header_is_batch(zmq_msg_data(&f), zmq_msg_size(&f))) {
+        if (rd != NULL)
+            return batch_start(rd, sock, m, &f, more_frames, err);
+        zmq_msg_close(&f);
+        if (more_frames)
+            drain(sock);
+        return sk_fail(err, SK_EPROTO, "a batch of messages where one message was expected");
+    }
+    rc = sk_header_decode(zmq_msg_data(&f), zmq_msg_size(&f), &m->hdr, err);
     zmq_msg_close(&f);
     if (rc < 0) {
-        drain(sock);
+        if (more_frames)
+            drain(sock);
         return rc;
     }
     while (more_frames) {
         if (m->nbodies == SK_MAX_BODIES) {
             drain(sock);
             sk_header_clear(&m->hdr);
-            for (size_t i = 0; i < m->nbodies; i++)
-                zmq_msg_close(&m->bodies[i]);
-            m->nbodies = 0;
+            close_bodies(m);
             return sk_fail(err, SK_ETOOBIG, "more than %d body frames", SK_MAX_BODIES);
         }
         zmq_msg_init(&m->bodies[m->nbodies]);
@@ -1095,15 +1307,24 @@ int sk_wire_recv(void *sock, bool router, sk_wire_msg *m, int flags, sk_error *e
         m->nbodies++;
     }
     if (m->hdr.nbodies != 0 && m->hdr.nbodies != m->nbodies) {
-        size_t announced = m->hdr.nbodies;
+        size_t announced = m->hdr.nbodies, got = m->nbodies;
         sk_header_clear(&m->hdr);
-        for (size_t i = 0; i < m->nbodies; i++)
-            zmq_msg_close(&m->bodies[i]);
-        size_t got = m->nbodies;
-        m->nbodies = 0;
+        close_bodies(m);
         return sk_fail(err, SK_EPROTO, "header names %zu bodies, %zu body frames arrived", announced, got);
     }
     return 1;
+}
+
+int sk_wire_recv(void *sock, bool router, sk_wire_msg *m, int flags, sk_error *err)
+{
+    return recv_msg(sock, router, NULL, m, flags, err);
+}
+
+int sk_wire_read(sk_wire_reader *r, sk_wire_msg *m, int flags, sk_error *err)
+{
+    if (r->left > 0)
+        return batch_next(r, m, err);
+    return recv_msg(r->sock, r->router, r, m, flags, err);
 }
 
 int sk_wire_send(void *sock, const void *route, size_t route_len, const sk_header *h,
@@ -1135,6 +1356,117 @@ int sk_wire_send(void *sock, const void *route, size_t route_len, const sk_heade
     int saved = errno;
     if (fb.heap)
         free(fb.data);
+    errno = saved;
+    return rc;
+}
+
+/* ---- batches ---- */
+
+void sk_wire_batch_init(sk_wire_batch *b)
+{
+    memset(b, 0, sizeof *b);
+}
+
+static void batch_empty(sk_wire_batch *b)
+{
+    for (size_t i = 0; i < b->nbodies; i++)
+        zmq_msg_close(&b->bodies[i]);
+    b->nbodies = 0;
+    b->count = 0;
+    b->hlen = 0;
+    b->body_bytes = 0;
+    b->first_len = 0;
+}
+
+void sk_wire_batch_free(sk_wire_batch *b)
+{
+    batch_empty(b);
+    free(b->hdrs);
+    free(b->bodies);
+    memset(b, 0, sizeof *b);
+}
+
+bool sk_wire_batch_full(const sk_wire_batch *b)
+{
+    return b->count >= SK_BATCH_MAX || b->body_bytes >= SK_BATCH_BYTES;
+}
+
+int sk_wire_batch_add(sk_wire_batch *b, const sk_header *h, zmq_msg_t *bodies, size_t nbodies)
+{
+    if (b->count >= SK_BATCH_MAX || nbodies > SK_MAX_BODIES)
+        goto fail;
+    if (b->nbodies + nbodies > b->bcap) {
+        size_t cap = b->bcap ? b->bcap * 2 : 64;
+        while (cap < b->nbodies + nbodies)
+            cap *= 2;
+        zmq_msg_t *nb = realloc(b->bodies, cap * sizeof *nb);
+        if (nb == NULL)
+            goto fail;
+        b->bodies = nb;
+        b->bcap = cap;
+    }
+    if (b->hcap == 0) {
+        b->hdrs = malloc(4096);
+        if (b->hdrs == NULL)
+            goto fail;
+        b->hcap = 4096;
+    }
+    if (b->hlen == 0) {
+        /* array16, its count written at send */
+        b->hdrs[0] = 0xdc;
+        b->hdrs[1] = b->hdrs[2] = 0;
+        b->hlen = 3;
+    }
+    mpw w = {b->hdrs, b->hlen, b->hcap, true, false};
+    header_pack_n(h, &w, nbodies);
+    b->hdrs = w.data; /* a failed grow leaves the old buffer in place */
+    b->hcap = w.cap;
+    if (w.failed)
+        goto fail;
+    if (b->count == 0)
+        b->first_len = w.len - b->hlen;
+    b->hlen = w.len;
+    for (size_t i = 0; i < nbodies; i++) {
+        b->body_bytes += zmq_msg_size(&bodies[i]);
+        zmq_msg_init(&b->bodies[b->nbodies]);
+        zmq_msg_move(&b->bodies[b->nbodies], &bodies[i]);
+        b->nbodies++;
+    }
+    b->count++;
+    return 0;
+fail:
+    for (size_t i = 0; i < nbodies; i++)
+        zmq_msg_close(&bodies[i]);
+    errno = ENOMEM;
+    return -1;
+}
+
+int sk_wire_batch_send(void *sock, const void *route, size_t route_len, sk_wire_batch *b, int flags)
+{
+    static const unsigned char sig[4] = {'S', 'K', SK_PROTO_MAJOR, SK_PROTO_MINOR};
+    if (b->count == 0)
+        return 0;
+    const unsigned char *hdr = b->hdrs;
+    size_t hlen = b->hlen;
+    if (b->count == 1) {
+        hdr += 3; /* one message goes plain: its map without the array */
+        hlen = b->first_len;
+    } else {
+        b->hdrs[1] = (unsigned char)(b->count >> 8);
+        b->hdrs[2] = (unsigned char)b->count;
+    }
+    int rc = 0;
+    if (route != NULL && zmq_send(sock, route, route_len, flags | ZMQ_SNDMORE) < 0)
+        rc = -1;
+    if (rc == 0 && zmq_send(sock, sig, sizeof sig, flags | ZMQ_SNDMORE) < 0)
+        rc = -1;
+    if (rc == 0 && zmq_send(sock, hdr, hlen, flags | (b->nbodies > 0 ? ZMQ_SNDMORE : 0)) < 0)
+        rc = -1;
+    for (size_t i = 0; rc == 0 && i < b->nbodies; i++)
+        if (zmq_msg_send(&b->bodies[i], sock, flags | (i + 1 < b->nbodies ? ZMQ_SNDMORE : 0)) < 0)
+            rc = -1;
+    int saved = errno;
+    batch_empty(b);
     errno = saved;
     return rc;
 }

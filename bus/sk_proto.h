@@ -7,6 +7,12 @@
  *   frame 1        header: a msgpack map (type, job, service, tenant, ...)
  *   frame 2..      bodies: input files, results; opaque to the broker
  *
+ * Since 1.1 a message may carry a batch: frame 1 is then a msgpack array
+ * of header maps, and each header's bodies follow in order, as many frames
+ * as its "bodies" key names.  A batch is N messages that share one route,
+ * one signature and one ZeroMQ message; peers send batches only to peers
+ * that spoke 1.1 first (docs/protocol.md, "Batches").
+ *
  * The broker decodes frame 0 and 1 only; bodies are moved or reference-
  * counted (zmq_msg_copy), never copied or decoded. */
 #ifndef SK_PROTO_H
@@ -21,7 +27,7 @@
 #include "sk_params.h"
 
 #define SK_PROTO_MAJOR 1
-#define SK_PROTO_MINOR 0
+#define SK_PROTO_MINOR 1
 
 /* Defaults documented in docs/protocol.md. */
 #define SK_DEFAULT_FRONTEND "tcp://127.0.0.1:5570"
@@ -29,6 +35,8 @@
 #define SK_DEFAULT_EVENTS "tcp://127.0.0.1:5572"
 #define SK_MAX_FRAME ((int64_t)64 << 20)     /* largest body frame */
 #define SK_MAX_BODIES 16
+#define SK_BATCH_MAX 256                     /* messages in one batch */
+#define SK_BATCH_BYTES ((size_t)256 << 10)   /* a sender closes a batch past this many body bytes */
 #define SK_FETCH_CHUNK ((int64_t)1 << 20)    /* largest dataset chunk served to a node */
 #define SK_ID_MAX 64                         /* job ids, tenants, services */
 #define SK_HASH_MAX 80                       /* "sha256:<64 hex>" */
@@ -136,6 +144,15 @@ int sk_header_decode(const void *data, size_t len, sk_header *h, sk_error *err);
  * so that the fuzzer can check that both agree. */
 int sk_header_decode_general(const void *data, size_t len, sk_header *h, sk_error *err);
 
+/* A batch's header frame: a msgpack array of header maps.  open: the
+ * number of headers and the offset of the first; next: decode the header
+ * at *off and move *off past it.  Pure functions on bytes, bounded like
+ * sk_header_decode, so the fuzzer reaches them without sockets. */
+int sk_header_batch_open(const void *data, size_t len, size_t *count, size_t *off, sk_error *err);
+int sk_header_batch_next(const void *data, size_t len, size_t *off, sk_header *h, sk_error *err);
+/* The frame's first byte tells a batch (array) from one header (map). */
+bool sk_header_is_batch(const void *data, size_t len);
+
 /* Signature frame check: 0 ok; SK_EPROTO for a non-samskap frame;
  * SK_EUNSUPPORTED for another major version (message says which). */
 int sk_sig_check(const void *data, size_t len, sk_error *err);
@@ -145,6 +162,7 @@ int sk_sig_check(const void *data, size_t len, sk_error *err);
 typedef struct sk_wire_msg {
     zmq_msg_t route;
     bool has_route;
+    int minor;           /* the sender's protocol minor version (signature frame) */
     char user[64];       /* ZAP User-Id of the connection ("" without CURVE) */
     sk_header hdr;
     size_t nbodies;
@@ -162,10 +180,56 @@ void sk_wire_msg_move(sk_wire_msg *dst, sk_wire_msg *src);
  * m->route holds the sender when has_route, so the caller can answer). */
 int sk_wire_recv(void *sock, bool router, sk_wire_msg *m, int flags, sk_error *err);
 
+/* Receiving from a peer that may send batches: a reader hands out one
+ * message at a time and keeps the rest of a batch for the next call.  One
+ * reader per socket, used by the socket's thread only. */
+typedef struct sk_wire_reader {
+    void *sock;
+    bool router;
+    size_t left;               /* headers of the current batch not yet handed out */
+    zmq_msg_t route, hdrs;     /* the batch's routing id and header frame */
+    bool has_route, has_hdrs;
+    int minor;
+    char user[64];
+    size_t off;                /* next header in hdrs */
+    zmq_msg_t *frames;         /* the batch's body frames; [next, nframes) not yet handed out */
+    size_t next, nframes, cap;
+} sk_wire_reader;
+
+void sk_wire_reader_init(sk_wire_reader *r, void *sock, bool router);
+void sk_wire_reader_free(sk_wire_reader *r);
+/* As sk_wire_recv, one message at a time, batches included.  A malformed
+ * message in a batch ends the batch: the rest is dropped (the error says
+ * how many), since the frames after it can no longer be told apart. */
+int sk_wire_read(sk_wire_reader *r, sk_wire_msg *m, int flags, sk_error *err);
+
 /* Send: [route] sig header bodies...  Bodies are sent with zmq_msg_send,
  * which empties them; pass copies (zmq_msg_copy) to keep the originals.
  * Returns 0, or -1 with errno (EAGAIN, EHOSTUNREACH) for the caller. */
 int sk_wire_send(void *sock, const void *route, size_t route_len, const sk_header *h,
                  zmq_msg_t *bodies, size_t nbodies, int flags);
+
+/* Sending a batch: messages for one peer collected and sent as one ZeroMQ
+ * message.  add moves the bodies in (they are empty afterwards) and sets
+ * the header's body count from nbodies.  send empties the batch whatever
+ * the outcome; a batch of one goes as a plain message, which any 1.x peer
+ * reads. */
+typedef struct sk_wire_batch {
+    unsigned char *hdrs;       /* array16 header (3 bytes) + header maps */
+    size_t hlen, hcap;
+    zmq_msg_t *bodies;
+    size_t nbodies, bcap;
+    size_t count;              /* messages */
+    size_t body_bytes;
+    size_t first_len;          /* bytes of the first header map (a batch of one) */
+} sk_wire_batch;
+
+void sk_wire_batch_init(sk_wire_batch *b);
+void sk_wire_batch_free(sk_wire_batch *b);
+/* 0, or -1 (ENOMEM; the bodies are closed).  Full: count == SK_BATCH_MAX
+ * or body_bytes >= SK_BATCH_BYTES; the caller sends before adding more. */
+int sk_wire_batch_add(sk_wire_batch *b, const sk_header *h, zmq_msg_t *bodies, size_t nbodies);
+bool sk_wire_batch_full(const sk_wire_batch *b);
+int sk_wire_batch_send(void *sock, const void *route, size_t route_len, sk_wire_batch *b, int flags);
 
 #endif

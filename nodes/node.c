@@ -81,6 +81,7 @@ struct node_job {
     char *result;
     size_t result_len;
     bool finished;
+    bool in_batch;               /* its outcome waits in the node's outgoing batch */
     node_job *next;              /* pending queue */
 };
 
@@ -120,6 +121,15 @@ struct node_state {
     sk_fetcher *fetcher;
     sk_metric *m_cache, *m_fetched, *m_cache_bytes;
     uint64_t fetched_seen;
+    sk_wire_reader rd;
+    int broker_minor;                     /* from the broker's last message: 1+ reads batches */
+    /* Outcomes sent as one batch at the end of the loop turn; their jobs
+     * are freed once the batch is sent, or retried from the tick. */
+    sk_wire_batch out;
+    node_job **out_jobs;
+    size_t nout_jobs, capout_jobs;
+    uv_check_t flush_check;
+    bool flush_armed;
 };
 
 void sk_node_config_defaults(sk_node_config *c)
@@ -307,11 +317,68 @@ static void worker_main(void *arg)
 
 /* ---- loop side ---- */
 
+static void job_free(node_job *j);
+
+/* Send the batched outcomes; a job whose outcome went is done with. */
+static void flush_out(node_state *n)
+{
+    if (n->out.count == 0)
+        return;
+    int rc = sk_wire_batch_send(n->sock, NULL, 0, &n->out, ZMQ_DONTWAIT);
+    sk_uvzmq_kick(&n->z);
+    for (size_t i = 0; i < n->nout_jobs; i++) {
+        node_job *j = n->out_jobs[i];
+        j->in_batch = false;
+        if (rc == 0) {
+            sk_map_del(&n->jobs, j->id, strlen(j->id));
+            job_free(j);
+        } /* else: still finished, flush_finished sends it again */
+    }
+    n->nout_jobs = 0;
+}
+
+static void on_flush_check(uv_check_t *h)
+{
+    node_state *n = h->data;
+    flush_out(n);
+    uv_check_stop(h);
+    n->flush_armed = false;
+}
+
 static int send_msg(node_state *n, const sk_header *h, zmq_msg_t *bodies, size_t nb)
 {
+    flush_out(n); /* keep the order of what this node says */
     int rc = sk_wire_send(n->sock, NULL, 0, h, bodies, nb, ZMQ_DONTWAIT);
     sk_uvzmq_kick(&n->z);
     return rc;
+}
+
+/* Queue j's outcome for the batch; false when it could not be queued.
+ * The bodies are taken either way (the job keeps its result to retry). */
+static bool send_batched(node_state *n, node_job *j, const sk_header *h, zmq_msg_t *bodies, size_t nb)
+{
+    if (sk_wire_batch_full(&n->out))
+        flush_out(n);
+    if (n->nout_jobs == n->capout_jobs) {
+        size_t cap = n->capout_jobs ? n->capout_jobs * 2 : 64;
+        node_job **nj = realloc(n->out_jobs, cap * sizeof *nj);
+        if (nj == NULL) {
+            for (size_t i = 0; i < nb; i++)
+                zmq_msg_close(&bodies[i]);
+            return false;
+        }
+        n->out_jobs = nj;
+        n->capout_jobs = cap;
+    }
+    if (sk_wire_batch_add(&n->out, h, bodies, nb) < 0)
+        return false;
+    n->out_jobs[n->nout_jobs++] = j;
+    j->in_batch = true;
+    if (!n->flush_armed) {
+        uv_check_start(&n->flush_check, on_flush_check);
+        n->flush_armed = true;
+    }
+    return true;
 }
 
 static void send_simple(node_state *n, int type)
@@ -422,10 +489,16 @@ static void fill_outcome_header(node_job *j, sk_header *h, int type)
     h->attempt = j->attempt;
 }
 
-/* Send a finished job's outcome; false if it must be retried later. */
-static bool send_outcome(node_state *n, node_job *j)
+enum { OUTCOME_RETRY, OUTCOME_SENT, OUTCOME_QUEUED };
+
+/* Send a finished job's outcome: OUTCOME_SENT (free the job), OUTCOME_QUEUED
+ * (in the batch: flush_out frees it) or OUTCOME_RETRY (try again later). */
+static int send_outcome(node_state *n, node_job *j)
 {
     sk_header h;
+    bool batch = n->broker_minor >= 1;
+    if (j->in_batch)
+        return OUTCOME_QUEUED;
     if (j->rc == 0) {
         zmq_msg_t body;
         fill_outcome_header(j, &h, SK_MSG_RESULT);
@@ -434,9 +507,11 @@ static bool send_outcome(node_state *n, node_job *j)
         if (zmq_msg_init_size(&body, j->result_len) < 0)
             return false;
         memcpy(zmq_msg_data(&body), j->result, j->result_len);
+        if (batch)
+            return send_batched(n, j, &h, &body, 1) ? OUTCOME_QUEUED : OUTCOME_RETRY;
         if (send_msg(n, &h, &body, 1) < 0) {
             zmq_msg_close(&body);
-            return false;
+            return OUTCOME_RETRY;
         }
     } else {
         fill_outcome_header(j, &h, SK_MSG_FAILED);
@@ -447,10 +522,12 @@ static bool send_outcome(node_state *n, node_job *j)
             h.code = j->rc;
             sk_strlcpy(h.reason, j->err.msg, sizeof h.reason);
         }
+        if (batch)
+            return send_batched(n, j, &h, NULL, 0) ? OUTCOME_QUEUED : OUTCOME_RETRY;
         if (send_msg(n, &h, NULL, 0) < 0)
-            return false;
+            return OUTCOME_RETRY;
     }
-    return true;
+    return OUTCOME_SENT;
 }
 
 static void flush_finished(node_state *n)
@@ -462,7 +539,7 @@ static void flush_finished(node_state *n)
     size_t nsent = 0;
     for (size_t it = 0; (it = sk_map_next(&n->jobs, it, &k, &kl, &v)) != 0 && nsent < 256;) {
         node_job *j = v;
-        if (j->finished && send_outcome(n, j))
+        if (j->finished && !j->in_batch && send_outcome(n, j) == OUTCOME_SENT)
             sent[nsent++] = j;
     }
     for (size_t i = 0; i < nsent; i++) {
@@ -487,7 +564,7 @@ static void complete_job(node_state *n, node_job *j)
                                                             : j->rc == SK_ECANCELED ? "cancelled"
                                                                                     : "failed"));
     sk_debug("msg=\"job finished\" job=%s rc=%d", j->id, j->rc);
-    if (send_outcome(n, j)) {
+    if (send_outcome(n, j) == OUTCOME_SENT) {
         sk_map_del(&n->jobs, j->id, strlen(j->id));
         job_free(j);
     }
@@ -694,7 +771,7 @@ static void on_job_msg(node_state *n, sk_wire_msg *m)
         else
             j->rc = sk_fail(&j->err, SK_ETOOBIG, "more than %d inputs", SK_MAX_BODIES);
         j->finished = true;
-        if (send_outcome(n, j)) {
+        if (send_outcome(n, j) == OUTCOME_SENT) {
             sk_map_del(&n->jobs, j->id, strlen(j->id));
             job_free(j);
         }
@@ -722,7 +799,7 @@ static int on_socket(sk_uvzmq *z)
     node_state *n = z->data;
     sk_wire_msg m;
     sk_error err = SK_ERROR_INIT;
-    int rc = sk_wire_recv(n->sock, false, &m, ZMQ_DONTWAIT, &err);
+    int rc = sk_wire_read(&n->rd, &m, ZMQ_DONTWAIT, &err);
     if (rc <= 0) {
         if (rc < 0)
             sk_warn("msg=\"malformed message from broker\" error=\"%s\"", err.msg);
@@ -732,6 +809,7 @@ static int on_socket(sk_uvzmq *z)
     if (n->last_broker_ms + (uint64_t)(n->cfg.heartbeat_ms * n->cfg.liveness) < uv_now(&n->loop))
         sk_info("msg=\"broker is back\"");
     n->last_broker_ms = uv_now(&n->loop);
+    n->broker_minor = m.minor;
     n->announced_since_silence = false;
     if (n->fetcher != NULL && sk_fetcher_on_message(n->fetcher, &m, uv_now(&n->loop))) {
         sk_wire_msg_close(&m);
@@ -1025,6 +1103,10 @@ int sk_node_run(const sk_node_config *cfg)
         exit_code = 1;
         goto out;
     }
+    sk_wire_reader_init(&n->rd, n->sock, false);
+    sk_wire_batch_init(&n->out);
+    uv_check_init(&n->loop, &n->flush_check);
+    n->flush_check.data = n;
     if (sk_uvzmq_start(&n->loop, &n->z, n->sock, on_socket, n) < 0) {
         exit_code = 1;
         goto out;
@@ -1082,6 +1164,7 @@ int sk_node_run(const sk_node_config *cfg)
     announce(n);
     sk_notify_ready(n->notify, "announced to the broker");
     uv_run(&n->loop, UV_RUN_DEFAULT);
+    flush_out(n);
     sk_notify_stopping(n->notify);
 
     /* Shutdown: tell the broker (it requeues what we held), stop workers. */
@@ -1124,6 +1207,9 @@ out:
             job_free(v);
     }
     sk_map_free(&n->jobs);
+    sk_wire_batch_free(&n->out);
+    free(n->out_jobs);
+    sk_wire_reader_free(&n->rd);
     sk_fetcher_free(n->fetcher);
     if (n->cache_open)
         sk_cache_close(&n->cache);

@@ -1,7 +1,10 @@
-/* fuzz_wire_header.c - libFuzzer target: the header frame decoder and the
- * signature check, on arbitrary bytes.  Input layout: byte 0 selects the
- * check; the rest is the frame.  The decoder's fast path (flat headers)
- * must agree with the general decoder on every frame. */
+/* fuzz_wire_header.c - libFuzzer target: the header frame decoder, the
+ * batch header decoder and the signature check, on arbitrary bytes.  Input
+ * layout: byte 0 selects the check (odd: signature; bit 1 set: batch;
+ * else one header); the rest is the frame.  The decoder's fast path (flat
+ * headers) must agree with the general decoder on every frame, and each
+ * header read from a batch must be what the general decoder reads from
+ * the same bytes alone. */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -17,6 +20,35 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     if (data[0] & 1) {
         (void)sk_sig_check(data + 1, size - 1, &err);
+        return 0;
+    }
+    if (data[0] & 2) {
+        size_t count, off;
+        if (sk_header_batch_open(data + 1, size - 1, &count, &off, &err) < 0)
+            return 0;
+        if (count == 0 || count > SK_BATCH_MAX)
+            __builtin_trap();
+        for (size_t i = 0; i < count; i++) {
+            size_t start = off;
+            if (sk_header_batch_next(data + 1, size - 1, &off, &h, &err) < 0)
+                break;
+            if (off <= start || off > size - 1)
+                __builtin_trap();
+            sk_header g;
+            sk_error gerr = SK_ERROR_INIT;
+            if (sk_header_decode_general(data + 1 + start, off - start, &g, &gerr) != 0)
+                __builtin_trap();
+            char *a, *b;
+            size_t al, bl;
+            if (sk_header_encode(&h, &a, &al, &err) == 0 && sk_header_encode(&g, &b, &bl, &gerr) == 0) {
+                if (al != bl || memcmp(a, b, al) != 0)
+                    __builtin_trap();
+                free(a);
+                free(b);
+            }
+            sk_header_clear(&g);
+            sk_header_clear(&h);
+        }
         return 0;
     }
     sk_header g;

@@ -1,7 +1,10 @@
 /* test_proto.c - header frames: every field round-trips, and malformed
  * headers (truncated, wrong types, oversized, hostile counts) are refused
- * with a message that says what is wrong. */
+ * with a message that says what is wrong; batches (several messages in one
+ * ZeroMQ message) read back in order, and malformed ones are refused. */
+#include <stdbool.h>
 #include <stdint.h>
+#include <zmq.h>
 
 #include "sk_mp.h"
 #include "sk_proto.h"
@@ -238,6 +241,192 @@ static void test_signature(void)
     CHECK(sk_sig_check("MDPC", 4, &err) == SK_EPROTO);
 }
 
+/* ---- batches ---- */
+
+static void send_frames(void *s, const void *const *data, const size_t *len, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        zmq_send(s, data[i], len[i], i + 1 < n ? ZMQ_SNDMORE : 0);
+}
+
+static void add_msg(sk_wire_batch *b, int type, const char *job, size_t nbodies, const char *tag)
+{
+    sk_header h;
+    zmq_msg_t bodies[4];
+    sk_header_init(&h, type);
+    snprintf(h.job, sizeof h.job, "%s", job);
+    for (size_t i = 0; i < nbodies; i++) {
+        char text[64];
+        int n = snprintf(text, sizeof text, "%s-%zu", tag, i);
+        zmq_msg_init_size(&bodies[i], (size_t)n);
+        memcpy(zmq_msg_data(&bodies[i]), text, (size_t)n);
+    }
+    CHECK(sk_wire_batch_add(b, &h, bodies, nbodies) == 0);
+}
+
+static bool body_is(sk_wire_msg *m, size_t i, const char *text)
+{
+    return i < m->nbodies && zmq_msg_size(&m->bodies[i]) == strlen(text) &&
+           memcmp(zmq_msg_data(&m->bodies[i]), text, strlen(text)) == 0;
+}
+
+static void test_batches(void)
+{
+    void *ctx = zmq_ctx_new();
+    void *rt = zmq_socket(ctx, ZMQ_ROUTER), *dl = zmq_socket(ctx, ZMQ_DEALER);
+    CHECK(zmq_bind(rt, "inproc://batch") == 0);
+    CHECK(zmq_setsockopt(dl, ZMQ_ROUTING_ID, "peer-1", 6) == 0);
+    CHECK(zmq_connect(dl, "inproc://batch") == 0);
+    sk_wire_reader rd;
+    sk_wire_reader_init(&rd, rt, true);
+    sk_error err = SK_ERROR_INIT;
+    sk_wire_msg m;
+
+    /* Three messages with 0, 2 and 1 bodies in one ZeroMQ message: the
+     * reader hands them out in order, each with the route. */
+    sk_wire_batch b;
+    sk_wire_batch_init(&b);
+    add_msg(&b, SK_MSG_RESULT, "j-1", 0, "a");
+    add_msg(&b, SK_MSG_RESULT, "j-2", 2, "b");
+    add_msg(&b, SK_MSG_FAILED, "j-3", 1, "c");
+    CHECK(b.count == 3 && !sk_wire_batch_full(&b));
+    CHECK(sk_wire_batch_send(dl, NULL, 0, &b, 0) == 0);
+    CHECK(b.count == 0 && b.nbodies == 0);
+    CHECK(sk_wire_read(&rd, &m, 0, &err) == 1);
+    CHECK(strcmp(m.hdr.job, "j-1") == 0 && m.nbodies == 0 && m.minor == SK_PROTO_MINOR);
+    CHECK(m.has_route && zmq_msg_size(&m.route) == 6 && memcmp(zmq_msg_data(&m.route), "peer-1", 6) == 0);
+    sk_wire_msg_close(&m);
+    CHECK(rd.left == 2);
+    /* The rest of a batch is handed out even when the socket is empty. */
+    CHECK(sk_wire_read(&rd, &m, ZMQ_DONTWAIT, &err) == 1);
+    CHECK(strcmp(m.hdr.job, "j-2") == 0 && m.nbodies == 2 && body_is(&m, 0, "b-0") && body_is(&m, 1, "b-1"));
+    CHECK(m.has_route && memcmp(zmq_msg_data(&m.route), "peer-1", 6) == 0);
+    sk_wire_msg_close(&m);
+    CHECK(sk_wire_read(&rd, &m, ZMQ_DONTWAIT, &err) == 1);
+    CHECK(m.hdr.type == SK_MSG_FAILED && strcmp(m.hdr.job, "j-3") == 0 && m.nbodies == 1 && body_is(&m, 0, "c-0"));
+    sk_wire_msg_close(&m);
+    CHECK(sk_wire_read(&rd, &m, ZMQ_DONTWAIT, &err) == 0);
+
+    /* A batch of one goes plain: a reader of protocol 1.0 (sk_wire_recv) reads it. */
+    add_msg(&b, SK_MSG_RESULT, "j-4", 1, "d");
+    CHECK(sk_wire_batch_send(dl, NULL, 0, &b, 0) == 0);
+    CHECK(sk_wire_recv(rt, true, &m, 0, &err) == 1 && strcmp(m.hdr.job, "j-4") == 0 && body_is(&m, 0, "d-0"));
+    sk_wire_msg_close(&m);
+
+    /* A reader that expects single messages refuses a batch, and says so. */
+    add_msg(&b, SK_MSG_RESULT, "j-5", 0, "e");
+    add_msg(&b, SK_MSG_RESULT, "j-6", 0, "e");
+    CHECK(sk_wire_batch_send(dl, NULL, 0, &b, 0) == 0);
+    CHECK(sk_wire_recv(rt, true, &m, 0, &err) == SK_EPROTO && strstr(err.msg, "batch") != NULL);
+    sk_wire_msg_close(&m);
+
+    /* Full: SK_BATCH_MAX messages, or SK_BATCH_BYTES of bodies. */
+    for (int i = 0; i < SK_BATCH_MAX; i++)
+        add_msg(&b, SK_MSG_HEARTBEAT, "", 0, "");
+    CHECK(sk_wire_batch_full(&b));
+    sk_header hb;
+    sk_header_init(&hb, SK_MSG_HEARTBEAT);
+    CHECK(sk_wire_batch_add(&b, &hb, NULL, 0) < 0);
+    sk_wire_batch_free(&b);
+    sk_wire_batch_init(&b);
+    zmq_msg_t big;
+    zmq_msg_init_size(&big, SK_BATCH_BYTES);
+    memset(zmq_msg_data(&big), 'x', SK_BATCH_BYTES);
+    CHECK(sk_wire_batch_add(&b, &hb, &big, 1) == 0 && sk_wire_batch_full(&b));
+    sk_wire_batch_free(&b);
+
+    /* Malformed batches, written frame by frame.  Each is an error that
+     * says what is wrong; the reader then reads the next message. */
+    static const unsigned char sig[4] = {'S', 'K', 1, 1};
+    /* [map{t:5,bodies:[a,b]}, map{t:5}] with one body frame: the first
+     * header names more bodies than there are; the second is dropped. */
+    static const unsigned char two[] = {0x92, 0x82, 0xa1, 't', 0x05, 0xa6, 'b', 'o', 'd', 'i', 'e', 's',
+                                        0x92, 0xa1, 'a', 0xa1, 'b', 0x81, 0xa1, 't', 0x05};
+    const void *f1[] = {sig, two, "x"};
+    size_t l1[] = {4, sizeof two, 1};
+    send_frames(dl, f1, l1, 3);
+    CHECK(sk_wire_read(&rd, &m, 0, &err) == SK_EPROTO && strstr(err.msg, "more bodies") != NULL &&
+          strstr(err.msg, "1 later messages of the batch dropped") != NULL);
+    CHECK(m.has_route); /* the broker can answer the sender */
+    sk_wire_msg_close(&m);
+    CHECK(rd.left == 0);
+    /* Body frames after the last header. */
+    static const unsigned char one2[] = {0x92, 0x81, 0xa1, 't', 0x05, 0x81, 0xa1, 't', 0x05};
+    const void *f2[] = {sig, one2, "x"};
+    size_t l2[] = {4, sizeof one2, 1};
+    send_frames(dl, f2, l2, 3);
+    CHECK(sk_wire_read(&rd, &m, 0, &err) == 1 && m.hdr.type == SK_MSG_RESULT);
+    sk_wire_msg_close(&m);
+    CHECK(sk_wire_read(&rd, &m, 0, &err) == SK_EPROTO && strstr(err.msg, "body frames follow") != NULL);
+    sk_wire_msg_close(&m);
+    /* Bytes after the last header in the header frame. */
+    static const unsigned char tail[] = {0x91, 0x81, 0xa1, 't', 0x05, 0xc0};
+    const void *f3[] = {sig, tail};
+    size_t l3[] = {4, sizeof tail};
+    send_frames(dl, f3, l3, 2);
+    CHECK(sk_wire_read(&rd, &m, 0, &err) == SK_EPROTO && strstr(err.msg, "bytes follow") != NULL);
+    sk_wire_msg_close(&m);
+    /* An array that announces more headers than it has bytes, an empty
+     * one, one over the limit, and a header that is not a map. */
+    static const unsigned char lie[] = {0xdd, 0x7f, 0xff, 0xff, 0xff, 0x81, 0xa1, 't', 0x05};
+    static const unsigned char empty[] = {0x90};
+    unsigned char over[3 + 2 * (SK_BATCH_MAX + 1)];
+    over[0] = 0xdc;
+    over[1] = (unsigned char)((SK_BATCH_MAX + 1) >> 8);
+    over[2] = (unsigned char)(SK_BATCH_MAX + 1);
+    for (int i = 0; i < 2 * (SK_BATCH_MAX + 1); i++)
+        over[3 + i] = 0xc0;
+    static const unsigned char notmap[] = {0x92, 0x05, 0x81, 0xa1, 't', 0x05};
+    const void *bad[] = {lie, empty, over, notmap};
+    size_t badlen[] = {sizeof lie, sizeof empty, sizeof over, sizeof notmap};
+    for (int i = 0; i < 4; i++) {
+        const void *f[] = {sig, bad[i], "body"};
+        size_t l[] = {4, badlen[i], 4};
+        send_frames(dl, f, l, 3);
+        int rc = sk_wire_read(&rd, &m, 0, &err);
+        CHECK(rc < 0);
+        sk_wire_msg_close(&m);
+        CHECK(rd.left == 0);
+    }
+    /* And the reader still reads a good message afterwards. */
+    sk_wire_batch_init(&b);
+    add_msg(&b, SK_MSG_RESULT, "j-7", 1, "g");
+    add_msg(&b, SK_MSG_RESULT, "j-8", 1, "h");
+    CHECK(sk_wire_batch_send(dl, NULL, 0, &b, 0) == 0);
+    CHECK(sk_wire_read(&rd, &m, 0, &err) == 1 && strcmp(m.hdr.job, "j-7") == 0 && body_is(&m, 0, "g-0"));
+    sk_wire_msg_close(&m);
+    CHECK(sk_wire_read(&rd, &m, 0, &err) == 1 && strcmp(m.hdr.job, "j-8") == 0 && body_is(&m, 0, "h-0"));
+    sk_wire_msg_close(&m);
+    sk_wire_batch_free(&b);
+    sk_wire_reader_free(&rd);
+    zmq_close(dl);
+    zmq_close(rt);
+    zmq_ctx_term(ctx);
+}
+
+/* Pure decoding of a batch's header frame. */
+static void test_batch_decode(void)
+{
+    sk_error err = SK_ERROR_INIT;
+    size_t count, off;
+    static const unsigned char two[] = {0x92, 0x81, 0xa1, 't', 0x05, 0x82, 0xa1, 't', 0x03, 0xa3, 'j', 'o', 'b',
+                                        0xa1, 'x'};
+    CHECK(sk_header_is_batch(two, sizeof two) && !sk_header_is_batch(two + 1, sizeof two - 1));
+    CHECK(sk_header_batch_open(two, sizeof two, &count, &off, &err) == 0 && count == 2 && off == 1);
+    sk_header h;
+    CHECK(sk_header_batch_next(two, sizeof two, &off, &h, &err) == 0 && h.type == SK_MSG_RESULT && off == 5);
+    sk_header_clear(&h);
+    CHECK(sk_header_batch_next(two, sizeof two, &off, &h, &err) == 0 && h.type == SK_MSG_JOB &&
+          strcmp(h.job, "x") == 0 && off == sizeof two);
+    sk_header_clear(&h);
+    /* Past the end: an error, not a read beyond the frame. */
+    CHECK(sk_header_batch_next(two, sizeof two, &off, &h, &err) < 0);
+    /* Truncated in the middle of the second header. */
+    off = 5;
+    CHECK(sk_header_batch_next(two, sizeof two - 3, &off, &h, &err) < 0 && off == 5);
+    CHECK(sk_header_batch_open(two + 1, sizeof two - 1, &count, &off, &err) == SK_EPROTO);
+}
+
 int main(void)
 {
     test_roundtrip();
@@ -245,5 +434,7 @@ int main(void)
     test_refs();
     test_fast_path();
     test_signature();
+    test_batches();
+    test_batch_decode();
     TEST_DONE();
 }
