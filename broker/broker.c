@@ -1697,7 +1697,10 @@ static void on_journal_committed(void *ud, const char *id)
         sk_header_init(&a, SK_MSG_ACCEPTED);
         sk_strlcpy(a.job, j->id, sizeof a.job);
         a.req = j->req;
-        send_to(b, b->front, &j->client, &a, NULL, 0);
+        if (j->client_minor >= 1)
+            send_batched(b, b->front, &j->client, &a, NULL, 0, NULL);
+        else
+            send_to(b, b->front, &j->client, &a, NULL, 0);
     }
     publish(b, j, "accepted", NULL);
     if (j->ndeps > 0) {
