@@ -149,7 +149,7 @@ typedef struct outbox {
 
 typedef struct counters {
     uint64_t submitted, completed, failed, requeued, cancelled, malformed, late_results,
-        unroutable, refused, auth_refused, access_refused, fetch_chunks, fetch_refused;
+        unroutable, refused, auth_refused, access_refused, fetch_chunks, fetch_refused, batches_out, batched_out;
 } counters;
 
 typedef struct broker {
@@ -299,6 +299,10 @@ static void outbox_send(broker *b, outbox *ob)
 {
     if (ob->batch.count == 0)
         return;
+    if (ob->batch.count > 1) {
+        b->n.batches_out++;
+        b->n.batched_out += ob->batch.count;
+    }
     if (sk_wire_batch_send(ob->sock, ob->to.id, ob->to.len, &ob->batch, ZMQ_DONTWAIT) < 0) {
         /* As send_to: never block; outcomes stay for the retry timer and `wait`. */
         b->n.unroutable++;
@@ -1936,11 +1940,12 @@ static void on_status(broker *b, sk_wire_msg *m, const route *from)
                           ",\"requeued\":%" PRIu64 ",\"cancelled\":%" PRIu64 ",\"malformed\":%" PRIu64
                           ",\"late_results\":%" PRIu64 ",\"unroutable\":%" PRIu64 ",\"refused\":%" PRIu64
                           ",\"auth_refused\":%" PRIu64 ",\"access_refused\":%" PRIu64
-                          ",\"fetch_chunks\":%" PRIu64 ",\"fetch_refused\":%" PRIu64 "},\"queued_bytes\":%" PRId64 ",\"jobs_known\":%zu,\"secure\":%s}",
+                          ",\"fetch_chunks\":%" PRIu64 ",\"fetch_refused\":%" PRIu64 ",\"batches_in\":%" PRIu64
+                          ",\"batches_out\":%" PRIu64 ",\"batched_out\":%" PRIu64 "},\"queued_bytes\":%" PRId64 ",\"jobs_known\":%zu,\"secure\":%s}",
                           b->n.submitted, b->n.completed, b->n.failed, b->n.requeued, b->n.cancelled, b->n.malformed,
                           b->n.late_results, b->n.unroutable, b->n.refused, b->n.auth_refused, b->n.access_refused,
-                          b->n.fetch_chunks, b->n.fetch_refused,
-                          b->queued_bytes, b->jobs.len, b->access ? "true" : "false");
+                          b->n.fetch_chunks, b->n.fetch_refused, b->rfront.batches + b->rback.batches,
+                          b->n.batches_out, b->n.batched_out, b->queued_bytes, b->jobs.len, b->access ? "true" : "false");
     }
     reply_json(b, from, m->hdr.req, &j);
     sk_buf_free(&j);

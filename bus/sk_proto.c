@@ -1223,6 +1223,7 @@ static int batch_start(sk_wire_reader *r, void *sock, sk_wire_msg *m, zmq_msg_t 
     r->has_hdrs = true;
     r->off = off;
     r->left = count;
+    r->batches++;
     return batch_next(r, m, err);
 }
 

@@ -194,6 +194,7 @@ typedef struct sk_wire_reader {
     size_t off;                /* next header in hdrs */
     zmq_msg_t *frames;         /* the batch's body frames; [next, nframes) not yet handed out */
     size_t next, nframes, cap;
+    uint64_t batches;          /* batches read so far (a count for status) */
 } sk_wire_reader;
 
 void sk_wire_reader_init(sk_wire_reader *r, void *sock, bool router);
