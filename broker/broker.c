@@ -62,6 +62,9 @@ struct job {
     size_t nbodies;
     char (*body_names)[SK_ID_MAX];  /* [nbodies]; NULL when none are held */
     zmq_msg_t *bodies;              /* [nbodies] */
+    /* One input, the common case, lives in the record: no allocation. */
+    char one_name[1][SK_ID_MAX];
+    zmq_msg_t one_body;
     size_t body_bytes;
     bool inputs_lost;           /* adopted after a broker restart: cannot be retried */
     node *node;                 /* running on (or still held by, after a cancel) */
@@ -722,12 +725,39 @@ static void add_waiter(job *j, const route *r)
         j->waiters[j->nwaiters++] = *r;
 }
 
+/* Room for n inputs; 0 or -1 (out of memory, nothing held). */
+static int alloc_bodies(job *j, size_t n)
+{
+    if (n == 1) {
+        j->bodies = &j->one_body;
+        j->body_names = j->one_name;
+        return 0;
+    }
+    j->bodies = calloc(n, sizeof *j->bodies);
+    j->body_names = calloc(n, sizeof *j->body_names);
+    if (j->bodies == NULL || j->body_names == NULL) {
+        free(j->bodies);
+        free(j->body_names);
+        j->bodies = NULL;
+        j->body_names = NULL;
+        return -1;
+    }
+    return 0;
+}
+
+static void free_body_arrays(job *j)
+{
+    if (j->bodies != &j->one_body) {
+        free(j->bodies);
+        free(j->body_names);
+    }
+}
+
 static void release_bodies(broker *b, job *j)
 {
     for (size_t i = 0; i < j->nbodies; i++)
         zmq_msg_close(&j->bodies[i]);
-    free(j->bodies);
-    free(j->body_names);
+    free_body_arrays(j);
     j->bodies = NULL;
     j->body_names = NULL;
     b->queued_bytes -= (int64_t)j->body_bytes;
@@ -768,6 +798,22 @@ static int attach_input(broker *b, job *j, const char *name, zmq_msg_t *result)
 {
     if (j->nbodies + j->nrefs >= SK_MAX_BODIES)
         return -1;
+    if (j->bodies == &j->one_body) {
+        /* Out of the record and onto the heap, to grow. */
+        zmq_msg_t *hb = calloc(2, sizeof *hb);
+        char (*hn)[SK_ID_MAX] = calloc(2, sizeof *hn);
+        if (hb == NULL || hn == NULL) {
+            free(hb);
+            free(hn);
+            return -1;
+        }
+        zmq_msg_init(&hb[0]);
+        zmq_msg_move(&hb[0], &j->one_body);
+        zmq_msg_close(&j->one_body);
+        memcpy(hn[0], j->one_name[0], SK_ID_MAX);
+        j->bodies = hb;
+        j->body_names = hn;
+    }
     zmq_msg_t *nb = realloc(j->bodies, (j->nbodies + 1) * sizeof *nb);
     if (nb == NULL)
         return -1;
@@ -1432,12 +1478,8 @@ static void on_submit(broker *b, sk_wire_msg *m, const route *from)
     }
     /* Most of a job's life is spent finished, holding only its result:
      * body arrays are sized to the job, not to the protocol's maximum. */
-    if (m->nbodies > 0) {
-        j->bodies = calloc(m->nbodies, sizeof *j->bodies);
-        j->body_names = calloc(m->nbodies, sizeof *j->body_names);
-        if (j->bodies == NULL || j->body_names == NULL) {
-            free(j->bodies);
-            free(j->body_names);
+    if (m->nbodies > 0 && alloc_bodies(j, m->nbodies) < 0) {
+        {
             sk_params_free(j->params);
             free(j);
             send_client_failure(b, from, h->req, NULL, SK_ENOMEM, "broker out of memory");
@@ -2926,12 +2968,8 @@ static int load_journal(broker *b, sk_error *err)
         jj->hdr.ndeps = 0;
         j->submitted_ms = from_wall(b, jj->submitted_ms);
         j->deadline_abs_ms = from_wall(b, jj->deadline_abs_ms);
-        if (jj->nbodies > 0) {
-            j->bodies = calloc(jj->nbodies, sizeof *j->bodies);
-            j->body_names = calloc(jj->nbodies, sizeof *j->body_names);
-            if (j->bodies == NULL || j->body_names == NULL) {
-                free(j->bodies);
-                free(j->body_names);
+        if (jj->nbodies > 0 && alloc_bodies(j, jj->nbodies) < 0) {
+            {
                 free(j);
                 sk_journal_job_clear(jj);
                 continue;

@@ -157,12 +157,12 @@ static int submit_header(const sk_submit *s, sk_header *h, char (*deps)[2 * SK_I
     if (s->service == NULL || strlen(s->service) >= SK_ID_MAX || s->tenant == NULL || strlen(s->tenant) >= SK_ID_MAX)
         return sk_fail(err, SK_EINVAL, "service and tenant must be set and shorter than %d bytes", SK_ID_MAX);
     sk_header_init(h, SK_MSG_SUBMIT);
-    snprintf(h->service, sizeof h->service, "%s", s->service);
-    snprintf(h->tenant, sizeof h->tenant, "%s", s->tenant);
+    sk_strlcpy(h->service, s->service, sizeof h->service);
+    sk_strlcpy(h->tenant, s->tenant, sizeof h->tenant);
     if (s->idem != NULL) {
         if (strlen(s->idem) >= sizeof h->idem)
             return sk_fail(err, SK_EINVAL, "idempotency key longer than %zu bytes", sizeof h->idem - 1);
-        snprintf(h->idem, sizeof h->idem, "%s", s->idem);
+        sk_strlcpy(h->idem, s->idem, sizeof h->idem);
     }
     h->deadline_ms = s->timeout_ms;
     h->no_ack = s->no_ack;
@@ -213,7 +213,7 @@ int64_t sk_client_submit(sk_client *c, const sk_submit *s, sk_error *err)
                 zmq_msg_close(&bodies[j]);
             return sk_fail(err, SK_EINVAL, "input name '%s' is too long", name);
         }
-        snprintf(h.body_names[i], SK_ID_MAX, "%s", name);
+        sk_strlcpy(h.body_names[i], name, SK_ID_MAX);
         if (zmq_msg_init_size(&bodies[i], s->input_len[i]) < 0) {
             for (size_t j = 0; j < i; j++)
                 zmq_msg_close(&bodies[j]);
