@@ -1368,6 +1368,15 @@ static void test_graph(void)
     CHECK(h_now_ms() - t0 >= 300);
     CHECK(strstr(out, "\"ids\":[\"upstream\"]") != NULL);
     CHECK(strstr(out, "\"bytes\":[0]") == NULL);
+    /* With an input of its own as well (kept in the job record until the
+     * dependency's result joins it). */
+    FILE *f = fopen("/tmp/sk_graph_input.txt", "w");
+    fputs("own input\n", f);
+    fclose(f);
+    CHECK(h_cli(&C, out, sizeof out, "submit diag.echo --tenant 1504 --input net=/tmp/sk_graph_input.txt --after %s=upstream --json",
+                first) == 0);
+    CHECK(strstr(out, "\"ids\":[\"net\",\"upstream\"]") != NULL && strstr(out, "\"bytes\":[10,") != NULL);
+    unlink("/tmp/sk_graph_input.txt");
     CHECK(h_cli(&C, out, sizeof out, "submit diag.echo --tenant 1504 --after %s=x --json", bad) == 5);
     CHECK(strstr(out, "dependency") != NULL && strstr(out, "failing as asked") != NULL);
     /* Another tenant's job is not a dependency it may use. */
