@@ -60,7 +60,7 @@ int sk_uvzmq_start(uv_loop_t *loop, sk_uvzmq *z, void *sock, sk_uvzmq_cb cb, voi
     z->sock = sock;
     z->on_readable = cb;
     z->data = data;
-    z->budget = 512;
+    z->budget = 128;
     z->idle_active = false;
     z->closing = false;
     if (zmq_getsockopt(sock, ZMQ_FD, &fd, &sz) < 0)
