@@ -504,6 +504,7 @@ int sk_journal_open(uv_loop_t *loop, const char *dir, sk_journal_committed_fn cb
     snprintf(path, sizeof path, "%s/journal.sqlite", dir);
     if (sqlite3_open_v2(path, &j->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL) !=
             SQLITE_OK ||
+        sqlite3_db_config(j->db, SQLITE_DBCONFIG_LOOKASIDE, NULL, 1024, 2048) != SQLITE_OK ||
         sqlite3_exec(j->db, schema, NULL, NULL, NULL) != SQLITE_OK || upgrade_schema(j->db) != SQLITE_OK ||
         sqlite3_prepare_v2(j->db,
                            "INSERT OR REPLACE INTO jobs(id,tenant,service,submitted_ms,deadline_ms,header,client,input0)"
