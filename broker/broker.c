@@ -90,6 +90,7 @@ struct job {
     size_t nrefs;
     char result_hash[SK_HASH_MAX];  /* its result, once stored as a dataset for dependants */
     struct graph_reply *graph_reply;/* the last job of a graph: the answer, sent once it is committed */
+    sk_journal_ref jref;        /* its row in the journal (0: not journaled) */
 };
 
 /* The answer to a graph submit: its job ids, for the submitter. */
@@ -1003,8 +1004,8 @@ static void finish_job(broker *b, job *j, enum job_state st, int64_t code, const
     sk_params_free(j->params);
     j->params = NULL;
     if (b->journal != NULL)
-        sk_journal_finish(b->journal, j->id, st == JOB_DONE, code, j->reason, j->has_result ? &j->result : NULL,
-                          wall_ms());
+        sk_journal_finish(b->journal, j->jref, j->id, st == JOB_DONE, code, j->reason,
+                          j->has_result ? &j->result : NULL, wall_ms());
     if (!j->in_done) {
         list_del(&b->active_head, &b->active_tail, j);
         list_add(&b->done_head, &b->done_tail, j);
@@ -1164,7 +1165,7 @@ static void dispatch_job(broker *b, job *j, node *n)
     h.nrefs = 0;
     sk_debug("msg=\"dispatched\" job=%s node=%s attempt=%" PRId64, j->id, n->name, j->attempt);
     if (b->journal != NULL)
-        sk_journal_state(b->journal, j->id, "running", j->attempt);
+        sk_journal_state(b->journal, j->jref, j->id, "running", j->attempt);
     publish(b, j, "running", n->name);
     if (rc < 0)
         sk_warn("msg=\"dispatch send failed; node will be dropped at its heartbeat deadline\" job=%s node=%s",
@@ -1249,7 +1250,7 @@ static void requeue_or_fail(broker *b, job *j, const char *why)
     b->n.requeued++;
     j->state = JOB_QUEUED;
     if (b->journal != NULL)
-        sk_journal_state(b->journal, j->id, "queued", j->attempt);
+        sk_journal_state(b->journal, j->jref, j->id, "queued", j->attempt);
     q = queue_for(b, j->service, true);
     if (q != NULL)
         queue_push(q, j, true);
@@ -1531,7 +1532,7 @@ static void on_submit(broker *b, sk_wire_msg *m, const route *from)
         jh.ndatasets = h->ndatasets;
         j->pending_commit = true;
         int jrc = sk_journal_submit(b->journal, j->id, &jh, j->client.id, j->client.len, to_wall(b, j->submitted_ms),
-                                    to_wall(b, j->deadline_abs_ms), j->bodies, j->nbodies);
+                                    to_wall(b, j->deadline_abs_ms), j->bodies, j->nbodies, &j->jref);
         jh.deps = NULL;
         jh.ndeps = 0;
         jh.datasets = NULL;
@@ -2635,7 +2636,7 @@ static void purge_done(broker *b, uint64_t now)
         if (j->node != NULL && j->node->load > 0)
             j->node->load--; /* a cancelled job the node never reported back */
         if (b->journal != NULL)
-            sk_journal_forget(b->journal, j->id);
+            sk_journal_forget(b->journal, j->jref, j->id);
         sk_map_del(&b->jobs, j->id, strlen(j->id));
         if (j->idem[0] != '\0') {
             char key[256];
@@ -2952,6 +2953,7 @@ static int load_journal(broker *b, sk_error *err)
             continue;
         }
         sk_strlcpy(j->id, jj->hdr.job, sizeof j->id);
+        j->jref = jj->ref;
         sk_strlcpy(j->service, jj->hdr.service, sizeof j->service);
         sk_strlcpy(j->tenant, jj->hdr.tenant, sizeof j->tenant);
         sk_strlcpy(j->idem, jj->hdr.idem, sizeof j->idem);
@@ -2998,7 +3000,7 @@ static int load_journal(broker *b, sk_error *err)
                 snprintf(jj->reason, sizeof jj->reason, "input '%s': its dataset %.80s is gone from the store",
                          input, eq + 1);
                 if (b->journal != NULL)
-                    sk_journal_finish(b->journal, j->id, false, jj->code, jj->reason, NULL, wall_ms());
+                    sk_journal_finish(b->journal, jj->ref, j->id, false, jj->code, jj->reason, NULL, wall_ms());
             }
         }
         if (done || failed) {

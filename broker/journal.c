@@ -49,6 +49,7 @@ typedef struct rec {
     bool has_result;
     bool set_attempt;       /* REC_FINISH: write `attempt` too (it stands for a skipped REC_STATE) */
     size_t seq;             /* position in its commit batch */
+    sk_journal_ref ref;     /* the job's row (rowid * 2 + 1 if it has rows in `inputs`) */
     zmq_msg_t result;
     struct rec *next;
 } rec;
@@ -68,6 +69,7 @@ struct sk_journal {
     uv_mutex_t lock;
     uv_cond_t cond;
     rec *head, *tail;          /* under lock */
+    int64_t last_rowid;        /* loop thread: the jobs row last handed out */
     bool quit;                 /* under lock */
     committed *done_head, *done_tail; /* under lock */
     uv_async_t async;
@@ -196,6 +198,7 @@ static int apply(sk_journal *j, rec *r)
                               SQLITE_STATIC);
         else
             sqlite3_bind_null(j->ins_job, 8);
+        sqlite3_bind_int64(j->ins_job, 9, r->ref >> 1);
         rc = sqlite3_step(j->ins_job);
         if (rc != SQLITE_DONE)
             return rc;
@@ -225,7 +228,7 @@ static int apply(sk_journal *j, rec *r)
         sqlite3_reset(j->upd_state);
         sqlite3_bind_text(j->upd_state, 1, r->state, -1, SQLITE_STATIC);
         sqlite3_bind_int64(j->upd_state, 2, r->attempt);
-        sqlite3_bind_text(j->upd_state, 3, r->id, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(j->upd_state, 3, r->ref >> 1);
         rc = sqlite3_step(j->upd_state);
         return rc == SQLITE_DONE ? SQLITE_OK : rc;
     case REC_FINISH:
@@ -251,7 +254,7 @@ static int apply(sk_journal *j, rec *r)
             sqlite3_bind_int64(j->upd_finish, 7, r->attempt);
         else
             sqlite3_bind_null(j->upd_finish, 7);
-        sqlite3_bind_text(j->upd_finish, 8, r->id, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(j->upd_finish, 8, r->ref >> 1);
         rc = sqlite3_step(j->upd_finish);
         return rc == SQLITE_DONE ? SQLITE_OK : rc;
     case REC_HISTORY: {
@@ -313,12 +316,14 @@ static int apply(sk_journal *j, rec *r)
         rc = sqlite3_step(j->del_dataset);
         return rc == SQLITE_DONE ? SQLITE_OK : rc;
     case REC_FORGET:
-        sqlite3_reset(j->del_inputs);
-        sqlite3_bind_text(j->del_inputs, 1, r->id, -1, SQLITE_STATIC);
-        if ((rc = sqlite3_step(j->del_inputs)) != SQLITE_DONE)
-            return rc;
+        if (r->ref & 1) {
+            sqlite3_reset(j->del_inputs);
+            sqlite3_bind_text(j->del_inputs, 1, r->id, -1, SQLITE_STATIC);
+            if ((rc = sqlite3_step(j->del_inputs)) != SQLITE_DONE)
+                return rc;
+        }
         sqlite3_reset(j->del_job);
-        sqlite3_bind_text(j->del_job, 1, r->id, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(j->del_job, 1, r->ref >> 1);
         rc = sqlite3_step(j->del_job);
         return rc == SQLITE_DONE ? SQLITE_OK : rc;
     }
@@ -443,7 +448,9 @@ static const char schema[] =
      * running, finish, forget): keep their pages in memory rather than
      * reading them back from the OS for every statement. */
     "PRAGMA cache_size=-65536;"
-    "CREATE TABLE IF NOT EXISTS jobs(id TEXT PRIMARY KEY, tenant TEXT NOT NULL, service TEXT NOT NULL,"
+    /* Rows are addressed by rowid (sk_journal_ref): no index on id, which
+     * cost an index insert, seek and delete per job. */
+    "CREATE TABLE IF NOT EXISTS jobs(id TEXT NOT NULL, tenant TEXT NOT NULL, service TEXT NOT NULL,"
     " state TEXT NOT NULL DEFAULT 'queued', attempt INTEGER NOT NULL DEFAULT 0, submitted_ms INTEGER,"
     " deadline_ms INTEGER, finished_ms INTEGER, code INTEGER, reason TEXT, header BLOB NOT NULL,"
     " client BLOB, result_blob TEXT, result_data BLOB, input0 BLOB);"
@@ -475,13 +482,66 @@ static int add_column(sqlite3 *db, const char *table, const char *column, const 
     return sqlite3_exec(db, sql, NULL, NULL, NULL);
 }
 
+/* Journals before rows were addressed by rowid kept an index on jobs.id
+ * (its PRIMARY KEY): copy their rows, rowids and all, into a table
+ * without it.  Once, at the first open by this version. */
+static int drop_id_index(sqlite3 *db)
+{
+    sqlite3_stmt *q = NULL;
+    int rc = sqlite3_prepare_v2(db, "SELECT 1 FROM sqlite_master WHERE type='index' AND tbl_name='jobs'"
+                                    " AND name LIKE 'sqlite_autoindex_jobs%'", -1, &q, NULL);
+    if (rc != SQLITE_OK)
+        return rc;
+    rc = sqlite3_step(q);
+    sqlite3_finalize(q);
+    if (rc == SQLITE_DONE)
+        return SQLITE_OK; /* nothing to do */
+    if (rc != SQLITE_ROW)
+        return rc;
+    static const char *const columns =
+        "id,tenant,service,state,attempt,submitted_ms,deadline_ms,finished_ms,code,reason,header,client,"
+        "result_blob,result_data,input0";
+    char sql[2048];
+    snprintf(sql, sizeof sql,
+             "BEGIN IMMEDIATE;"
+             "CREATE TABLE jobs_by_rowid(id TEXT NOT NULL, tenant TEXT NOT NULL, service TEXT NOT NULL,"
+             " state TEXT NOT NULL DEFAULT 'queued', attempt INTEGER NOT NULL DEFAULT 0, submitted_ms INTEGER,"
+             " deadline_ms INTEGER, finished_ms INTEGER, code INTEGER, reason TEXT, header BLOB NOT NULL,"
+             " client BLOB, result_blob TEXT, result_data BLOB, input0 BLOB);"
+             "INSERT INTO jobs_by_rowid(rowid,%s) SELECT rowid,%s FROM jobs;"
+             "DROP TABLE jobs;"
+             "ALTER TABLE jobs_by_rowid RENAME TO jobs;"
+             "COMMIT;",
+             columns, columns);
+    rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
+    if (rc != SQLITE_OK) {
+        sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+        return rc;
+    }
+    sk_info("msg=\"journal: jobs table rebuilt without its id index (one-time upgrade)\"");
+    return SQLITE_OK;
+}
+
 static int upgrade_schema(sqlite3 *db)
 {
     static const char *const provenance[] = {"job", "plugin", "plugin_hash", "simulation", "kernel", "inputs"};
     int rc = add_column(db, "jobs", "input0", "BLOB");
     for (size_t i = 0; rc == SQLITE_OK && i < sizeof provenance / sizeof provenance[0]; i++)
         rc = add_column(db, "history", provenance[i], "TEXT");
+    if (rc == SQLITE_OK)
+        rc = drop_id_index(db);
     return rc;
+}
+
+static int64_t max_rowid(sqlite3 *db)
+{
+    sqlite3_stmt *q = NULL;
+    int64_t v = 0;
+    if (sqlite3_prepare_v2(db, "SELECT IFNULL(MAX(rowid), 0) FROM jobs", -1, &q, NULL) == SQLITE_OK &&
+        sqlite3_step(q) == SQLITE_ROW)
+        v = sqlite3_column_int64(q, 0);
+    sqlite3_finalize(q);
+    return v;
 }
 
 int sk_journal_open(uv_loop_t *loop, const char *dir, sk_journal_committed_fn cb, void *ud, sk_journal **out,
@@ -507,16 +567,16 @@ int sk_journal_open(uv_loop_t *loop, const char *dir, sk_journal_committed_fn cb
         sqlite3_db_config(j->db, SQLITE_DBCONFIG_LOOKASIDE, NULL, 1024, 2048) != SQLITE_OK ||
         sqlite3_exec(j->db, schema, NULL, NULL, NULL) != SQLITE_OK || upgrade_schema(j->db) != SQLITE_OK ||
         sqlite3_prepare_v2(j->db,
-                           "INSERT OR REPLACE INTO jobs(id,tenant,service,submitted_ms,deadline_ms,header,client,input0)"
-                           " VALUES(?,?,?,?,?,?,?,?)", -1, &j->ins_job, NULL) != SQLITE_OK ||
+                           "INSERT INTO jobs(id,tenant,service,submitted_ms,deadline_ms,header,client,input0,rowid)"
+                           " VALUES(?,?,?,?,?,?,?,?,?)", -1, &j->ins_job, NULL) != SQLITE_OK ||
         sqlite3_prepare_v2(j->db, "INSERT OR REPLACE INTO inputs(job,idx,name,blob,size,data) VALUES(?,?,?,?,?,?)", -1,
                            &j->ins_input, NULL) != SQLITE_OK ||
-        sqlite3_prepare_v2(j->db, "UPDATE jobs SET state=?, attempt=? WHERE id=?", -1, &j->upd_state, NULL) !=
+        sqlite3_prepare_v2(j->db, "UPDATE jobs SET state=?, attempt=? WHERE rowid=?", -1, &j->upd_state, NULL) !=
             SQLITE_OK ||
         sqlite3_prepare_v2(j->db, "UPDATE jobs SET state=?, code=?, reason=?, finished_ms=?, result_blob=?, result_data=?,"
-                                  " attempt=coalesce(?, attempt) WHERE id=?",
+                                  " attempt=coalesce(?, attempt) WHERE rowid=?",
                            -1, &j->upd_finish, NULL) != SQLITE_OK ||
-        sqlite3_prepare_v2(j->db, "DELETE FROM jobs WHERE id=?", -1, &j->del_job, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(j->db, "DELETE FROM jobs WHERE rowid=?", -1, &j->del_job, NULL) != SQLITE_OK ||
         sqlite3_prepare_v2(j->db, "DELETE FROM inputs WHERE job=?", -1, &j->del_inputs, NULL) != SQLITE_OK ||
         sqlite3_prepare_v2(j->db, "INSERT INTO history(tenant,date,scenario,indicator,area,name,variant,value,band,"
                                   "job,plugin,plugin_hash,simulation,kernel,inputs)"
@@ -541,6 +601,7 @@ int sk_journal_open(uv_loop_t *loop, const char *dir, sk_journal_committed_fn cb
     }
     j->async.data = j;
     j->async_ready = true;
+    j->last_rowid = max_rowid(j->db);
     *out = j;
     return 0;
 }
@@ -596,12 +657,17 @@ void sk_journal_close(sk_journal *j)
 
 int sk_journal_submit(sk_journal *j, const char *job_id, const sk_header *submit, const void *client,
                       size_t client_len, int64_t submitted_ms, int64_t deadline_abs_ms, zmq_msg_t *bodies,
-                      size_t nbodies)
+                      size_t nbodies, sk_journal_ref *ref)
 {
     rec *r = calloc(1, sizeof *r);
     if (r == NULL)
         return SK_ENOMEM;
     r->kind = REC_SUBMIT;
+    /* The loop thread numbers the rows, so the ref is known before the
+     * writer inserts it; one small input rides in the row (see apply). */
+    bool one = nbodies == 1 && zmq_msg_size(&bodies[0]) <= SK_JOURNAL_INLINE_MAX;
+    r->ref = ++j->last_rowid * 2 + (nbodies > 0 && !one);
+    *ref = r->ref;
     sk_strlcpy(r->id, job_id, sizeof r->id);
     sk_strlcpy(r->tenant, submit->tenant, sizeof r->tenant);
     sk_strlcpy(r->service, submit->service, sizeof r->service);
@@ -628,25 +694,31 @@ int sk_journal_submit(sk_journal *j, const char *job_id, const sk_header *submit
     return push(j, r);
 }
 
-int sk_journal_state(sk_journal *j, const char *job_id, const char *state, int64_t attempt)
+int sk_journal_state(sk_journal *j, sk_journal_ref ref, const char *job_id, const char *state, int64_t attempt)
 {
+    if (ref == 0)
+        return 0;
     rec *r = calloc(1, sizeof *r);
     if (r == NULL)
         return SK_ENOMEM;
     r->kind = REC_STATE;
+    r->ref = ref;
     sk_strlcpy(r->id, job_id, sizeof r->id);
     sk_strlcpy(r->state, state, sizeof r->state);
     r->attempt = attempt;
     return push(j, r);
 }
 
-int sk_journal_finish(sk_journal *j, const char *job_id, bool done, int64_t code, const char *reason,
-                      zmq_msg_t *result, int64_t finished_ms)
+int sk_journal_finish(sk_journal *j, sk_journal_ref ref, const char *job_id, bool done, int64_t code,
+                      const char *reason, zmq_msg_t *result, int64_t finished_ms)
 {
+    if (ref == 0)
+        return 0;
     rec *r = calloc(1, sizeof *r);
     if (r == NULL)
         return SK_ENOMEM;
     r->kind = REC_FINISH;
+    r->ref = ref;
     sk_strlcpy(r->id, job_id, sizeof r->id);
     sk_strlcpy(r->state, done ? "done" : "failed", sizeof r->state);
     r->code = code;
@@ -826,12 +898,15 @@ int sk_journal_datasets_scan(sk_journal *j, void (*fn)(void *ud, const char *ten
     return rc == SQLITE_DONE ? 0 : sk_fail(err, SK_EIO, "journal: cannot scan datasets");
 }
 
-int sk_journal_forget(sk_journal *j, const char *job_id)
+int sk_journal_forget(sk_journal *j, sk_journal_ref ref, const char *job_id)
 {
+    if (ref == 0)
+        return 0;
     rec *r = calloc(1, sizeof *r);
     if (r == NULL)
         return SK_ENOMEM;
     r->kind = REC_FORGET;
+    r->ref = ref;
     sk_strlcpy(r->id, job_id, sizeof r->id);
     return push(j, r);
 }
@@ -856,7 +931,9 @@ int sk_journal_load(sk_journal *j, sk_journal_job **jobs, size_t *n, sk_error *e
     *n = 0;
     if (sqlite3_prepare_v2(j->db,
                            "SELECT id,state,attempt,submitted_ms,deadline_ms,finished_ms,code,reason,header,"
-                           "result_blob,tenant,client,result_data,input0 FROM jobs ORDER BY submitted_ms, id", -1, &q, NULL) != SQLITE_OK ||
+                           "result_blob,tenant,client,result_data,input0,rowid,"
+                           "input0 IS NULL AND EXISTS(SELECT 1 FROM inputs WHERE inputs.job=jobs.id)"
+                           " FROM jobs ORDER BY submitted_ms, rowid", -1, &q, NULL) != SQLITE_OK ||
         sqlite3_prepare_v2(j->db, "SELECT idx,name,blob,data FROM inputs WHERE job=? ORDER BY idx", -1, &qi, NULL) !=
             SQLITE_OK) {
         sqlite3_finalize(q);
@@ -884,6 +961,7 @@ int sk_journal_load(sk_journal *j, sk_journal_job **jobs, size_t *n, sk_error *e
             continue;
         }
         sk_strlcpy(jj->hdr.job, (const char *)sqlite3_column_text(q, 0), sizeof jj->hdr.job);
+        jj->ref = sqlite3_column_int64(q, 14) * 2 + (sqlite3_column_int(q, 15) != 0);
         sk_strlcpy(jj->state, (const char *)sqlite3_column_text(q, 1), sizeof jj->state);
         jj->attempt = sqlite3_column_int64(q, 2);
         jj->submitted_ms = sqlite3_column_int64(q, 3);

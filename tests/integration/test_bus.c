@@ -10,7 +10,10 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
+
+#include <sqlite3.h>
 
 #include "../unit/test_util.h"
 #include "harness.h"
@@ -1262,6 +1265,102 @@ static void test_batches(void)
     sk_client_free(cl);
 }
 
+/* A journal written by the previous version (jobs keyed by an indexed id)
+ * is upgraded in place at the first start: its queued job runs, its
+ * finished job's result can still be collected, the id index is gone, and
+ * new jobs are journaled after the old rows. */
+static void test_journal_upgrade(void)
+{
+    char dir[] = "/tmp/sk_journal_up_XXXXXX", path[256], bargs[512], out[65536];
+    CHECK(mkdtemp(dir) != NULL);
+    snprintf(path, sizeof path, "%s/journal.sqlite", dir);
+    sqlite3 *db = NULL;
+    CHECK(sqlite3_open(path, &db) == SQLITE_OK);
+    CHECK(sqlite3_exec(db,
+                       "PRAGMA journal_mode=WAL;"
+                       "CREATE TABLE jobs(id TEXT PRIMARY KEY, tenant TEXT NOT NULL, service TEXT NOT NULL,"
+                       " state TEXT NOT NULL DEFAULT 'queued', attempt INTEGER NOT NULL DEFAULT 0, submitted_ms INTEGER,"
+                       " deadline_ms INTEGER, finished_ms INTEGER, code INTEGER, reason TEXT, header BLOB NOT NULL,"
+                       " client BLOB, result_blob TEXT, result_data BLOB, input0 BLOB);"
+                       "CREATE TABLE inputs(job TEXT NOT NULL, idx INTEGER NOT NULL, name TEXT, blob TEXT,"
+                       " size INTEGER, data BLOB, PRIMARY KEY(job, idx));",
+                       NULL, NULL, NULL) == SQLITE_OK);
+    sk_header h;
+    sk_header_init(&h, SK_MSG_SUBMIT);
+    snprintf(h.service, sizeof h.service, "diag.echo");
+    snprintf(h.tenant, sizeof h.tenant, "1504");
+    h.nbodies = 1;
+    snprintf(h.body_names[0], SK_ID_MAX, "net");
+    char *hdr;
+    size_t hl;
+    CHECK(sk_header_encode(&h, &hdr, &hl, NULL) == 0);
+    sqlite3_stmt *ins = NULL;
+    CHECK(sqlite3_prepare_v2(db,
+                             "INSERT INTO jobs(id,tenant,service,state,submitted_ms,header,client,input0,finished_ms,"
+                             "result_data) VALUES(?,?,?,?,?,?,?,?,?,?)",
+                             -1, &ins, NULL) == SQLITE_OK);
+    long long now = (long long)time(NULL) * 1000;
+    sk_result *res = sk_result_new("old.kernel", "0.9");
+    char *rbytes = NULL;
+    size_t rlen = 0;
+    CHECK(res != NULL && sk_result_encode(res, &rbytes, &rlen, NULL) == 0);
+    sk_result_free(res);
+    /* j-old-1: queued, with its input in the row; j-old-2: done, result kept. */
+    for (int k = 0; k < 2; k++) {
+        sqlite3_reset(ins);
+        sqlite3_bind_text(ins, 1, k == 0 ? "j-old-1" : "j-old-2", -1, SQLITE_STATIC);
+        sqlite3_bind_text(ins, 2, "1504", -1, SQLITE_STATIC);
+        sqlite3_bind_text(ins, 3, "diag.echo", -1, SQLITE_STATIC);
+        sqlite3_bind_text(ins, 4, k == 0 ? "queued" : "done", -1, SQLITE_STATIC);
+        sqlite3_bind_int64(ins, 5, now - 1000 + k);
+        sqlite3_bind_blob(ins, 6, hdr, (int)hl, SQLITE_STATIC);
+        sqlite3_bind_blob(ins, 7, "c-gone", 6, SQLITE_STATIC);
+        if (k == 0) {
+            sqlite3_bind_blob(ins, 8, "old input", 9, SQLITE_STATIC);
+        } else {
+            sqlite3_bind_int64(ins, 9, now - 500);
+            sqlite3_bind_blob(ins, 10, rbytes, (int)rlen, SQLITE_STATIC);
+        }
+        CHECK(sqlite3_step(ins) == SQLITE_DONE);
+    }
+    sqlite3_finalize(ins);
+    free(hdr);
+    free(rbytes);
+    CHECK(sqlite3_close(db) == SQLITE_OK);
+
+    snprintf(bargs, sizeof bargs, FAST_BROKER " --data-dir %s", dir);
+    h_cluster_init(&C);
+    h_start_broker(&C, bargs);
+    h_start_node(&C, "n1", 2, FAST_NODE);
+    h_wait_nodes(&C, 1, 20000);
+    /* The queued job ran on its stored input. */
+    CHECK(h_cli(&C, out, sizeof out, "wait j-old-1 --tenant 1504 --timeout 30 --json") == 0);
+    CHECK(strstr(out, "\"state\":\"done\"") != NULL && strstr(out, "\"bytes\":[9]") != NULL);
+    /* The finished one's result is still there. */
+    CHECK(h_cli(&C, out, sizeof out, "wait j-old-2 --tenant 1504 --timeout 10 --json") == 0);
+    CHECK(strstr(out, "old.kernel") != NULL);
+    /* New jobs after the old rows, and across a kill -9. */
+    CHECK(h_cli(&C, out, sizeof out, "submit diag.echo --tenant 1504 --param k=1 --json") == 0);
+    h_kill(C.broker, SIGKILL);
+    usleep(300000);
+    h_start_broker(&C, bargs);
+    h_wait_nodes(&C, 1, 20000);
+    CHECK(h_cli(&C, out, sizeof out, "wait j-old-1 --tenant 1504 --timeout 10 --json") == 0);
+    CHECK(sqlite3_open(path, &db) == SQLITE_OK);
+    sqlite3_stmt *q = NULL;
+    CHECK(sqlite3_prepare_v2(db, "SELECT count(*) FROM sqlite_master WHERE name LIKE 'sqlite_autoindex_jobs%'", -1, &q,
+                             NULL) == SQLITE_OK);
+    CHECK(sqlite3_step(q) == SQLITE_ROW && sqlite3_column_int(q, 0) == 0);
+    sqlite3_finalize(q);
+    CHECK(sqlite3_prepare_v2(db, "SELECT count(*), count(DISTINCT rowid) FROM jobs", -1, &q, NULL) == SQLITE_OK);
+    CHECK(sqlite3_step(q) == SQLITE_ROW && sqlite3_column_int(q, 0) == 3 && sqlite3_column_int(q, 1) == 3);
+    sqlite3_finalize(q);
+    sqlite3_close(db);
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    CHECK(system(cmd) == 0);
+}
+
 /* Fair queuing: a small tenant's job finishes promptly while another
  * tenant has hundreds queued for the same service. */
 static void test_fairness(void)
@@ -2218,6 +2317,7 @@ int main(int argc, char **argv)
         {"fetch_refused", test_fetch_refused, 90},
         {"graph_ref", test_graph_ref, 60},
         {"dataset_retention", test_dataset_retention, 60},
+        {"journal_upgrade", test_journal_upgrade, 90},
     };
     if (argc != 2) {
         fprintf(stderr, "usage: test_bus NAME\n");
