@@ -61,6 +61,7 @@ struct node_job {
     sk_data_ref refs[SK_MAX_BODIES];
     char refname[SK_MAX_BODIES][65];   /* cache file of each ref */
     bool ref_pinned[SK_MAX_BODIES];
+    bool ref_fresh[SK_MAX_BODIES];     /* fetched for this job, hashed on arrival: not hashed again */
     char *refdata[SK_MAX_BODIES];      /* read and verified by the worker */
     size_t fetches_waiting;            /* distinct datasets still being fetched */
     bool fetching;                     /* waiting for fetches, not yet with the workers */
@@ -195,7 +196,9 @@ static void on_job_progress(void *ud, double fraction, const char *msg)
 
 /* Read each fetched dataset from the cache into memory and check that it
  * still hashes to its name: the kernel sees the same bytes a frame would
- * have carried.  A bad copy is reported to the loop, which fetches again. */
+ * have carried.  A bad copy is reported to the loop, which fetches again.
+ * A copy fetched for this very job was hashed as it arrived, moments ago:
+ * hashing it again would cost about a second per 100 MB for nothing. */
 static int load_refs(node_job *j)
 {
     for (size_t i = 0; i < j->nrefs; i++) {
@@ -226,7 +229,10 @@ static int load_refs(node_job *j)
             got_n += (size_t)n;
         }
         close(fd);
-        sk_sha256_name(buf, got_n, got);
+        if (j->ref_fresh[i])
+            sk_strlcpy(got, r->hash, sizeof got);
+        else
+            sk_sha256_name(buf, got_n, got);
         if (got_n != (size_t)r->size || strcmp(got, r->hash) != 0) {
             free(buf);
             j->bad_ref = (int)i;
@@ -454,6 +460,7 @@ static void release_refs(node_job *j)
         if (j->ref_pinned[i])
             sk_cache_unpin(&n->cache, j->refname[i]);
         j->ref_pinned[i] = false;
+        j->ref_fresh[i] = false;
         free(j->refdata[i]);
         j->refdata[i] = NULL;
     }
@@ -649,6 +656,7 @@ static void on_fetch_done(void *ud, void *waiter, const char *name, int rc, cons
         if (strcmp(j->refname[i], name) == 0 && !j->ref_pinned[i]) {
             sk_cache_pin(&n->cache, name);
             j->ref_pinned[i] = true;
+            j->ref_fresh[i] = true;
         }
     if (j->fetches_waiting == 0 && j->fetching)
         start_job(n, j);
