@@ -8,12 +8,16 @@ $SAMSKAP_SOURCE (default: two folders up).  Exit 0 pass, 1 fail, 77 skip.
 """
 
 import csv
+import datetime
+import hashlib
 import os
+import shutil
 import signal
 import socket
 import struct
 import subprocess
 import sys
+import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -33,6 +37,7 @@ import samskap  # noqa: E402
 NET1 = os.path.join(SOURCE, "tests", "data", "water", "Net1")
 TEST_NAME = "python"
 CHILDREN = []
+TEMPDIRS = []
 
 
 class Failure(Exception):
@@ -92,6 +97,9 @@ def stop_all():
             p.kill()
             p.wait()
     del CHILDREN[:]
+    for d in TEMPDIRS:
+        shutil.rmtree(d, ignore_errors=True)
+    del TEMPDIRS[:]
 
 
 def on_alarm(sig, frame):
@@ -103,7 +111,9 @@ def on_alarm(sig, frame):
 
 
 class Cluster:
-    """A broker and nodes on free loopback ports; logs in BUILD/tests/logs."""
+    """A broker and nodes on free loopback ports; logs in BUILD/tests/logs.
+    In broker_args, EVENTS becomes a free events endpoint and DATADIR a
+    fresh --data-dir (the nodes then get their own dataset caches there)."""
 
     def __init__(self, broker_args=(), nodes=1, jobs=2):
         fp = free_port()
@@ -116,11 +126,19 @@ class Cluster:
         os.makedirs(self.logdir, exist_ok=True)
         self.events = "tcp://127.0.0.1:%d" % free_port()
         broker_args = [self.events if a == "EVENTS" else a for a in broker_args]
+        self.tmp = None
+        node_args = []
+        if "DATADIR" in broker_args:
+            self.tmp = tempfile.mkdtemp(prefix="sk_py_%s_" % TEST_NAME)
+            TEMPDIRS.append(self.tmp)
+            broker_args = [os.path.join(self.tmp, "data") if a == "DATADIR" else a for a in broker_args]
         self.broker = self._spawn(["samskap-broker", "--frontend", self.front, "--backend", self.back, "--insecure"]
                                   + list(broker_args), "broker")
         for i in range(nodes):
-            self._spawn(["samskap-node", "--broker", self.back, "--jobs", str(jobs), "--name", "py%d" % i],
-                        "node-py%d" % i)
+            if self.tmp is not None:
+                node_args = ["--cache-dir", os.path.join(self.tmp, "cache-py%d" % i)]
+            self._spawn(["samskap-node", "--broker", self.back, "--jobs", str(jobs), "--name", "py%d" % i]
+                        + node_args, "node-py%d" % i)
         self.wait_nodes(nodes, 10.0)
 
     def _spawn(self, argv, what):
@@ -574,6 +592,387 @@ def t_watch(cl):
     check(all(e["tenant"] == "1504" for e in seen), "another tenant's events: %r" % seen)
 
 
+# ---- datasets, dependencies, graphs, history ----
+
+def _bytes(n, seed):
+    """n deterministic bytes that differ per seed (and per test run)."""
+    out = bytearray()
+    i = 0
+    while len(out) < n:
+        out += hashlib.sha256(b"%s/%d/%d" % (seed.encode(), os.getpid(), i)).digest()
+        i += 1
+    return bytes(out[:n])
+
+
+def _sha(data):
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+class SendSpy:
+    """Records what a Client sends (message type, header, body sizes), or
+    refuses to send anything at all (strict)."""
+
+    def __init__(self, client, strict=False):
+        self.sent = []
+        self.strict = strict
+        self._orig = client._send
+        client._send = self
+
+    def __call__(self, header, bodies=()):
+        if self.strict:
+            raise Failure("sent a %r message where the arguments should have been refused"
+                          % samskap.wire.TYPE_NAMES.get(header.get("t"), "?"))
+        self.sent.append((header.get("t"), dict(header), [len(b) for b in bodies]))
+        return self._orig(header, bodies)
+
+    def of_type(self, t):
+        return [(h, sizes) for tt, h, sizes in self.sent if tt == t]
+
+
+def _digest(result):
+    t = result.table("inputs")
+    return dict(zip(t.ids, zip(t.column("bytes").tolist(), t.column("sha256").tolist())))
+
+
+def _eventually(fn, what, seconds=3.0):
+    """fn() until it is truthy: the broker answers data_put and history_put
+    before its journal commits them (see docs/python.md)."""
+    end = time.monotonic() + seconds
+    while True:
+        v = fn()
+        if v or time.monotonic() > end:
+            check(v, what)
+            return v
+        time.sleep(0.05)
+
+
+def t_upload(cl):
+    """upload(): chunked data_put behind an empty probe; a job reads the
+    dataset (diag.digest sees its bytes); the same bytes again send
+    nothing; an interrupted upload resumes where the broker's part ends."""
+    data = _bytes(300000, "upload")
+    path = os.path.join(cl.tmp, "net.inp")
+    with open(path, "wb") as f:
+        f.write(data)
+    with cl.client() as c:
+        spy = SendSpy(c)
+        d = c.upload(path, name="net.inp", chunk=32768)
+        check(isinstance(d, str) and d == _sha(data), "upload returned %r, the content hash is %s" % (d, _sha(data)))
+        check(d.size == len(data) and d.sent == len(data) and not d.held and d.resumed_at == 0,
+              "upload info: size %d sent %d held %r" % (d.size, d.sent, d.held))
+        puts = spy.of_type(samskap.wire.DATA_PUT)
+        check(puts[0][0]["offset"] == 0 and puts[0][1] == [0],
+              "the first data_put is not an empty probe: %r" % puts[:1])
+        offsets = [h["offset"] for h, _ in puts[1:]]
+        sizes = [s[0] for _, s in puts[1:]]
+        check(len(puts) == 1 + 10 and all(s <= 32768 for s in sizes) and sum(sizes) == len(data),
+              "chunks: %r" % sizes)
+        check(offsets == [sum(sizes[:i]) for i in range(len(sizes))], "chunk offsets: %r" % offsets)
+        check(all(h["text"] == d and h["total"] == len(data) and h["tenant"] == "1504" and h["name"] == "net.inp"
+                  for h, _ in puts), "data_put headers: %r" % puts[:2])
+        # A job reads it by reference: the node fetches exactly these bytes.
+        r = c.run("diag.digest", datasets={"net": d}, timeout=30)
+        check(_digest(r) == {"net": (len(data), d)}, "digest of the dataset input: %r" % _digest(r))
+        # The same bytes again (from memory this time): one probe, no bytes.
+        spy.sent.clear()
+        d2 = c.upload(data)
+        check(d2 == d and d2.held and d2.sent == 0, "second upload: %r held %r sent %d" % (d2, d2.held, d2.sent))
+        check([(t, s) for t, _, s in spy.sent] == [(samskap.wire.DATA_PUT, [0])],
+              "the second upload sent %r" % [(t, s) for t, _, s in spy.sent])
+        listed = _eventually(lambda: [x for x in c.datasets() if x["hash"] == d], "dataset list lacks %s" % d)
+        check(listed[0]["size"] == len(data) and listed[0]["name"] == "net.inp", "listed: %r" % listed)
+        # Datasets are per tenant: another one neither lists nor uses it.
+        check(all(x["hash"] != d for x in c.datasets(tenant="1507")), "tenant 1507 lists 1504's dataset")
+        e = expect_raises(samskap.NotFound, c.submit, "diag.digest", datasets={"net": d}, tenant="1507")
+        check("input 'net'" in e.reason and "no such dataset" in e.reason, "other tenant's use: %s" % e)
+        # An upload cut short (here: its first 2048 bytes sent by hand)
+        # resumes at the broker's offset.
+        part = _bytes(5000, "resume")
+        m = c._request({"t": samskap.wire.DATA_PUT, "tenant": "1504", "text": _sha(part), "offset": 0,
+                        "total": len(part), "bodies": ["chunk"]}, [part[:2048]])
+        check(m.type == samskap.wire.REPLY and m.get("offset") == 2048 and m.get("code", 0) == 0, "part: %r" % m)
+        d3 = c.upload(part, chunk=1024)
+        check(d3 == _sha(part) and d3.resumed_at == 2048 and d3.sent == len(part) - 2048 and not d3.held,
+              "resumed upload: at %d, sent %d" % (d3.resumed_at, d3.sent))
+        check(_digest(c.run("diag.digest", datasets={"p": d3}))["p"] == (len(part), d3), "resumed bytes")
+        # A chunk the broker does not expect (another client of the same
+        # bytes got ahead) stops the upload with an UploadError naming the
+        # file and the offset; uploading again resumes there.
+        other_bytes = _bytes(5000, "race")
+        with cl.client() as other:
+            orig = c._request
+            calls = []
+
+            def racing(header, bodies=(), what="answer", graph=False):
+                msg = orig(header, bodies, what, graph)
+                calls.append(header.get("offset"))
+                if len(calls) == 2:  # after the probe and the first chunk
+                    o = other._request({"t": samskap.wire.DATA_PUT, "tenant": "1504", "text": _sha(other_bytes),
+                                        "offset": 1024, "total": 5000, "bodies": ["chunk"]},
+                                       [other_bytes[1024:2048]])
+                    check(o.type == samskap.wire.REPLY and o.get("offset") == 2048, "other's chunk: %r" % o)
+                return msg
+            c._request = racing
+            try:
+                e = expect_raises(samskap.UploadError, c.upload, other_bytes, name="race.bin", chunk=1024)
+            finally:
+                c._request = orig
+        check(isinstance(e, samskap.JobError) and e.code == -1 and e.offset == 2048 and e.file == "race.bin"
+              and e.hash == _sha(other_bytes), "UploadError: %r" % (e.__dict__,))
+        check("race.bin" in str(e) and "offset 2048" in str(e) and "resume" in str(e), "message: %s" % e)
+        d4 = c.upload(other_bytes, chunk=1024)
+        check(d4.resumed_at == 2048 and d4.sent == 5000 - 2048,
+              "after the UploadError: %r %d" % (d4.resumed_at, d4.sent))
+
+
+def t_after(cl):
+    """after={input: job}: the upstream job's result is the input (checked
+    by its SHA-256); a failed or unknown upstream fails the job."""
+    with cl.client() as c:
+        net = c.upload(_bytes(1000, "after"))
+        up = c.submit("diag.echo", params={"from": "upstream"})
+        down = c.submit("diag.digest", after={"upstream": up}, datasets={"net": net})
+        r = c.wait(down, timeout=30)
+        raw = c.wait(up).raw
+        check(_digest(r) == {"net": (1000, net), "upstream": (len(raw), _sha(raw))},
+              "dependant's inputs: %r; upstream result %d bytes %s" % (_digest(r), len(raw), _sha(raw)))
+        bad = c.submit("diag.sleep", params={"ms": 10, "fail": True})
+        e = expect_raises(samskap.InvalidInput, c.run, "diag.echo", after={"x": bad})
+        check("dependency %s failed" % bad in e.reason and "failing as asked" in e.reason, "failed upstream: %s" % e)
+        e = expect_raises(samskap.NotFound, c.run, "diag.echo", after={"x": "j-00000000-4242"})
+        check("no such job" in e.reason, "unknown upstream: %s" % e)
+
+
+def t_graph(cl):
+    """submit_graph: "@K" dependencies become the jobs' ids, each outcome is
+    collected with wait(); a retried graph gets the same jobs; a refused
+    graph (unknown dataset, bad "@K") creates no job."""
+    with cl.client() as c:
+        net = c.upload(_bytes(4000, "graph"))
+        nodes = [{"service": "diag.digest", "datasets": {"net": net}},
+                 {"service": "diag.digest", "after": {"upstream": "@0"}},
+                 {"service": "diag.echo", "params": {"i": 2}, "after": {"a": 0, "b": "@1"}, "timeout": 30}]
+        jobs = c.submit_graph(nodes)
+        check(len(jobs) == 3 and len(set(jobs)) == 3 and all(j.startswith("j-") for j in jobs), "ids: %r" % jobs)
+        r0, r1, r2 = (c.wait(j, timeout=30) for j in jobs)
+        check(_digest(r0) == {"net": (4000, net)}, "node 0: %r" % _digest(r0))
+        check(_digest(r1) == {"upstream": (len(r0.raw), _sha(r0.raw))}, "node 1 got node 0's result: %r" % _digest(r1))
+        inp = r2.table("inputs")
+        check(list(inp.ids) == ["a", "b"] and inp.column("bytes").tolist() == [len(r0.raw), len(r1.raw)],
+              "node 2 inputs: %r %r" % (list(inp.ids), inp.column("bytes").tolist()))
+        submitted = c.status()["counters"]["submitted"]
+        check(submitted == 3, "submitted %d jobs for a graph of 3" % submitted)
+        # Idempotency: the same key returns the same jobs, made once.
+        g1 = c.submit_graph(nodes[:2], idempotency_key="py-graph")
+        g2 = c.submit_graph(nodes[:2], idempotency_key="py-graph")
+        check(g1 == g2 and len(set(g1 + jobs)) == 5, "retried graph: %r %r" % (g1, g2))
+        check(c.wait(g1[1], timeout=30).raw == r1.raw, "retried graph's result")
+        submitted = c.status()["counters"]["submitted"]
+        check(submitted == 5, "submitted %d after a retried graph of 2" % submitted)
+        # Refused whole: a dataset the tenant does not hold, in the last node.
+        missing = "sha256:" + "0" * 64
+        e = expect_raises(samskap.NotFound, c.submit_graph,
+                          nodes[:2] + [{"service": "diag.echo", "datasets": {"net": missing}}])
+        check("graph job 2: input 'net'" in e.reason and "no such dataset" in e.reason, "refusal: %s" % e)
+        # A "@K" naming a later node, sent past the client's own check: the
+        # broker refuses the graph as malformed.
+        bad = [c._job_header("diag.echo"), dict(c._job_header("diag.echo"), deps=["@1=x"]),
+               c._job_header("diag.echo")]
+        m = c._request({"t": samskap.wire.GRAPH, "tenant": "1504", "bodies": ["graph"]},
+                       [samskap.wire.encode_graph(bad)], graph=True)
+        check(m.type == samskap.wire.ERROR and m.get("code") == -4 and "graph job 1: dependency '@1=x'" in
+              m.get("reason", ""), "bad @K: %r" % m)
+        st = c.status()
+        check(st["counters"]["submitted"] == 5, "a refused graph made jobs: %r" % st["counters"])
+        check(c.jobs(tenant="1504") == [], "jobs left: %r" % c.jobs(tenant="1504"))
+
+
+def t_graph_order(_cl):
+    """A graph's jobs may finish before its reply arrives (a journaled
+    broker answers after the last commit): those outcomes are kept for
+    wait() and not taken for the reply.  A fake broker sends them in that
+    order; it also checks the graph body against bus/sk_graph.h."""
+    import threading
+    import msgpack
+    from samskap import wire
+    ctx = zmq.Context.instance()
+    router = ctx.socket(zmq.ROUTER)
+    router.setsockopt(zmq.LINGER, 0)
+    port = router.bind_to_random_port("tcp://127.0.0.1")
+    seen = {}
+    result = _result([_table()])
+
+    def serve():
+        if not router.poll(10000):
+            return
+        frames = router.recv_multipart()
+        rid, m = frames[0], wire.decode(frames[1:])
+        seen["msg"] = m
+        seen["nodes"] = [msgpack.unpackb(b, raw=False) for b in msgpack.unpackb(m.bodies[0], raw=False)]
+        router.send_multipart([rid] + wire.encode({"t": wire.RESULT, "job": "j-1-1", "req": m.req,
+                                                    "bodies": ["result"]}, [result]))
+        router.send_multipart([rid] + wire.encode({"t": wire.REPLY, "req": m.req},
+                                                   [b'{"jobs":["j-1-1","j-1-2"]}']))
+
+    t = threading.Thread(target=serve)
+    t.start()
+    try:
+        with samskap.Client("tcp://127.0.0.1:%d" % port, tenant="1504", connect_timeout=5) as c:
+            jobs = c.submit_graph([{"service": "diag.echo", "datasets": {"net": "sha256:" + "a" * 64}},
+                                   {"service": "diag.digest", "after": {"up": "@0"}, "params": {"n": 1},
+                                    "tenant": "1504", "timeout": 2.5}], idempotency_key="k")
+            check(jobs == ["j-1-1", "j-1-2"], "ids: %r" % jobs)
+            r = c.wait("j-1-1", timeout=1)
+            check(r.raw == result and r.job == "j-1-1", "early outcome: %r" % r)
+            check(c._deadlines.get("j-1-2") == 2.5 and c._job_tenant.get("j-1-2") == "1504", "deadline/tenant kept")
+    finally:
+        t.join(15)
+        router.close(0)
+    m = seen.get("msg")
+    check(m is not None and m.type == wire.GRAPH and m.get("tenant") == "1504" and m.get("idem") == "k"
+          and m.get("bodies") == ["graph"] and len(m.bodies) == 1, "graph message: %r" % m)
+    check(seen["nodes"] == [{"t": 1, "svc": "diag.echo", "tenant": "1504", "datasets": ["net=sha256:" + "a" * 64]},
+                            {"t": 1, "svc": "diag.digest", "tenant": "1504", "deadline_ms": 2500,
+                             "params": {"n": 1}, "deps": ["@0=up"]}], "graph body: %r" % seen["nodes"])
+
+
+HISTORY_REPORT = (
+    "indicator,area,name,variant,value,band,error,job,plugin,plugin_hash,simulation,kernel,inputs\n"
+    "water_pressure_adequacy,1504,\"Ålesund, sentrum\",before,0.1,good,,j-1-7,water_pressure_adequacy 1.0.0,"
+    "sha256:%s,j-1-3,water 0.1.0,\"network=sha256:%s\"\n"
+    "water_pressure_adequacy,1504,Ålesund,after,-2.5e-07,poor,,j-1-8,water_pressure_adequacy 1.0.0,"
+    "sha256:%s,j-1-4,water 0.1.0,\n"
+    "traffic_travel_time_index,1504,region,after,,,\"no \"\"value\"\"\",j-1-9,traffic_travel_time_index 1.0.0,"
+    "sha256:%s,j-1-5,traffic 0.1.0,\n") % ("a" * 64, "b" * 64, "a" * 64, "c" * 64)
+
+
+def t_history(cl):
+    """history(): the rows a history_put stored (as `samskap run` puts its
+    report), with numbers, quoting and provenance; `since` and the tenant
+    filter them; the C CLI reads the same rows."""
+    with cl.client() as c:
+        m = c._request({"t": samskap.wire.HISTORY_PUT, "tenant": "1504", "text": "py scenario",
+                        "bodies": ["report"]}, [HISTORY_REPORT.encode("utf-8")])
+        stored = c._reply_json(m)
+        check(stored.get("stored") is True, "history_put: %r" % stored)
+        date = stored["date"]
+        rows = _eventually(lambda: c.history(), "no history rows")
+        check(len(rows) == 3, "rows: %r" % rows)
+        prov = {"plugin_hash": "sha256:" + "a" * 64, "kernel": "water 0.1.0", "plugin": "water_pressure_adequacy 1.0.0"}
+        want0 = dict(prov, date=date, scenario="py scenario", indicator="water_pressure_adequacy", area="1504",
+                     name="Ålesund, sentrum", variant="before", value=0.1, band="good", job="j-1-7",
+                     simulation="j-1-3", inputs="network=sha256:" + "b" * 64)
+        check(rows[0] == want0, "row 0: %r" % rows[0])
+        check(rows[1]["value"] == -2.5e-07 and rows[1]["band"] == "poor" and rows[1]["inputs"] == "",
+              "row 1: %r" % rows[1])
+        check(rows[2]["value"] is None and rows[2]["indicator"] == "traffic_travel_time_index"
+              and rows[2]["plugin_hash"] == "sha256:" + "c" * 64, "row 2: %r" % rows[2])
+        check(list(rows[0]) == list(samskap.HISTORY_COLUMNS), "columns: %r" % list(rows[0]))
+        day = datetime.date.fromisoformat(date)
+        check(c.history(since=date) == rows and c.history(since=day) == rows, "since the day itself")
+        check(c.history(since=day + datetime.timedelta(days=1)) == [], "since the next day")
+        check(c.history(tenant="1507") == [], "another tenant's history")
+        out = subprocess.run([os.path.join(BUILD, "samskap"), "indicators", "--tenant", "1504", "--csv",
+                              "--broker", cl.front], capture_output=True, timeout=30)
+        check(out.returncode == 0, "samskap indicators: %s" % out.stderr)
+        check(samskap.parse_history(out.stdout) == rows, "the CLI's rows differ: %r" % out.stdout[:300])
+
+
+def t_no_data_dir(cl):
+    """Without --data-dir: upload raises UploadError (Unsupported, naming the
+    file), datasets() and history() raise Unsupported; `after` still works,
+    the result travelling as a frame."""
+    path = os.path.join(BUILD, "tests", "logs", "python.no_data_dir.%d.bin" % os.getpid())
+    with open(path, "wb") as f:
+        f.write(b"x" * 100)
+    try:
+        with cl.client() as c:
+            e = expect_raises(samskap.UploadError, c.upload, path)
+            check(e.code == -9 and "--data-dir" in e.reason and path in str(e) and e.offset == 0,
+                  "upload: %r %s" % (e.__dict__, e))
+            expect_raises(samskap.Unsupported, c.datasets)
+            expect_raises(samskap.Unsupported, c.history)
+            e = expect_raises(samskap.Unsupported, c.submit, "diag.digest", datasets={"n": _sha(b"x" * 100)})
+            check("--data-dir" in e.reason, "submit with datasets: %s" % e)
+            up = c.submit("diag.echo", params={"a": 1})
+            r = c.run("diag.digest", after={"u": up}, inputs={"own": b"12345"})
+            raw = c.wait(up).raw
+            check(_digest(r) == {"own": (5, _sha(b"12345")), "u": (len(raw), _sha(raw))}, "inputs: %r" % _digest(r))
+    finally:
+        os.unlink(path)
+
+
+def t_ref_args(_cl):
+    """Bad datasets/after/graph/upload/history arguments raise ValueError,
+    TypeError or OSError before anything is sent."""
+    port = free_port()
+    h = "sha256:" + "ab" * 32
+    with samskap.Client("tcp://127.0.0.1:%d" % port, tenant="1504", connect_timeout=0.2) as c:
+        SendSpy(c, strict=True)
+        e = expect_raises(FileNotFoundError, c.upload, "/nonexistent/net.inp")
+        check("/nonexistent/net.inp" in str(e), "missing file: %s" % e)
+        expect_raises(IsADirectoryError, c.upload, BUILD)
+        expect_raises(TypeError, c.upload, 42)
+        expect_raises(ValueError, c.upload, b"abc", chunk=1000)
+        expect_raises(ValueError, c.upload, b"abc", name="n" * 64)
+        for bad in ("sha256:" + "AB" * 32, "sha256:abc", "md5:" + "ab" * 16, h + "0", 7):
+            e = expect_raises((ValueError, TypeError), c.submit, "diag.echo", datasets={"net": bad})
+            check("net" in str(e), "bad hash %r: %s" % (bad, e))
+        e = expect_raises(ValueError, c.submit, "diag.echo", datasets={"n%d" % i: h for i in range(17)})
+        check("at most 16 dataset inputs" in str(e), "17 datasets: %s" % e)
+        e = expect_raises(ValueError, c.submit, "diag.echo", after={"n%d" % i: "j-1-%d" % i for i in range(17)})
+        check("at most 16 dependencies" in str(e), "17 deps: %s" % e)
+        e = expect_raises(ValueError, c.submit, "diag.echo", inputs={"i%d" % i: b"" for i in range(10)},
+                          after={"n%d" % i: "j-1-%d" % i for i in range(7)})
+        check("together" in str(e), "17 inputs in all: %s" % e)
+        e = expect_raises(ValueError, c.run, "diag.echo", inputs={"net": b""}, datasets={"net": h})
+        check("'net' is given twice" in str(e), "duplicate name: %s" % e)
+        e = expect_raises(ValueError, c.submit, "diag.echo", after={"up": "@0"})
+        check("submit_graph" in str(e), "@K outside a graph: %s" % e)
+        expect_raises(ValueError, c.submit, "diag.echo", after={"a=b": "j-1-1"})
+        expect_raises(ValueError, c.submit, "diag.echo", datasets={"": h})
+        expect_raises(ValueError, c.submit, "diag.echo", after={"up": "j" * 64})
+        expect_raises(ValueError, c.submit, "diag.echo", after={"up": ""})
+        expect_raises(TypeError, c.submit, "diag.echo", after={"up": 3})
+        expect_raises(TypeError, c.submit, "diag.echo", after=["j-1-1"])
+        # Graphs.
+        expect_raises(ValueError, c.submit_graph, [])
+        e = expect_raises(ValueError, c.submit_graph, [{"service": "diag.echo"}] * 4097)
+        check("1..4096" in str(e), "4097 nodes: %s" % e)
+        for dep in ("@1", "@0", 0, "@x", "@-1"):
+            e = expect_raises(ValueError, c.submit_graph, [{"service": "diag.echo", "after": {"up": dep}},
+                                                           {"service": "diag.echo"}])
+            check("graph node 0: dependency 'up'" in str(e) and "earlier node" in str(e), "@K %r: %s" % (dep, e))
+        e = expect_raises(ValueError, c.submit_graph,
+                          [{"service": "diag.echo"}, {"service": "diag.echo", "after": {"up": "@0"}, "tenant": "1507"}])
+        check("node 0 of tenant '1504'" in str(e), "@K across tenants: %s" % e)
+        e = expect_raises(ValueError, c.submit_graph, [{"service": "diag.echo", "inputs": {"a": b"x"}}])
+        check("graph node 0 (diag.echo): inputs must be datasets" in str(e), "inputs in a node: %s" % e)
+        e = expect_raises(ValueError, c.submit_graph, [{"service": "diag.echo", "deps": ["j-1=x"]}])
+        check("unknown key 'deps'" in str(e), "unknown key: %s" % e)
+        expect_raises(ValueError, c.submit_graph, [{"params": {}}])
+        expect_raises(TypeError, c.submit_graph, ["diag.echo"])
+        e = expect_raises(ValueError, c.submit_graph, [{"service": "diag.echo", "params": {"big": "x" * 70000}}])
+        check("graph node 0: its header is" in str(e) and "limit 65536" in str(e), "big node: %s" % e)
+        e = expect_raises(ValueError, c.submit_graph, [{"service": "diag.echo"}], idempotency_key="k" * 101)
+        check("at most 100" in str(e), "graph key: %s" % e)
+        # History.
+        for bad in ("2024-02-30", "2024-1-01", "yesterday", "2024-01-01 "):
+            expect_raises(ValueError, c.history, since=bad)
+        expect_raises(TypeError, c.history, since=20240101)
+    # The history decoder on malformed replies.
+    head = ",".join(samskap.HISTORY_COLUMNS) + "\n"
+    row = "2024-01-01,s,i,a,n,v,%s,b,j,p,ph,sj,k,in\n"
+    check(samskap.parse_history(head) == [], "empty history")
+    check(samskap.parse_history((head + row % "inf" + row % "1E3").encode())[1]["value"] == 1000.0, "1E3")
+    for data, words in ((b"", "no header"), (head.replace("value", "valu").encode(), "lacks column 'value'"),
+                        ((head + row % "1,5").encode(), "fields"), ((head + row % "1_0").encode(), "not a number"),
+                        ((head + row % " 1").encode(), "not a number"), (b"\xff", "not UTF-8"),
+                        ((head + '2024-01-01,"s').encode(), "bad CSV")):
+        e = expect_raises(samskap.ProtocolError, samskap.parse_history, data)
+        check(words in str(e), "parse_history(%r): %s" % (data[:40], e))
+
+
 # name -> (function, needs a cluster, broker args)
 TESTS = {
     "echo": (t_echo, True, ()),
@@ -589,6 +988,13 @@ TESTS = {
     "example": (t_example, True, ()),
     "curve": (t_curve, False, ()),
     "watch": (t_watch, True, ("--events", "EVENTS")),
+    "upload": (t_upload, True, ("--data-dir", "DATADIR")),
+    "after": (t_after, True, ("--data-dir", "DATADIR")),
+    "graph": (t_graph, True, ("--data-dir", "DATADIR")),
+    "graph_order": (t_graph_order, False, ()),
+    "history": (t_history, True, ("--data-dir", "DATADIR")),
+    "no_data_dir": (t_no_data_dir, True, ()),
+    "ref_args": (t_ref_args, False, ()),
 }
 
 

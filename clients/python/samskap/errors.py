@@ -118,6 +118,25 @@ class Refused(JobError):
     pass
 
 
+class UploadError(JobError):
+    """The broker refused a dataset chunk (Client.upload).  ``file`` names
+    what was being uploaded (the path, or the name given for bytes),
+    ``hash`` the dataset, ``offset`` where the broker's stored part ends:
+    uploading the same bytes again resumes there."""
+
+    def __init__(self, code, reason, file, hash, offset, size):
+        self.file = file
+        self.hash = hash
+        self.offset = int(offset)
+        self.size = int(size)
+        super().__init__(code, reason)
+        resume = ("; upload it again to resume at offset %d" % self.offset
+                  if 0 < self.offset < self.size else "")
+        self.args = ("upload of %s (%s) stopped at offset %d of %d: %s: %s%s"
+                     % (file, hash, self.offset, self.size, self.code_name,
+                        self.reason or "(no reason given)", resume),)
+
+
 _BY_CODE = {
     -1: InvalidInput, -2: OutOfMemory, -3: IOFailure, -4: ProtocolFailure,
     -5: LimitExceeded, -6: Cancelled, -7: TimedOut, -8: NotFound,

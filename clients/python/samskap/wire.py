@@ -16,14 +16,15 @@ SIGNATURE = bytes((ord("S"), ord("K"), MAJOR, MINOR))
 
 SUBMIT, ACCEPTED, JOB, PROGRESS, RESULT, FAILED, CANCEL, READY, HEARTBEAT, \
     DISCONNECT, STATUS, JOBS, REPLY, WAIT, ERROR, EVENT, HISTORY_PUT, HISTORY_GET, \
-    DATA_PUT, DATA_GET = range(1, 21)
-MAX_TYPE = DATA_GET
+    DATA_PUT, DATA_GET, DATA_LIST, GRAPH = range(1, 23)
+MAX_TYPE = GRAPH
 TYPE_NAMES = {
     SUBMIT: "submit", ACCEPTED: "accepted", JOB: "job", PROGRESS: "progress",
     RESULT: "result", FAILED: "failed", CANCEL: "cancel", READY: "ready",
     HEARTBEAT: "heartbeat", DISCONNECT: "disconnect", STATUS: "status", JOBS: "jobs",
     REPLY: "reply", WAIT: "wait", ERROR: "error", EVENT: "event",
     HISTORY_PUT: "history_put", HISTORY_GET: "history_get", DATA_PUT: "data_put", DATA_GET: "data_get",
+    DATA_LIST: "data_list", GRAPH: "graph",
 }
 
 MAX_FRAME = 64 << 20        # default --max-frame of the broker
@@ -32,6 +33,9 @@ ID_MAX = 64                 # ids are < 64 bytes (63 + NUL in C)
 IDEM_MAX = 128              # idempotency key < 128 bytes
 PARAM_KEY_MAX = 128         # param keys up to 128 bytes
 HEADER_MAX = 64 << 10       # header frame limit
+DATASET_MAX = 16 << 30      # largest dataset the broker stores (broker/datasets.h)
+GRAPH_MAX_NODES = 4096      # bus/sk_graph.h
+GRAPH_MAX_NODE_BYTES = 64 << 10
 
 # Header fields as the C decoder types them (bus/sk_proto.c).
 _STR_FIELDS = {"job": ID_MAX, "svc": ID_MAX, "tenant": ID_MAX, "idem": IDEM_MAX,
@@ -85,6 +89,25 @@ def encode(header, bodies=()):
     if len(packed) > HEADER_MAX:
         raise ValueError("header is %d bytes; the protocol allows %d" % (len(packed), HEADER_MAX))
     return [SIGNATURE, packed] + list(bodies)
+
+
+def encode_graph(headers):
+    """Body of a `graph` message (bus/sk_graph.c): a msgpack array of bins,
+    each holding one submit header exactly as its own header frame would."""
+    if not 1 <= len(headers) <= GRAPH_MAX_NODES:
+        raise ValueError("a graph has 1..%d nodes, not %d" % (GRAPH_MAX_NODES, len(headers)))
+    packed = []
+    for k, h in enumerate(headers):
+        if h.get("t") != SUBMIT or h.get("bodies"):
+            raise ValueError("graph node %d: want a submit header without bodies" % k)
+        b = msgpack.packb({key: v for key, v in h.items() if v is not None}, use_bin_type=True)
+        if len(b) > GRAPH_MAX_NODE_BYTES:
+            raise ValueError("graph node %d: its header is %d bytes, limit %d" % (k, len(b), GRAPH_MAX_NODE_BYTES))
+        packed.append(b)
+    body = msgpack.packb(packed, use_bin_type=True)
+    if len(body) > MAX_FRAME:
+        raise ValueError("graph is %d bytes; the bus carries at most %d bytes per frame" % (len(body), MAX_FRAME))
+    return body
 
 
 class Message:
