@@ -1419,6 +1419,15 @@ static void on_submit(broker *b, sk_wire_msg *m, const route *from)
             return;
         }
     }
+    /* Frames, datasets and dependency results are all inputs of one job:
+     * refuse too many now rather than fail the job when a dependency ends. */
+    if (m->nbodies + h->ndatasets + h->ndeps > SK_MAX_BODIES) {
+        b->n.refused++;
+        send_client_failure(b, from, h->req, NULL, SK_ETOOBIG,
+                            "a job takes at most %d inputs; this one names %zu (%zu files, %zu datasets, %zu dependencies)",
+                            SK_MAX_BODIES, m->nbodies + h->ndatasets + h->ndeps, m->nbodies, h->ndatasets, h->ndeps);
+        return;
+    }
     size_t bytes = 0;
     for (size_t i = 0; i < m->nbodies; i++) {
         if ((int64_t)zmq_msg_size(&m->bodies[i]) > b->cfg.max_frame) {
@@ -1482,6 +1491,7 @@ static void on_submit(broker *b, sk_wire_msg *m, const route *from)
     if (m->nbodies > 0 && alloc_bodies(j, m->nbodies) < 0) {
         {
             sk_params_free(j->params);
+            free(j->deps);
             free(j);
             send_client_failure(b, from, h->req, NULL, SK_ENOMEM, "broker out of memory");
             return;
@@ -1642,6 +1652,14 @@ static void on_graph(broker *b, sk_wire_msg *m, const route *from)
         send_request_error(b, from, gh->req, SK_EREFUSED, "a graph needs a tenant the key may act for");
         return;
     }
+    /* Each job's key is the graph's key and its index ("KEY#3"), within
+     * the 127 bytes of a key: a longer graph key could not stay distinct. */
+    if (strlen(gh->idem) > SK_GRAPH_IDEM_MAX) {
+        b->n.refused++;
+        send_request_error(b, from, gh->req, SK_EINVAL, "graph: idempotency key of %zu bytes; at most %d",
+                           strlen(gh->idem), SK_GRAPH_IDEM_MAX);
+        return;
+    }
     if (m->nbodies != 1 || sk_graph_decode(zmq_msg_data(&m->bodies[0]), zmq_msg_size(&m->bodies[0]), &nodes, &n,
                                            &err) < 0) {
         b->n.malformed++;
@@ -1675,7 +1693,7 @@ static void on_graph(broker *b, sk_wire_msg *m, const route *from)
             }
         }
         if (gh->idem[0] != '\0')
-            snprintf(h->idem, sizeof h->idem, "%.100s#%zu", gh->idem, i);
+            snprintf(h->idem, sizeof h->idem, "%s#%zu", gh->idem, i);
         h->req = gh->req;
         h->no_ack = true;
         sk_wire_msg one;

@@ -271,9 +271,9 @@ int64_t sk_client_submit_graph(sk_client *c, const sk_submit *subs, size_t n, co
     free(dsets);
     if (rc < 0)
         return rc;
-    if (tenant == NULL || strlen(tenant) >= SK_ID_MAX || (idem != NULL && strlen(idem) >= 128)) {
+    if (tenant == NULL || strlen(tenant) >= SK_ID_MAX || (idem != NULL && strlen(idem) > SK_GRAPH_IDEM_MAX)) {
         free(body);
-        return sk_fail(err, SK_EINVAL, "a graph needs a tenant (and an idempotency key under 128 bytes)");
+        return sk_fail(err, SK_EINVAL, "a graph needs a tenant (and an idempotency key of at most 100 bytes)");
     }
     sk_header h;
     sk_header_init(&h, SK_MSG_GRAPH);

@@ -18,6 +18,9 @@
 
 #define SK_GRAPH_MAX_NODES 4096
 #define SK_GRAPH_MAX_NODE_BYTES (64 * 1024)
+/* A graph's idempotency key: each job's key is "KEY#INDEX", which must
+ * fit an idempotency key (127 bytes) and stay distinct. */
+#define SK_GRAPH_IDEM_MAX 100
 
 /* nodes[i] are submit headers (type, service, tenant, params, deps,
  * datasets, deadline_ms); *out malloc'ed. */

@@ -1481,6 +1481,34 @@ static void test_graph(void)
     /* Another tenant's job is not a dependency it may use. */
     CHECK(h_cli(&C, out, sizeof out, "submit diag.echo --tenant 1534 --after %s=x --json", first) == 5);
     CHECK(strstr(out, "no such job") != NULL);
+    /* Files and dependencies together beyond a job's 16 inputs: refused at
+     * once, saying so (not failed later, when a dependency ends). */
+    cl = sk_client_new(C.front, &err);
+    sk_submit many = {.service = "diag.echo", .tenant = "1504", .no_ack = true, .ninputs = 10, .ndeps = 7};
+    char depbuf[7][2 * SK_ID_MAX];
+    for (int i = 0; i < 10; i++) {
+        many.input_names[i] = i == 0 ? "a" : i == 1 ? "b" : i == 2 ? "c" : i == 3 ? "d" : i == 4 ? "e"
+                            : i == 5 ? "f" : i == 6 ? "g" : i == 7 ? "h" : i == 8 ? "i" : "j";
+        many.input_data[i] = "x";
+        many.input_len[i] = 1;
+    }
+    for (int i = 0; i < 7; i++) {
+        snprintf(depbuf[i], sizeof depbuf[i], "%s=up%d", first, i);
+        many.deps[i] = depbuf[i];
+    }
+    int64_t rq = sk_client_submit(cl, &many, &err);
+    CHECK(rq > 0);
+    bool refused = false;
+    for (int i = 0; i < 20 && !refused; i++) {
+        sk_wire_msg m;
+        if (sk_client_recv(cl, 500, &m, &err) != 1)
+            continue;
+        if (m.hdr.req == rq && m.hdr.type == SK_MSG_FAILED)
+            refused = m.hdr.code == SK_ETOOBIG && strstr(m.hdr.reason, "at most 16 inputs; this one names 17") != NULL;
+        sk_wire_msg_close(&m);
+    }
+    CHECK(refused);
+    sk_client_free(cl);
 }
 
 /* Send a graph and wait for its answer: the REPLY's body (JSON) or the
@@ -1599,6 +1627,16 @@ static void test_graph_msg(void)
     sk_wire_msg m;
     CHECK(sk_wire_recv(raw, false, &m, 0, &err) == 1 && m.hdr.type == SK_MSG_ERROR &&
           strstr(m.hdr.reason, "graph:") != NULL);
+    sk_wire_msg_close(&m);
+    /* A graph key too long to stay distinct as "KEY#INDEX": refused. */
+    memset(h.idem, 'k', 110);
+    h.idem[110] = '\0';
+    h.req = 6;
+    zmq_msg_init_size(&body, 1);
+    memcpy(zmq_msg_data(&body), "\x90", 1);
+    CHECK(sk_wire_send(raw, NULL, 0, &h, &body, 1, 0) == 0);
+    CHECK(sk_wire_recv(raw, false, &m, 0, &err) == 1 && m.hdr.type == SK_MSG_ERROR && m.hdr.req == 6 &&
+          strstr(m.hdr.reason, "idempotency key of 110 bytes; at most 100") != NULL);
     sk_wire_msg_close(&m);
     zmq_close(raw);
     zmq_ctx_term(zctx);
