@@ -2650,6 +2650,72 @@ static void test_result_upload_refused(void)
     CHECK(system(cmd) == 0);
 }
 
+/* The broker is killed (-9) while a node uploads a result: the node
+ * announces the job to the restarted broker and starts its upload over;
+ * the job completes there, and the partial file of the first try is gone. */
+static void test_result_upload_restart(void)
+{
+    char dir[] = "/tmp/sk_lrrs_XXXXXX", bargs[400], nargs[400], data_dir[300], nlog[400], job[SK_ID_MAX] = "",
+         cmd[600];
+    static char out[1 << 16];
+    const long pad = 40L << 20;
+    CHECK(mkdtemp(dir) != NULL);
+    snprintf(data_dir, sizeof data_dir, "%s/data", dir);
+    snprintf(bargs, sizeof bargs, FAST_BROKER " --max-frame 65536 --data-dir %s", data_dir);
+    snprintf(nargs, sizeof nargs, FAST_NODE " --cache-dir %s/cache", dir);
+    h_cluster_init(&C);
+    h_start_broker(&C, bargs);
+    pid_t n1 = h_start_node(&C, "n1", 1, nargs);
+    h_wait_nodes(&C, 1, 20000);
+    snprintf(nlog, sizeof nlog, "%s/result_upload_restart.node-n1.log", C.logdir);
+    sk_error err = SK_ERROR_INIT;
+    sk_client *cl = sk_client_new(C.front, &err);
+    sk_params *p = sk_params_new();
+    sk_params_set_int(p, "pad", pad);
+    sk_submit s = {.service = "diag.echo", .tenant = "1504", .params = p};
+    int64_t req = sk_client_submit(cl, &s, &err);
+    sk_params_free(p);
+    for (int i = 0; i < 40 && !job[0] && req > 0; i++) {
+        sk_wire_msg m;
+        if (sk_client_recv(cl, 250, &m, &err) != 1)
+            continue;
+        if (m.hdr.type == SK_MSG_ACCEPTED && m.hdr.req == req)
+            snprintf(job, sizeof job, "%s", m.hdr.job);
+        sk_wire_msg_close(&m);
+    }
+    sk_client_free(cl);
+    CHECK(job[0] != '\0');
+    /* Freeze the node as soon as its upload starts (40 MB in 64 KiB
+     * chunks take a while), then replace the broker under it. */
+    int started = 0;
+    for (int i = 0; i < 6000 && !started; i++) {
+        started = log_count(nlog, "msg=\"result larger than a frame; uploading it\"");
+        if (!started)
+            usleep(5000);
+    }
+    CHECK(started == 1);
+    kill(n1, SIGSTOP);
+    usleep(100000);
+    CHECK(upload_parts(data_dir) == 1);
+    h_kill(C.broker, SIGKILL);
+    h_start_broker(&C, bargs);
+    usleep(500000);
+    CHECK(upload_parts(data_dir) == 0); /* the restarted broker deleted the cut-short upload */
+    kill(n1, SIGCONT);
+    CHECK(h_cli(&C, out, sizeof out, "wait %s --tenant 1504 --timeout 60", job) == 0);
+    char rows[64];
+    snprintf(rows, sizeof rows, "pad: %ld row rows", (pad + 15) / 16);
+    CHECK(strstr(out, rows) != NULL);
+    CHECK(log_count(nlog, "msg=\"result upload interrupted; starting over\"") >= 1);
+    CHECK(log_count(nlog, "msg=\"result uploaded\"") == 1);
+    char *st = h_status(&C);
+    CHECK(h_counter(st, "results_by_ref") == 1);
+    free(st);
+    CHECK(upload_parts(data_dir) == 0);
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    CHECK(system(cmd) == 0);
+}
+
 /* The broker refuses to run open to the network without keys. */
 static void test_insecure_rules(void)
 {
@@ -2712,6 +2778,7 @@ int main(int argc, char **argv)
         {"dataset_retention", test_dataset_retention, 60},
         {"large_result", test_large_result, 150},
         {"result_upload_refused", test_result_upload_refused, 120},
+        {"result_upload_restart", test_result_upload_restart, 150},
         {"journal_upgrade", test_journal_upgrade, 90},
     };
     if (argc != 2) {
