@@ -46,7 +46,8 @@ typedef enum sk_msg_type {
     SK_MSG_ACCEPTED = 2,    /* broker -> client: job queued, here is its id */
     SK_MSG_JOB = 3,         /* broker -> node: run this attempt */
     SK_MSG_PROGRESS = 4,    /* node -> broker -> client */
-    SK_MSG_RESULT = 5,      /* node -> broker -> client; body 0 is the result */
+    SK_MSG_RESULT = 5,      /* node -> broker -> client; body 0 is the result, or, for a result larger
+                               than a frame, no body and refs ["result", hash, size] name it */
     SK_MSG_FAILED = 6,      /* node/broker -> client: code + reason */
     SK_MSG_CANCEL = 7,      /* client -> broker, broker -> node */
     SK_MSG_READY = 8,       /* node -> broker: services, tenants, capacity, held jobs */
@@ -81,7 +82,8 @@ typedef struct sk_held_job {
 } sk_held_job;
 
 /* An input the node fetches by content hash instead of receiving it as a
- * frame (job: a stored dataset, or a dependency's stored result). */
+ * frame (job: a stored dataset, or a dependency's stored result); in a
+ * result, the result itself stored as a dataset ("result"). */
 typedef struct sk_data_ref {
     char input[SK_ID_MAX];
     char hash[SK_HASH_MAX];

@@ -2324,7 +2324,7 @@ static void check_pad_result(sk_client *cl, sk_wire_msg *m, long pad, char *hash
     sk_result_free(r);
     free(data);
     if (hash_out != NULL)
-        snprintf(hash_out, SK_HASH_NAME_LEN, "%s", ref->hash);
+        sk_strlcpy(hash_out, ref->hash, SK_HASH_NAME_LEN);
 }
 
 static long lines_of(const char *path)
