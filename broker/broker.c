@@ -794,9 +794,8 @@ static void dispatch(broker *b, svc_queue *q);
 /* The job's result upload is over: finished (the dataset stays), or cut
  * short (its node is gone, the job ended): what was uploaded is deleted.
  * why: said in the log when bytes are thrown away. */
-static void drop_upload(broker *b, job *j, const char *why)
+static void drop_upload(job *j, const char *why)
 {
-    (void)b;
     if (j->upload == NULL)
         return;
     if (why != NULL && !sk_dataset_upload_complete(j->upload))
@@ -1050,7 +1049,7 @@ static void finish_job(broker *b, job *j, enum job_state st, int64_t code, const
     release_bodies(b, j);
     sk_params_free(j->params);
     j->params = NULL;
-    drop_upload(b, j, st == JOB_DONE ? NULL : "the job ended first");
+    drop_upload(j, st == JOB_DONE ? NULL : "the job ended first");
     if (b->journal != NULL) {
         sk_data_ref ref, *refp = NULL;
         if (j->result_by_ref) {
@@ -1105,7 +1104,7 @@ static void job_free(broker *b, job *j)
     free(j->waiters);
     free(j->deps);
     free(j->dependants);
-    drop_upload(b, j, NULL);
+    drop_upload(j, NULL);
     release_bodies(b, j);
     sk_params_free(j->params);
     if (j->has_result)
@@ -1293,7 +1292,7 @@ static void requeue_or_fail(broker *b, job *j, const char *why)
     svc_queue *q = queue_for(b, j->service, false);
     run_add(q, j->tenant, -1);
     j->node = NULL;
-    drop_upload(b, j, why);
+    drop_upload(j, why);
     if (j->inputs_lost) {
         j->state = JOB_QUEUED; /* so finish_job does not count it running twice */
         finish_job(b, j, JOB_FAILED, SK_EIO, "its node was lost after a broker restart; resubmit the job");
@@ -2383,8 +2382,8 @@ static void on_node_fetch(broker *b, sk_wire_msg *m, const route *from, node *n)
 
 /* A node uploads the result of a job it runs, in chunks: only for a job
  * assigned to it now, of a tenant it may serve, for the attempt it runs
- * (anything else gets the same "not available" answer as a fetch, so a
- * node learns nothing about other jobs).  The chunks go through the
+ * (anything else gets one answer whatever the reason, code -8 like a
+ * refused fetch, so a node learns nothing about other jobs).  The chunks go through the
  * dataset store like a client's upload, into a partial file of this
  * attempt's own; the whole must hash to the announced name.  A chunk at
  * offset 0 starts the upload afresh (a node that lost its broker for a
@@ -2419,7 +2418,7 @@ static void on_node_upload(broker *b, sk_wire_msg *m, const route *from, node *n
     }
     sk_error err = SK_ERROR_INIT;
     if (h->offset == 0) {
-        drop_upload(b, j, j->upload != NULL ? "the node started its upload again" : NULL);
+        drop_upload(j, "the node started its upload again");
         char owner[SK_ID_MAX + 24];
         snprintf(owner, sizeof owner, "%s#%" PRId64, j->id, j->attempt);
         j->upload = sk_dataset_upload_new(b->cfg.data_dir, j->tenant, h->text, h->total, owner, &err);
@@ -2437,7 +2436,7 @@ static void on_node_upload(broker *b, sk_wire_msg *m, const route *from, node *n
     bool was_complete = h->offset != 0 && j->upload != NULL && sk_dataset_upload_complete(j->upload);
     if (j->upload != NULL && err.msg[0] == '\0' &&
         sk_dataset_upload_put(j->upload, h->offset, zmq_msg_data(&m->bodies[0]), len, &next, &complete, &err) < 0)
-        drop_upload(b, j, err.msg);
+        drop_upload(j, err.msg);
     if (err.msg[0] != '\0') {
         sk_warn("msg=\"result upload failed\" job=%s node=%s error=\"%s\"", j->id, n->name, err.msg);
         send_node_error(b, from, h->req, err.code ? err.code : SK_EIO, "%s", err.msg);
