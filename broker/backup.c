@@ -3,8 +3,12 @@
  * SQLite's backup API copies the journal as one snapshot while the broker
  * keeps writing (WAL mode).  Blobs are written and synced before the rows
  * that name them commit, so every blob the snapshot names exists; those are
- * copied (hard-linked when on the same file system: blobs never change). */
+ * copied (hard-linked when on the same file system: blobs never change).
+ * So are the datasets that hold results by reference: stored before the
+ * result that names them is journaled.  Other datasets are not copied. */
 #include "backup.h"
+
+#include "sk_hash.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -114,6 +118,30 @@ int sk_broker_backup(const char *data_dir, const char *dest, size_t *nblobs, sk_
             break;
         }
         (*nblobs)++;
+    }
+    sqlite3_finalize(q);
+    /* Results by reference: datasets of their job's tenant.  A journal of
+     * a broker without them has no result_ref column: nothing to copy. */
+    q = NULL;
+    if (r == 0 && sqlite3_prepare_v2(to, "SELECT DISTINCT tenant, result_ref FROM jobs WHERE result_ref IS NOT NULL",
+                                     -1, &q, NULL) == SQLITE_OK) {
+        snprintf(dst, sizeof dst, "%s/datasets", dest);
+        if (mkdir(dst, 0700) < 0 && errno != EEXIST)
+            r = sk_fail(err, SK_EIO, "%s: %s", dst, strerror(errno));
+        while (r == 0 && sqlite3_step(q) == SQLITE_ROW) {
+            const char *tenant = (const char *)sqlite3_column_text(q, 0), *hash = (const char *)sqlite3_column_text(q, 1);
+            char name[65];
+            if (tenant == NULL || hash == NULL || !sk_hash_valid(hash))
+                continue;
+            sk_scoped_name(tenant, hash, name);
+            snprintf(src, sizeof src, "%s/datasets/%s", data_dir, name);
+            snprintf(dst, sizeof dst, "%s/datasets/%s", dest, name);
+            if (copy_file(src, dst) < 0) {
+                r = sk_fail(err, SK_EIO, "cannot copy the result dataset %s: %s", src, strerror(errno));
+                break;
+            }
+            (*nblobs)++;
+        }
     }
     sqlite3_finalize(q);
     sqlite3_close(to);

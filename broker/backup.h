@@ -7,8 +7,9 @@
 #include "sk_error.h"
 
 /* Copy DIR's journal (one consistent snapshot, while a broker may be
- * writing) and the blobs it names into the new directory DEST, which is
- * then a valid --data-dir. */
+ * writing), the blobs it names and the datasets that hold results by
+ * reference into the new directory DEST, which is then a valid --data-dir.
+ * *nblobs counts the files copied besides the journal. */
 int sk_broker_backup(const char *data_dir, const char *dest, size_t *nblobs, sk_error *err);
 
 #endif

@@ -89,6 +89,10 @@ struct job {
     sk_data_ref *refs;          /* [nrefs] inputs the node fetches by hash (after the bodies) */
     size_t nrefs;
     char result_hash[SK_HASH_MAX];  /* its result, once stored as a dataset for dependants */
+    bool result_by_ref;         /* its result is that dataset (result_size bytes) and nothing else: its
+                                   node uploaded it, being larger than a frame */
+    int64_t result_size;
+    sk_dataset_upload *upload;  /* the running attempt's result upload, once its first chunk came */
     struct graph_reply *graph_reply;/* the last job of a graph: the answer, sent once it is committed */
     sk_journal_ref jref;        /* its row in the journal (0: not journaled) */
 };
@@ -153,7 +157,8 @@ typedef struct outbox {
 
 typedef struct counters {
     uint64_t submitted, completed, failed, requeued, cancelled, malformed, late_results,
-        unroutable, refused, auth_refused, access_refused, fetch_chunks, fetch_refused, batches_out, batched_out;
+        unroutable, refused, auth_refused, access_refused, fetch_chunks, fetch_refused, batches_out, batched_out,
+        upload_chunks, upload_bytes, upload_refused, results_by_ref;
 } counters;
 
 typedef struct broker {
@@ -168,7 +173,7 @@ typedef struct broker {
     sk_region_conf *region;     /* municipalities and merged regions, or NULL */
     sk_metrics *metrics;
     sk_metric *m_jobs_total, *m_jobs, *m_queue_bytes, *m_nodes, *m_missed, *m_malformed, *m_auth, *m_access,
-        *m_requeued, *m_commit, *m_late;
+        *m_requeued, *m_commit, *m_late, *m_upload_bytes, *m_upload_refused, *m_results_by_ref;
     sk_http *http;
     sk_http_probe ready_probe;
     sk_notify *notify;
@@ -483,6 +488,20 @@ static int send_outcome(broker *b, job *j, const route *r)
     sk_strlcpy(h.tenant, j->tenant, sizeof h.tenant);
     h.req = j->req;
     h.attempt = j->attempt;
+    if (j->state == JOB_DONE && j->result_by_ref) {
+        /* No body: the client downloads the dataset the reference names. */
+        sk_data_ref ref;
+        sk_strlcpy(ref.input, "result", sizeof ref.input);
+        sk_strlcpy(ref.hash, j->result_hash, sizeof ref.hash);
+        ref.size = j->result_size;
+        h.refs = &ref; /* borrowed: the header is sent (or batched, encoded) before this returns */
+        h.nrefs = 1;
+        int rc = r == &j->client && j->client_minor >= 1 ? send_batched(b, b->front, r, &h, NULL, 0, j)
+                                                          : send_to(b, b->front, r, &h, NULL, 0);
+        h.refs = NULL;
+        h.nrefs = 0;
+        return rc;
+    }
     if (j->state == JOB_DONE && j->has_result) {
         zmq_msg_t copy;
         zmq_msg_init(&copy);
@@ -772,6 +791,20 @@ static void release_bodies(broker *b, job *j)
 static void finish_job(broker *b, job *j, enum job_state st, int64_t code, const char *reason);
 static void dispatch(broker *b, svc_queue *q);
 
+/* The job's result upload is over: finished (the dataset stays), or cut
+ * short (its node is gone, the job ended): what was uploaded is deleted.
+ * why: said in the log when bytes are thrown away. */
+static void drop_upload(job *j, const char *why)
+{
+    if (j->upload == NULL)
+        return;
+    if (why != NULL && !sk_dataset_upload_complete(j->upload))
+        sk_info("msg=\"partial result upload discarded\" job=%s attempt=%" PRId64 " reason=\"%s\"", j->id,
+                j->attempt, why);
+    sk_dataset_upload_free(j->upload);
+    j->upload = NULL;
+}
+
 /* Most jobs succeed: a failure's reason is allocated when there is one,
  * which keeps the records of the many finished jobs the broker holds
  * small.  Reasons are cut at 511 bytes, as the protocol's field is. */
@@ -854,6 +887,19 @@ static int add_ref(job *j, const char *input, const char *hash, int64_t size)
  * as a frame. */
 static int attach_result(broker *b, job *j, const char *input, job *d)
 {
+    if (d->result_by_ref) {
+        /* Uploaded by its node: in the store already (retention keeps it
+         * while d is kept); the dependant's node fetches it. */
+        int64_t stored;
+        sk_error serr = SK_ERROR_INIT;
+        if (sk_dataset_stat(b->cfg.data_dir, d->tenant, d->result_hash, &stored, &serr) < 0 ||
+            stored != d->result_size) {
+            sk_warn("msg=\"a result by reference is gone from the dataset store\" job=%s hash=%.20s", d->id,
+                    d->result_hash);
+            return -1;
+        }
+        return add_ref(j, input, d->result_hash, d->result_size);
+    }
     if (!d->has_result)
         return -1;
     if (b->cfg.data_dir == NULL)
@@ -1003,9 +1049,18 @@ static void finish_job(broker *b, job *j, enum job_state st, int64_t code, const
     release_bodies(b, j);
     sk_params_free(j->params);
     j->params = NULL;
-    if (b->journal != NULL)
+    drop_upload(j, st == JOB_DONE ? NULL : "the job ended first");
+    if (b->journal != NULL) {
+        sk_data_ref ref, *refp = NULL;
+        if (j->result_by_ref) {
+            sk_strlcpy(ref.input, "result", sizeof ref.input);
+            sk_strlcpy(ref.hash, j->result_hash, sizeof ref.hash);
+            ref.size = j->result_size;
+            refp = &ref;
+        }
         sk_journal_finish(b->journal, j->jref, j->id, st == JOB_DONE, code, j->reason,
-                          j->has_result ? &j->result : NULL, wall_ms());
+                          j->has_result ? &j->result : NULL, refp, wall_ms());
+    }
     if (!j->in_done) {
         list_del(&b->active_head, &b->active_tail, j);
         list_add(&b->done_head, &b->done_tail, j);
@@ -1049,6 +1104,7 @@ static void job_free(broker *b, job *j)
     free(j->waiters);
     free(j->deps);
     free(j->dependants);
+    drop_upload(j, NULL);
     release_bodies(b, j);
     sk_params_free(j->params);
     if (j->has_result)
@@ -1138,7 +1194,8 @@ static void dispatch_job(broker *b, job *j, node *n)
     h.client[cl] = '\0';
     h.req = j->req;
     h.attempt = ++j->attempt;
-    h.total = b->cfg.max_frame; /* the largest result this broker takes */
+    h.total = b->cfg.max_frame; /* the largest result this broker takes as a frame ... */
+    h.result_ref = b->cfg.data_dir != NULL; /* ... and a larger one by reference, uploaded in chunks */
     h.params = j->params;
     if (j->deadline_abs_ms > 0) {
         int64_t left = (int64_t)j->deadline_abs_ms - (int64_t)now_ms(b);
@@ -1235,6 +1292,7 @@ static void requeue_or_fail(broker *b, job *j, const char *why)
     svc_queue *q = queue_for(b, j->service, false);
     run_add(q, j->tenant, -1);
     j->node = NULL;
+    drop_upload(j, why);
     if (j->inputs_lost) {
         j->state = JOB_QUEUED; /* so finish_job does not count it running twice */
         finish_job(b, j, JOB_FAILED, SK_EIO, "its node was lost after a broker restart; resubmit the job");
@@ -2001,11 +2059,14 @@ static void on_status(broker *b, sk_wire_msg *m, const route *from)
                           ",\"requeued\":%" PRIu64 ",\"cancelled\":%" PRIu64 ",\"malformed\":%" PRIu64
                           ",\"late_results\":%" PRIu64 ",\"unroutable\":%" PRIu64 ",\"refused\":%" PRIu64
                           ",\"auth_refused\":%" PRIu64 ",\"access_refused\":%" PRIu64
-                          ",\"fetch_chunks\":%" PRIu64 ",\"fetch_refused\":%" PRIu64 ",\"batches_in\":%" PRIu64
+                          ",\"fetch_chunks\":%" PRIu64 ",\"fetch_refused\":%" PRIu64 ",\"upload_chunks\":%" PRIu64
+                          ",\"upload_bytes\":%" PRIu64 ",\"upload_refused\":%" PRIu64 ",\"results_by_ref\":%" PRIu64
+                          ",\"batches_in\":%" PRIu64
                           ",\"batches_out\":%" PRIu64 ",\"batched_out\":%" PRIu64 "},\"queued_bytes\":%" PRId64 ",\"jobs_known\":%zu,\"secure\":%s}",
                           b->n.submitted, b->n.completed, b->n.failed, b->n.requeued, b->n.cancelled, b->n.malformed,
                           b->n.late_results, b->n.unroutable, b->n.refused, b->n.auth_refused, b->n.access_refused,
-                          b->n.fetch_chunks, b->n.fetch_refused, b->rfront.batches + b->rback.batches,
+                          b->n.fetch_chunks, b->n.fetch_refused, b->n.upload_chunks, b->n.upload_bytes,
+                          b->n.upload_refused, b->n.results_by_ref, b->rfront.batches + b->rback.batches,
                           b->n.batches_out, b->n.batched_out, b->queued_bytes, b->jobs.len, b->access ? "true" : "false");
     }
     reply_json(b, from, m->hdr.req, &j);
@@ -2182,7 +2243,18 @@ static void on_data(broker *b, sk_wire_msg *m, const route *from)
         send_request_error(b, from, h->req, SK_EUNSUPPORTED, "datasets need a broker with --data-dir");
         return;
     }
-    if (h->tenant[0] == '\0' || !may_act_for(b, m, h->tenant)) {
+    const char *tenant = h->tenant;
+    if (h->type == SK_MSG_DATA_GET && h->job[0] != '\0') {
+        /* A job's result by reference, read by whoever may read the job
+         * (a merged region's key reads its members' jobs). */
+        job *j = find_job_for(b, m, false);
+        if (j == NULL || j->state != JOB_DONE || !j->result_by_ref || strcmp(j->result_hash, h->text) != 0) {
+            send_request_error(b, from, h->req, SK_ENOTFOUND, "no such dataset: %s (not the result of job %s)",
+                               h->text, h->job);
+            return;
+        }
+        tenant = j->tenant;
+    } else if (h->tenant[0] == '\0' || !may_act_for(b, m, h->tenant)) {
         b->n.access_refused++;
         send_request_error(b, from, h->req, SK_ENOTFOUND, "no such dataset: %s", h->text);
         return;
@@ -2222,7 +2294,7 @@ static void on_data(broker *b, sk_wire_msg *m, const route *from)
     zmq_msg_t chunk;
     int64_t size = 0;
     size_t maxlen = h->total > 0 && h->total < b->cfg.max_frame ? (size_t)h->total : (size_t)b->cfg.max_frame;
-    if (sk_dataset_get(b->cfg.data_dir, h->tenant, h->text, h->offset, maxlen, &chunk, &size, &err) < 0) {
+    if (sk_dataset_get(b->cfg.data_dir, tenant, h->text, h->offset, maxlen, &chunk, &size, &err) < 0) {
         send_request_error(b, from, h->req, err.code, "%s", err.msg);
         return;
     }
@@ -2324,6 +2396,91 @@ static void on_node_fetch(broker *b, sk_wire_msg *m, const route *from, node *n)
     sk_strlcpy(r.body_names[0], "data", SK_ID_MAX);
     b->n.fetch_chunks++;
     send_to(b, b->back, from, &r, &chunk, 1);
+}
+
+/* A node uploads the result of a job it runs, in chunks: only for a job
+ * assigned to it now, of a tenant it may serve, for the attempt it runs
+ * (anything else gets one answer whatever the reason, code -8 like a
+ * refused fetch, so a node learns nothing about other jobs).  The chunks go through the
+ * dataset store like a client's upload, into a partial file of this
+ * attempt's own; the whole must hash to the announced name.  A chunk at
+ * offset 0 starts the upload afresh (a node that lost its broker for a
+ * while starts over).  Then the node sends the result naming the dataset. */
+static void on_node_upload(broker *b, sk_wire_msg *m, const route *from, node *n)
+{
+    sk_header *h = &m->hdr;
+    if (b->cfg.data_dir == NULL) {
+        send_node_error(b, from, h->req, SK_EUNSUPPORTED, "results by reference need a broker with --data-dir");
+        return;
+    }
+    size_t len = m->nbodies == 1 ? zmq_msg_size(&m->bodies[0]) : 0;
+    if (!sk_hash_valid(h->text) || h->offset < 0 || h->total <= 0 || h->total > SK_DATASET_MAX ||
+        h->job[0] == '\0' || h->attempt <= 0 || m->nbodies != 1 || (int64_t)len > SK_FETCH_CHUNK) {
+        b->n.malformed++;
+        send_node_error(b, from, h->req, SK_EINVAL,
+                        "data_put from a node needs job, attempt, text = sha256:<64 hex>, offset >= 0, "
+                        "0 < total <= %lld and one body of at most %lld bytes",
+                        (long long)SK_DATASET_MAX, (long long)SK_FETCH_CHUNK);
+        return;
+    }
+    job *j = sk_map_get(&b->jobs, h->job, strlen(h->job));
+    if (n == NULL || j == NULL || j->state != JOB_RUNNING || j->node != n || j->attempt != h->attempt ||
+        (h->tenant[0] != '\0' && strcmp(h->tenant, j->tenant) != 0) || !node_offers(n, j->service, j->tenant)) {
+        b->n.upload_refused++;
+        b->n.access_refused++;
+        sk_warn("msg=\"result upload refused\" node=%s job=%.63s attempt=%" PRId64 " hash=%.20s",
+                n != NULL ? n->name : "(unknown)", h->job, h->attempt, h->text);
+        send_node_error(b, from, h->req, SK_ENOTFOUND, "job %s takes no result from this node (attempt %" PRId64 ")",
+                        h->job, h->attempt);
+        return;
+    }
+    sk_error err = SK_ERROR_INIT;
+    if (h->offset == 0) {
+        drop_upload(j, "the node started its upload again");
+        char owner[SK_ID_MAX + 24];
+        snprintf(owner, sizeof owner, "%s#%" PRId64, j->id, j->attempt);
+        j->upload = sk_dataset_upload_new(b->cfg.data_dir, j->tenant, h->text, h->total, owner, &err);
+    } else if (j->upload == NULL) {
+        sk_fail(&err, SK_EINVAL, "no upload of this attempt's result is under way: start at offset 0");
+    } else if (strcmp(sk_dataset_upload_hash(j->upload), h->text) != 0 ||
+               sk_dataset_upload_total(j->upload) != h->total) {
+        sk_fail(&err, SK_EINVAL, "the upload under way is %s (%lld bytes), not %s (%lld bytes)",
+                sk_dataset_upload_hash(j->upload), (long long)sk_dataset_upload_total(j->upload), h->text,
+                (long long)h->total);
+    }
+    int64_t next = 0;
+    bool complete = false;
+    /* A dataset stored already completes the upload with its first chunk. */
+    bool was_complete = h->offset != 0 && j->upload != NULL && sk_dataset_upload_complete(j->upload);
+    if (j->upload != NULL && err.msg[0] == '\0' &&
+        sk_dataset_upload_put(j->upload, h->offset, zmq_msg_data(&m->bodies[0]), len, &next, &complete, &err) < 0)
+        drop_upload(j, err.msg);
+    if (err.msg[0] != '\0') {
+        sk_warn("msg=\"result upload failed\" job=%s node=%s error=\"%s\"", j->id, n->name, err.msg);
+        send_node_error(b, from, h->req, err.code ? err.code : SK_EIO, "%s", err.msg);
+        return;
+    }
+    b->n.upload_chunks++;
+    b->n.upload_bytes += len;
+    sk_header r;
+    sk_header_init(&r, SK_MSG_REPLY);
+    r.req = h->req;
+    sk_strlcpy(r.job, j->id, sizeof r.job);
+    r.attempt = j->attempt;
+    sk_strlcpy(r.text, h->text, sizeof r.text);
+    r.offset = next;
+    r.total = h->total;
+    r.code = complete ? 1 : 0; /* 1: stored and verified */
+    send_to(b, b->back, from, &r, NULL, 0);
+    if (complete && !was_complete) {
+        sk_info("msg=\"result uploaded\" job=%s node=%s tenant=%s hash=%.20s size=%lld", j->id, n->name, j->tenant,
+                h->text, (long long)h->total);
+        if (b->journal != NULL) {
+            char name[SK_ID_MAX];
+            snprintf(name, sizeof name, "result of %.50s", j->id);
+            sk_journal_dataset(b->journal, j->tenant, h->text, h->total, name, wall_ms());
+        }
+    }
 }
 
 static void send_node(broker *b, const route *to, int type)
@@ -2514,6 +2671,31 @@ static void on_ready(broker *b, sk_wire_msg *m, const route *from)
     dispatch_all(b);
 }
 
+/* A result by reference: the dataset this attempt's node uploaded (or,
+ * when the broker restarted after the upload, one the tenant's store
+ * holds with that size); anything else is a protocol error. */
+static void take_result_ref(broker *b, job *j, const sk_data_ref *ref, const node *n)
+{
+    int64_t stored = -1;
+    sk_error err = SK_ERROR_INIT;
+    bool uploaded = j->upload != NULL && sk_dataset_upload_complete(j->upload) &&
+                    strcmp(sk_dataset_upload_hash(j->upload), ref->hash) == 0 &&
+                    sk_dataset_upload_total(j->upload) == ref->size;
+    if (strcmp(ref->input, "result") != 0 || (!uploaded && j->upload != NULL) ||
+        sk_dataset_stat(b->cfg.data_dir, j->tenant, ref->hash, &stored, &err) < 0 || stored != ref->size) {
+        char reason[300];
+        snprintf(reason, sizeof reason, "node %.40s sent a result by reference to %.80s (%lld bytes), which it did not "
+                 "upload for this attempt", n->name[0] ? n->name : "(unknown)", ref->hash, (long long)ref->size);
+        finish_job(b, j, JOB_FAILED, SK_EPROTO, reason);
+        return;
+    }
+    sk_strlcpy(j->result_hash, ref->hash, sizeof j->result_hash);
+    j->result_size = ref->size;
+    j->result_by_ref = true;
+    b->n.results_by_ref++;
+    finish_job(b, j, JOB_DONE, 0, "");
+}
+
 static void on_node_outcome(broker *b, sk_wire_msg *m, node *n)
 {
     sk_header *h = &m->hdr;
@@ -2546,7 +2728,9 @@ static void on_node_outcome(broker *b, sk_wire_msg *m, node *n)
         return;
     }
     if (h->type == SK_MSG_RESULT) {
-        if (m->nbodies != 1) {
+        if (m->nbodies == 0 && h->nrefs == 1 && b->cfg.data_dir != NULL) {
+            take_result_ref(b, j, &h->refs[0], n);
+        } else if (m->nbodies != 1) {
             finish_job(b, j, JOB_FAILED, SK_EPROTO, "node sent a result without exactly one body");
         } else {
             zmq_msg_init(&j->result);
@@ -2623,6 +2807,9 @@ static int on_backend(sk_uvzmq *z)
     case SK_MSG_DATA_GET:
         on_node_fetch(b, &m, &from, n);
         break;
+    case SK_MSG_DATA_PUT:
+        on_node_upload(b, &m, &from, n);
+        break;
     default:
         b->n.malformed++;
         sk_header e;
@@ -2670,7 +2857,8 @@ static void purge_done(broker *b, uint64_t now)
 
 typedef struct trim_pass {
     broker *b;
-    sk_map in_use;          /* "tenant NUL hash" of datasets queued or running jobs name */
+    sk_map in_use;          /* "tenant NUL hash" of datasets queued or running jobs name, and results by
+                               reference of the jobs the broker keeps */
     int64_t now_wall, kept_bytes;
     size_t removed;
 } trim_pass;
@@ -2694,19 +2882,31 @@ static void trim_one(void *ud, const char *tenant, const char *hash, int64_t siz
     t->removed++;
 }
 
+static void keep_dataset(trim_pass *t, const char *tenant, const char *hash, job *j)
+{
+    char key[SK_ID_MAX + SK_HASH_MAX + 1];
+    int kl = snprintf(key, sizeof key, "%s%c%s", tenant, 0, hash);
+    sk_map_put(&t->in_use, key, (size_t)kl, j);
+}
+
 /* Delete stored datasets unused for --dataset-ttl, then the least recently
- * used beyond --dataset-bytes; never one a queued or running job names.
- * Runs from the timer every few seconds, never per job. */
+ * used beyond --dataset-bytes; never one a queued or running job names,
+ * nor a result by reference of a job the broker still keeps (`wait` must
+ * find it; once the job is forgotten it is an ordinary dataset).  Runs
+ * from the timer every few seconds, never per job. */
 static void trim_datasets(broker *b)
 {
     trim_pass t = {.b = b, .now_wall = wall_ms()};
     sk_map_init(&t.in_use);
-    for (job *j = b->active_head; j != NULL; j = j->lnext)
-        for (size_t i = 0; i < j->nrefs; i++) {
-            char key[SK_ID_MAX + SK_HASH_MAX + 1];
-            int kl = snprintf(key, sizeof key, "%s%c%s", j->tenant, 0, j->refs[i].hash);
-            sk_map_put(&t.in_use, key, (size_t)kl, j);
-        }
+    for (job *j = b->active_head; j != NULL; j = j->lnext) {
+        for (size_t i = 0; i < j->nrefs; i++)
+            keep_dataset(&t, j->tenant, j->refs[i].hash, j);
+        if (j->upload != NULL && sk_dataset_upload_complete(j->upload))
+            keep_dataset(&t, j->tenant, sk_dataset_upload_hash(j->upload), j); /* its result is on the way */
+    }
+    for (job *j = b->done_head; j != NULL; j = j->lnext)
+        if (j->result_by_ref)
+            keep_dataset(&t, j->tenant, j->result_hash, j);
     sk_error err = SK_ERROR_INIT;
     if (sk_journal_datasets_scan(b->journal, trim_one, &t, &err) < 0)
         sk_warn("msg=\"dataset retention skipped\" error=\"%s\"", err.msg);
@@ -2865,6 +3065,9 @@ static void on_collect(sk_metrics *m, void *data)
     counter_to(b->m_access, b->n.access_refused);
     counter_to(b->m_requeued, b->n.requeued);
     counter_to(b->m_late, b->n.late_results);
+    counter_to(b->m_upload_bytes, b->n.upload_bytes);
+    counter_to(b->m_upload_refused, b->n.upload_refused);
+    counter_to(b->m_results_by_ref, b->n.results_by_ref);
 }
 
 static void on_commit_observed(void *ud, double seconds, size_t records)
@@ -2912,6 +3115,15 @@ static int setup_metrics(broker *b, sk_error *err)
         (b->m_late = sk_metrics_counter(b->metrics, "samskap_late_results_total",
                                         "Results dropped because they came from an older attempt.", NULL, 0, err)) ==
             NULL ||
+        (b->m_upload_bytes = sk_metrics_counter(b->metrics, "samskap_result_upload_bytes_total",
+                                                "Result bytes nodes uploaded (results larger than a frame).", NULL, 0,
+                                                err)) == NULL ||
+        (b->m_upload_refused = sk_metrics_counter(b->metrics, "samskap_result_upload_refused_total",
+                                                  "Result chunks refused: not from the node running that attempt.",
+                                                  NULL, 0, err)) == NULL ||
+        (b->m_results_by_ref = sk_metrics_counter(b->metrics, "samskap_results_by_ref_total",
+                                                  "Results that went to the dataset store and to clients by reference.",
+                                                  NULL, 0, err)) == NULL ||
         (b->m_commit = sk_metrics_histogram(b->metrics, "samskap_journal_commit_seconds",
                                             "Time to commit one batch of journal records.", NULL, 0, commit_buckets,
                                             sizeof commit_buckets / sizeof commit_buckets[0], err)) == NULL ||
@@ -3018,7 +3230,28 @@ static int load_journal(broker *b, sk_error *err)
                 snprintf(jj->reason, sizeof jj->reason, "input '%s': its dataset %.80s is gone from the store",
                          input, eq + 1);
                 if (b->journal != NULL)
-                    sk_journal_finish(b->journal, jj->ref, j->id, false, jj->code, jj->reason, NULL, wall_ms());
+                    sk_journal_finish(b->journal, jj->ref, j->id, false, jj->code, jj->reason, NULL, NULL, wall_ms());
+            }
+        }
+        if (done && jj->has_result_ref) {
+            int64_t size = -1;
+            sk_error derr = SK_ERROR_INIT;
+            if (sk_dataset_stat(b->cfg.data_dir, j->tenant, jj->result_ref.hash, &size, &derr) < 0 ||
+                size != jj->result_ref.size) {
+                /* Deleted by hand: `wait` says so rather than naming a dataset nobody can read. */
+                done = false;
+                failed = true;
+                jj->code = SK_ENOTFOUND;
+                snprintf(jj->reason, sizeof jj->reason, "its result (dataset %.80s, %lld bytes) is gone from the store",
+                         jj->result_ref.hash, (long long)jj->result_ref.size);
+                sk_warn("msg=\"journal: a result by reference is gone from the dataset store\" job=%s hash=%.20s",
+                        j->id, jj->result_ref.hash);
+                if (b->journal != NULL)
+                    sk_journal_finish(b->journal, jj->ref, j->id, false, jj->code, jj->reason, NULL, NULL, wall_ms());
+            } else {
+                sk_strlcpy(j->result_hash, jj->result_ref.hash, sizeof j->result_hash);
+                j->result_size = jj->result_ref.size;
+                j->result_by_ref = true;
             }
         }
         if (done || failed) {
@@ -3323,6 +3556,7 @@ int sk_broker_run(const sk_broker_config *cfg)
             exit_code = 1;
             goto out;
         }
+        sk_dataset_upload_sweep(cfg->data_dir); /* result uploads cut short by the last stop */
     }
     if (sk_uvzmq_start(&b->loop, &b->zfront, b->front, on_frontend, b) < 0 ||
         sk_uvzmq_start(&b->loop, &b->zback, b->back, on_backend, b) < 0) {

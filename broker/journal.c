@@ -47,6 +47,7 @@ typedef struct rec {
     size_t nbodies;
     rec_body *bodies;       /* [nbodies]: a record is made per job event, so it holds only what it needs */
     bool has_result;
+    bool has_result_ref;    /* REC_FINISH: the result is the dataset hash (size in `size`) */
     bool set_attempt;       /* REC_FINISH: write `attempt` too (it stands for a skipped REC_STATE) */
     size_t seq;             /* position in its commit batch */
     sk_journal_ref ref;     /* the job's row (rowid * 2 + 1 if it has rows in `inputs`) */
@@ -254,7 +255,14 @@ static int apply(sk_journal *j, rec *r)
             sqlite3_bind_int64(j->upd_finish, 7, r->attempt);
         else
             sqlite3_bind_null(j->upd_finish, 7);
-        sqlite3_bind_int64(j->upd_finish, 8, r->ref >> 1);
+        if (r->has_result_ref) {
+            sqlite3_bind_text(j->upd_finish, 8, r->hash, -1, SQLITE_STATIC);
+            sqlite3_bind_int64(j->upd_finish, 9, r->size);
+        } else {
+            sqlite3_bind_null(j->upd_finish, 8);
+            sqlite3_bind_null(j->upd_finish, 9);
+        }
+        sqlite3_bind_int64(j->upd_finish, 10, r->ref >> 1);
         rc = sqlite3_step(j->upd_finish);
         return rc == SQLITE_DONE ? SQLITE_OK : rc;
     case REC_HISTORY: {
@@ -453,7 +461,7 @@ static const char schema[] =
     "CREATE TABLE IF NOT EXISTS jobs(id TEXT NOT NULL, tenant TEXT NOT NULL, service TEXT NOT NULL,"
     " state TEXT NOT NULL DEFAULT 'queued', attempt INTEGER NOT NULL DEFAULT 0, submitted_ms INTEGER,"
     " deadline_ms INTEGER, finished_ms INTEGER, code INTEGER, reason TEXT, header BLOB NOT NULL,"
-    " client BLOB, result_blob TEXT, result_data BLOB, input0 BLOB);"
+    " client BLOB, result_blob TEXT, result_data BLOB, input0 BLOB, result_ref TEXT, result_size INTEGER);"
     "CREATE TABLE IF NOT EXISTS inputs(job TEXT NOT NULL, idx INTEGER NOT NULL, name TEXT, blob TEXT,"
     " size INTEGER, data BLOB, PRIMARY KEY(job, idx));"
     /* No index on state: nothing queries by it, and keeping one cost an
@@ -530,6 +538,11 @@ static int upgrade_schema(sqlite3 *db)
         rc = add_column(db, "history", provenance[i], "TEXT");
     if (rc == SQLITE_OK)
         rc = drop_id_index(db);
+    /* After the rebuild above, which copies the columns it knows. */
+    if (rc == SQLITE_OK)
+        rc = add_column(db, "jobs", "result_ref", "TEXT");
+    if (rc == SQLITE_OK)
+        rc = add_column(db, "jobs", "result_size", "INTEGER");
     return rc;
 }
 
@@ -574,7 +587,7 @@ int sk_journal_open(uv_loop_t *loop, const char *dir, sk_journal_committed_fn cb
         sqlite3_prepare_v2(j->db, "UPDATE jobs SET state=?, attempt=? WHERE rowid=?", -1, &j->upd_state, NULL) !=
             SQLITE_OK ||
         sqlite3_prepare_v2(j->db, "UPDATE jobs SET state=?, code=?, reason=?, finished_ms=?, result_blob=?, result_data=?,"
-                                  " attempt=coalesce(?, attempt) WHERE rowid=?",
+                                  " attempt=coalesce(?, attempt), result_ref=?, result_size=? WHERE rowid=?",
                            -1, &j->upd_finish, NULL) != SQLITE_OK ||
         sqlite3_prepare_v2(j->db, "DELETE FROM jobs WHERE rowid=?", -1, &j->del_job, NULL) != SQLITE_OK ||
         sqlite3_prepare_v2(j->db, "DELETE FROM inputs WHERE job=?", -1, &j->del_inputs, NULL) != SQLITE_OK ||
@@ -710,7 +723,7 @@ int sk_journal_state(sk_journal *j, sk_journal_ref ref, const char *job_id, cons
 }
 
 int sk_journal_finish(sk_journal *j, sk_journal_ref ref, const char *job_id, bool done, int64_t code,
-                      const char *reason, zmq_msg_t *result, int64_t finished_ms)
+                      const char *reason, zmq_msg_t *result, const sk_data_ref *result_ref, int64_t finished_ms)
 {
     if (ref == 0)
         return 0;
@@ -728,6 +741,11 @@ int sk_journal_finish(sk_journal *j, sk_journal_ref ref, const char *job_id, boo
         zmq_msg_init(&r->result);
         zmq_msg_copy(&r->result, result);
         r->has_result = true;
+    }
+    if (result_ref != NULL) {
+        sk_strlcpy(r->hash, result_ref->hash, sizeof r->hash);
+        r->size = result_ref->size;
+        r->has_result_ref = true;
     }
     return push(j, r);
 }
@@ -932,8 +950,8 @@ int sk_journal_load(sk_journal *j, sk_journal_job **jobs, size_t *n, sk_error *e
     if (sqlite3_prepare_v2(j->db,
                            "SELECT id,state,attempt,submitted_ms,deadline_ms,finished_ms,code,reason,header,"
                            "result_blob,tenant,client,result_data,input0,rowid,"
-                           "input0 IS NULL AND EXISTS(SELECT 1 FROM inputs WHERE inputs.job=jobs.id)"
-                           " FROM jobs ORDER BY submitted_ms, rowid", -1, &q, NULL) != SQLITE_OK ||
+                           "input0 IS NULL AND EXISTS(SELECT 1 FROM inputs WHERE inputs.job=jobs.id),"
+                           "result_ref,result_size FROM jobs ORDER BY submitted_ms, rowid", -1, &q, NULL) != SQLITE_OK ||
         sqlite3_prepare_v2(j->db, "SELECT idx,name,blob,data FROM inputs WHERE job=? ORDER BY idx", -1, &qi, NULL) !=
             SQLITE_OK) {
         sqlite3_finalize(q);
@@ -977,7 +995,13 @@ int sk_journal_load(sk_journal *j, sk_journal_job **jobs, size_t *n, sk_error *e
         if (sqlite3_column_text(q, 7))
             sk_strlcpy(jj->reason, (const char *)sqlite3_column_text(q, 7), sizeof jj->reason);
         bool ok = true;
-        if (strcmp(jj->state, "done") == 0 && sqlite3_column_text(q, 9) != NULL) {
+        if (strcmp(jj->state, "done") == 0 && sqlite3_column_text(q, 16) != NULL) {
+            /* By reference: the dataset store holds it (the broker checks). */
+            sk_strlcpy(jj->result_ref.input, "result", sizeof jj->result_ref.input);
+            sk_strlcpy(jj->result_ref.hash, (const char *)sqlite3_column_text(q, 16), sizeof jj->result_ref.hash);
+            jj->result_ref.size = sqlite3_column_int64(q, 17);
+            jj->has_result_ref = true;
+        } else if (strcmp(jj->state, "done") == 0 && sqlite3_column_text(q, 9) != NULL) {
             if (blob_read(j, (const char *)sqlite3_column_text(q, 9), &jj->result) == 0)
                 jj->has_result = true;
             else

@@ -50,6 +50,8 @@ typedef struct sk_journal_job {
     zmq_msg_t bodies[SK_MAX_BODIES];   /* inputs (queued/running jobs) */
     bool has_result;
     zmq_msg_t result;                  /* done jobs */
+    bool has_result_ref;
+    sk_data_ref result_ref;            /* done jobs whose result is a dataset: hash and size */
     sk_journal_ref ref;
 } sk_journal_job;
 
@@ -68,8 +70,10 @@ int sk_journal_submit(sk_journal *j, const char *job_id, const sk_header *submit
                       size_t client_len, int64_t submitted_ms, int64_t deadline_abs_ms, zmq_msg_t *bodies,
                       size_t nbodies, sk_journal_ref *ref);
 int sk_journal_state(sk_journal *j, sk_journal_ref ref, const char *job_id, const char *state, int64_t attempt);
+/* result: the result itself; or result_ref: a result by reference (a
+ * dataset of the job's tenant, docs/protocol.md "Results by reference"). */
 int sk_journal_finish(sk_journal *j, sk_journal_ref ref, const char *job_id, bool done, int64_t code,
-                      const char *reason, zmq_msg_t *result, int64_t finished_ms);
+                      const char *reason, zmq_msg_t *result, const sk_data_ref *result_ref, int64_t finished_ms);
 int sk_journal_forget(sk_journal *j, sk_journal_ref ref, const char *job_id);
 /* Indicator history: the rows of a scenario report (CSV: indicator, area,
  * name, variant, value, band, error) stored for tenant on date. */

@@ -44,7 +44,7 @@ int main(int argc, char **argv)
         {"events", SK_OPT_STR, &cfg.events, 0, 0,
          "XPUB endpoint publishing job events (samskap watch); subscriptions are checked against tenants"},
         {"backup", SK_OPT_CLI_STR, &backup, 0, 0,
-         "copy --data-dir (journal snapshot and its blobs) to this new directory while a broker serves, then exit"},
+         "copy --data-dir (journal snapshot, its blobs and result datasets) to this new directory while a broker serves, then exit"},
         {"insecure", SK_OPT_FLAG, &cfg.insecure, 0, 0, "run without keys (loopback and ipc endpoints only)"},
         {"verbose", SK_OPT_FLAG, &verbose, 0, 0, "log every job event"},
         {"quiet", SK_OPT_FLAG, &quiet, 0, 0, "log warnings and errors only"},
@@ -73,7 +73,7 @@ int main(int argc, char **argv)
             fprintf(stderr, "samskap-broker: %s\n", err.msg);
             rc = 1;
         } else {
-            printf("backup of %s written to %s (journal and %zu blobs)\n", cfg.data_dir, backup, nblobs);
+            printf("backup of %s written to %s (journal and %zu files)\n", cfg.data_dir, backup, nblobs);
             rc = 0;
         }
         sk_daemon_args_free(&d);

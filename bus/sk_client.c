@@ -1,9 +1,11 @@
 /* sk_client.c - blocking bus client (see sk_client.h). */
 #include "sk_client.h"
 #include "sk_graph.h"
+#include "sk_hash.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -444,4 +446,117 @@ int sk_client_call(sk_client *c, int type, const char *tenant, const char *text,
         sk_wire_msg_close(&m);
     }
     return sk_fail(err, SK_ETIMEDOUT, "no answer from the broker at %s", c->endpoint);
+}
+
+/* ---- results by reference ---- */
+
+const sk_data_ref *sk_client_result_ref(const sk_wire_msg *m)
+{
+    if (m->hdr.type != SK_MSG_RESULT || m->nbodies != 0)
+        return NULL;
+    for (size_t i = 0; i < m->hdr.nrefs; i++)
+        if (strcmp(m->hdr.refs[i].input, "result") == 0)
+            return &m->hdr.refs[i];
+    return NULL;
+}
+
+#define FETCH_WINDOW 4
+#define FETCH_CHUNK (4 * SK_FETCH_CHUNK) /* asked for; the broker's --max-frame may make it less */
+
+int sk_client_fetch_result(sk_client *c, const sk_wire_msg *m, const sk_fetch_opts *opts, char **out, size_t *len,
+                           sk_error *err)
+{
+    const sk_data_ref *ref = sk_client_result_ref(m);
+    if (ref == NULL)
+        return 0;
+    if (ref->size < 0 || (uint64_t)ref->size >= (uint64_t)SIZE_MAX / 2)
+        return sk_fail(err, SK_EPROTO, "job %s: a result of %lld bytes", m->hdr.job, (long long)ref->size);
+    int timeout_ms = opts != NULL && opts->timeout_ms > 0 ? opts->timeout_ms : 30000;
+    size_t size = (size_t)ref->size;
+    char *buf = malloc(size ? size : 1);
+    if (buf == NULL)
+        return sk_fail(err, SK_ENOMEM, "job %s: no memory for its result of %zu bytes", m->hdr.job, size);
+    crypto_hash_sha256_state st;
+    crypto_hash_sha256_init(&st);
+    /* The first chunk says how large the broker's chunks are (at most its
+     * --max-frame); then up to FETCH_WINDOW requests are in flight.  The
+     * broker answers one connection's requests in order. */
+    int64_t requested = 0, received = 0, chunk = 0, first_req = c->next_req + 1;
+    int inflight = 0, rc = 0;
+    while (received < ref->size && rc == 0) {
+        while (inflight < FETCH_WINDOW && requested < ref->size && (chunk > 0 || inflight == 0)) {
+            sk_header h;
+            sk_header_init(&h, SK_MSG_DATA_GET);
+            sk_strlcpy(h.job, m->hdr.job, sizeof h.job);
+            sk_strlcpy(h.tenant, m->hdr.tenant, sizeof h.tenant);
+            sk_strlcpy(h.text, ref->hash, sizeof h.text);
+            h.offset = requested;
+            h.total = chunk > 0 ? chunk : FETCH_CHUNK;
+            h.req = ++c->next_req;
+            if (send_blocking(c, &h, NULL, 0, err) < 0) {
+                rc = err != NULL ? err->code : SK_EIO;
+                break;
+            }
+            inflight++;
+            requested += chunk > 0 ? chunk : ref->size; /* before the first answer: one request only */
+        }
+        if (rc < 0)
+            break;
+        sk_wire_msg a;
+        int got = sk_client_recv(c, timeout_ms, &a, err);
+        if (got < 0) {
+            rc = got;
+            break;
+        }
+        if (got == 0) {
+            rc = sk_fail(err, SK_ETIMEDOUT, "job %s: no answer from the broker for %d ms while downloading its result "
+                         "(%lld of %lld bytes)", m->hdr.job, timeout_ms, (long long)received, (long long)ref->size);
+            break;
+        }
+        if (a.hdr.req < first_req || a.hdr.req > c->next_req ||
+            (a.hdr.type != SK_MSG_REPLY && a.hdr.type != SK_MSG_ERROR)) {
+            if (opts != NULL && opts->other != NULL)
+                opts->other(opts->ud, &a);
+            sk_wire_msg_close(&a);
+            continue;
+        }
+        inflight--;
+        size_t n = a.nbodies == 1 ? zmq_msg_size(&a.bodies[0]) : 0;
+        if (a.hdr.type == SK_MSG_ERROR) {
+            rc = sk_fail(err, a.hdr.code ? (int)a.hdr.code : SK_EIO, "job %s: cannot download its result: %s",
+                         m->hdr.job, a.hdr.reason);
+        } else if (a.nbodies != 1 || a.hdr.total != ref->size || a.hdr.offset != received || n == 0 ||
+                   (int64_t)n > ref->size - received) {
+            rc = sk_fail(err, SK_EPROTO, "job %s: a result chunk at %lld (+%zu of %lld) does not continue %lld of %lld "
+                         "bytes", m->hdr.job, (long long)a.hdr.offset, n, (long long)a.hdr.total, (long long)received,
+                         (long long)ref->size);
+        } else {
+            memcpy(buf + received, zmq_msg_data(&a.bodies[0]), n);
+            crypto_hash_sha256_update(&st, zmq_msg_data(&a.bodies[0]), n);
+            received += (int64_t)n;
+            if (chunk == 0) {
+                chunk = (int64_t)n;
+                requested = received;
+            }
+            if (opts != NULL && opts->progress != NULL)
+                opts->progress(opts->ud, received, ref->size);
+        }
+        sk_wire_msg_close(&a);
+    }
+    if (rc == 0) {
+        unsigned char d[crypto_hash_sha256_BYTES];
+        char got[SK_HASH_NAME_LEN];
+        crypto_hash_sha256_final(&st, d);
+        sk_sha256_format(d, got);
+        if (strcmp(got, ref->hash) != 0)
+            rc = sk_fail(err, SK_EPROTO, "job %s: the downloaded result hashes to %s, not %s", m->hdr.job, got,
+                         ref->hash);
+    }
+    if (rc < 0) {
+        free(buf);
+        return rc;
+    }
+    *out = buf;
+    *len = size;
+    return 1;
 }

@@ -100,4 +100,27 @@ int sk_client_call(sk_client *c, int type, const char *tenant, const char *text,
  * skipped. */
 int sk_client_recv(sk_client *c, int timeout_ms, sk_wire_msg *m, sk_error *err);
 
+/* Results by reference (docs/protocol.md): a broker with a dataset store
+ * sends a result larger than a frame as a RESULT without a body, whose
+ * refs name it: ["result", "sha256:HEX", size].  The reference, or NULL
+ * when m is not such a result. */
+const sk_data_ref *sk_client_result_ref(const sk_wire_msg *m);
+
+typedef struct sk_fetch_opts {
+    int timeout_ms;                                  /* no answer for this long: give up (0: 30 s) */
+    void (*other)(void *ud, sk_wire_msg *m);         /* messages that arrive meanwhile (NULL: dropped) */
+    void (*progress)(void *ud, int64_t got, int64_t total); /* may be NULL */
+    void *ud;
+} sk_fetch_opts;
+
+/* Download the result m names by reference, in chunks (data_get naming the
+ * job, a few in flight), hashed as it comes: *out (malloc'ed, *len bytes)
+ * is exactly what an inline result's body would have been.  1: done; 0: m
+ * has no result by reference (nothing done); <0: err says why (the broker
+ * refused, no answer, the bytes do not hash to the name).  Outcomes of
+ * other jobs that arrive meanwhile are handed to opts->other: with NULL
+ * they are lost to the caller. */
+int sk_client_fetch_result(sk_client *c, const sk_wire_msg *m, const sk_fetch_opts *opts, char **out, size_t *len,
+                           sk_error *err);
+
 #endif

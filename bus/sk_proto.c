@@ -33,7 +33,7 @@ void sk_header_init(sk_header *h, int type)
     h->type = type;
     h->job[0] = h->service[0] = h->tenant[0] = h->idem[0] = h->client[0] = '\0';
     h->req = h->attempt = h->deadline_ms = h->code = h->capacity = 0;
-    h->no_ack = false;
+    h->no_ack = h->result_ref = false;
     h->reason[0] = h->text[0] = h->node_name[0] = '\0';
     h->progress = -1;
     h->params = NULL;
@@ -237,6 +237,7 @@ static void header_pack_n(const sk_header *h, mpw *w, size_t nbodies)
     n += h->attempt != 0;
     n += h->deadline_ms != 0;
     n += h->no_ack;
+    n += h->result_ref;
     n += h->code != 0;
     n += h->reason[0] != 0;
     n += h->progress >= 0;
@@ -266,6 +267,7 @@ static void header_pack_n(const sk_header *h, mpw *w, size_t nbodies)
     if (h->attempt != 0) w_ki64(w, "attempt", h->attempt);
     if (h->deadline_ms != 0) w_ki64(w, "deadline_ms", h->deadline_ms);
     if (h->no_ack) w_key(w, "no_ack"), w_byte(w, 0xc3);
+    if (h->result_ref) w_key(w, "result_ref"), w_byte(w, 0xc3);
     if (h->code != 0) w_ki64(w, "code", h->code);
     if (h->reason[0]) w_kstr(w, "reason", h->reason);
     if (h->progress >= 0) w_kf64(w, "progress", h->progress);
@@ -744,6 +746,8 @@ static int header_decode_fast(const void *data, size_t len, sk_header *h, size_t
             ok = r_i64(&r, ival);
         } else if (KEY_IS("no_ack")) {
             ok = r_bool(&r, &h->no_ack);
+        } else if (KEY_IS("result_ref")) {
+            ok = r_bool(&r, &h->result_ref);
         } else if (KEY_IS("progress")) {
             ok = r_f64(&r, &h->progress);
         } else if (KEY_IS("params")) {
@@ -906,6 +910,11 @@ int sk_header_decode_general(const void *data, size_t len, sk_header *h, sk_erro
         } else if (strcmp(key, "no_ack") == 0) {
             if (sk_mp_bool(o, &h->no_ack) < 0) {
                 sk_fail(err, SK_EPROTO, "header: 'no_ack' must be a boolean");
+                goto out;
+            }
+        } else if (strcmp(key, "result_ref") == 0) {
+            if (sk_mp_bool(o, &h->result_ref) < 0) {
+                sk_fail(err, SK_EPROTO, "header: 'result_ref' must be a boolean");
                 goto out;
             }
         } else if (strcmp(key, "progress") == 0) {

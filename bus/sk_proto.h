@@ -37,7 +37,7 @@
 #define SK_MAX_BODIES 16
 #define SK_BATCH_MAX 256                     /* messages in one batch */
 #define SK_BATCH_BYTES ((size_t)256 << 10)   /* a sender closes a batch past this many body bytes */
-#define SK_FETCH_CHUNK ((int64_t)1 << 20)    /* largest dataset chunk served to a node */
+#define SK_FETCH_CHUNK ((int64_t)1 << 20)    /* largest dataset chunk served to a node, or uploaded by one */
 #define SK_ID_MAX 64                         /* job ids, tenants, services */
 #define SK_HASH_MAX 80                       /* "sha256:<64 hex>" */
 
@@ -46,7 +46,8 @@ typedef enum sk_msg_type {
     SK_MSG_ACCEPTED = 2,    /* broker -> client: job queued, here is its id */
     SK_MSG_JOB = 3,         /* broker -> node: run this attempt */
     SK_MSG_PROGRESS = 4,    /* node -> broker -> client */
-    SK_MSG_RESULT = 5,      /* node -> broker -> client; body 0 is the result */
+    SK_MSG_RESULT = 5,      /* node -> broker -> client; body 0 is the result, or, for a result larger
+                               than a frame, no body and refs ["result", hash, size] name it */
     SK_MSG_FAILED = 6,      /* node/broker -> client: code + reason */
     SK_MSG_CANCEL = 7,      /* client -> broker, broker -> node */
     SK_MSG_READY = 8,       /* node -> broker: services, tenants, capacity, held jobs */
@@ -60,7 +61,8 @@ typedef enum sk_msg_type {
     SK_MSG_EVENT = 16,      /* broker -> subscribers (events endpoint): a job's state changed */
     SK_MSG_HISTORY_PUT = 17,/* client -> broker: body 0 is a scenario report (CSV); text = scenario name */
     SK_MSG_HISTORY_GET = 18,/* client -> broker: tenant's indicator history since text (YYYY-MM-DD) */
-    SK_MSG_DATA_PUT = 19,   /* client -> broker: a dataset chunk (text = sha256 of the whole, offset, total) */
+    SK_MSG_DATA_PUT = 19,   /* client -> broker: a dataset chunk (text = sha256 of the whole, offset, total);
+                               node -> broker: a chunk of a job's result (also job + attempt) */
     SK_MSG_DATA_GET = 20,   /* client or node -> broker: a dataset chunk (text = hash, offset, total = max bytes;
                                from a node also job + attempt: the job that needs it) */
     SK_MSG_DATA_LIST = 21,  /* client -> broker: a tenant's stored datasets (reply: JSON) */
@@ -80,7 +82,8 @@ typedef struct sk_held_job {
 } sk_held_job;
 
 /* An input the node fetches by content hash instead of receiving it as a
- * frame (job: a stored dataset, or a dependency's stored result). */
+ * frame (job: a stored dataset, or a dependency's stored result); in a
+ * result, the result itself stored as a dataset ("result"). */
 typedef struct sk_data_ref {
     char input[SK_ID_MAX];
     char hash[SK_HASH_MAX];
@@ -100,6 +103,8 @@ typedef struct sk_header {
     int64_t attempt;
     int64_t deadline_ms;     /* submit: timeout; job: time left */
     bool no_ack;             /* submit: do not send ACCEPTED */
+    bool result_ref;         /* job: the broker takes a result larger than `total` by reference
+                                (the node uploads it in chunks, then names it in `refs`) */
     int64_t code;            /* failed/error: sk_errcode */
     char reason[512];
     double progress;         /* [0,1] or -1 */

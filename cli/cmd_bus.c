@@ -129,8 +129,17 @@ static int exit_for_code(int64_t code)
     return code == SK_ETIMEDOUT ? SK_EXIT_TIMEOUT : SK_EXIT_FAILED;
 }
 
+static void download_progress(void *ud, int64_t got, int64_t total)
+{
+    (void)ud;
+    char text[80];
+    snprintf(text, sizeof text, "%lld of %lld bytes", (long long)got, (long long)total);
+    sk_cli_progress("result", total > 0 ? (double)got / (double)total : 1, text);
+}
+
 /* Wait for the outcome of job (known id, or the first accepted for req).
- * Prints it; returns an exit code. */
+ * Prints it (a result by reference is downloaded first); returns an exit
+ * code. */
 static int await_outcome(sk_client *c, const common_opts *o, int64_t req, char *job, size_t joblen,
                          bool have_ack)
 {
@@ -182,13 +191,32 @@ static int await_outcome(sk_client *c, const common_opts *o, int64_t req, char *
         case SK_MSG_RESULT: {
             sk_cli_progress_done();
             snprintf(job, joblen, "%s", h->job);
-            if (m.nbodies != 1) {
+            char *fetched = NULL;
+            size_t len = 0;
+            const void *body = NULL;
+            if (sk_client_result_ref(&m) != NULL) {
+                /* Larger than a frame: the broker holds it as a dataset. */
+                sk_fetch_opts fo = {.timeout_ms = (int)(connect_ms > 30000 ? connect_ms : 30000),
+                                    .progress = download_progress};
+                if (sk_client_fetch_result(c, &m, &fo, &fetched, &len, &err) < 0) {
+                    sk_cli_progress_done();
+                    fprintf(stderr, "samskap: %s\n", err.msg);
+                    sk_wire_msg_close(&m);
+                    return err.code == SK_ETIMEDOUT ? SK_EXIT_UNREACHABLE : SK_EXIT_ERROR;
+                }
+                sk_cli_progress_done();
+                body = fetched;
+            } else if (m.nbodies == 1) {
+                body = zmq_msg_data(&m.bodies[0]);
+                len = zmq_msg_size(&m.bodies[0]);
+            } else {
                 fprintf(stderr, "samskap: job %s: result without a body\n", job);
                 sk_wire_msg_close(&m);
                 return SK_EXIT_ERROR;
             }
-            sk_result *r = sk_result_decode(zmq_msg_data(&m.bodies[0]), zmq_msg_size(&m.bodies[0]), &err);
+            sk_result *r = sk_result_decode(body, len, &err);
             sk_wire_msg_close(&m);
+            free(fetched);
             if (r == NULL) {
                 fprintf(stderr, "samskap: job %s: cannot read its result: %s\n", job, err.msg);
                 return SK_EXIT_ERROR;
@@ -243,7 +271,9 @@ static void submit_usage(FILE *out)
     fprintf(out, "usage: samskap submit SERVICE [--param KEY=VALUE]... [--input [NAME=]FILE]...\n"
                  "                      [--idempotency-key KEY] [--out DIR] [common options]\n\n"
                  "Submits a job and waits for its result.  The result is printed (or written\n"
-                 "as a CSV directory with --out).  Progress shows on stderr on a terminal.\n\n"
+                 "as a CSV directory with --out).  Progress shows on stderr on a terminal.\n"
+                 "A result larger than the broker's --max-frame (a broker with --data-dir\n"
+                 "takes it by reference) is downloaded in chunks and checked first.\n\n"
                  "  --param KEY=VALUE       a job parameter (repeatable)\n"
                  "  --input [NAME=]FILE     an input file; NAME defaults to the file name (repeatable);\n"
                  "                          a result directory (from --out) is sent as that result;\n"
@@ -398,7 +428,8 @@ static int job_command(int argc, char **argv, int type)
             printf("usage: samskap %s JOB [--out DIR] [common options]\n\n%s\n\n%s", argv[0],
                    type == SK_MSG_WAIT ? "Prints a job's result, like submit does (--out DIR writes it as a CSV\n"
                                          "directory): a finished job's kept or journaled result, or, for a job\n"
-                                         "submitted earlier and still running, its result when it is done."
+                                         "submitted earlier and still running, its result when it is done.\n"
+                                         "A result larger than a frame is downloaded in chunks first."
                                        : "Cancels a queued job, or tells the node running it to stop.",
                    common_help);
             return SK_EXIT_OK;

@@ -752,11 +752,28 @@ static void report_progress(const run *r)
             r->njobs);
 }
 
+/* A result message's result: its body, or, for a result larger than a
+ * frame, the dataset it names, downloaded (outcomes that arrive meanwhile
+ * are taken as they come). */
+static sk_result *decode_outcome(run *r, sk_wire_msg *m, sk_error *err)
+{
+    if (sk_client_result_ref(m) == NULL)
+        return sk_result_decode(zmq_msg_data(&m->bodies[0]), zmq_msg_size(&m->bodies[0]), err);
+    char *data = NULL;
+    size_t len = 0;
+    sk_fetch_opts fo = {.other = take_other, .ud = r};
+    if (sk_client_fetch_result(r->cl, m, &fo, &data, &len, err) < 0)
+        return NULL;
+    sk_result *res = sk_result_decode(data, len, err);
+    free(data);
+    return res;
+}
+
 /* A simulation's or an indicator job's outcome, if m is one. */
 static bool handle_outcome(run *r, sk_wire_msg *m)
 {
     sk_error err = SK_ERROR_INIT;
-    bool result = m->hdr.type == SK_MSG_RESULT && m->nbodies == 1;
+    bool result = m->hdr.type == SK_MSG_RESULT && (m->nbodies == 1 || sk_client_result_ref(m) != NULL);
     if (!result && m->hdr.type != SK_MSG_FAILED)
         return false;
     for (size_t i = 0; i < r->nsim; i++) {
@@ -767,7 +784,7 @@ static bool handle_outcome(run *r, sk_wire_msg *m)
         if (!result) {
             sk_strlcpy(sj->error, m->hdr.reason, sizeof sj->error);
         } else {
-            sk_result *res = sk_result_decode(zmq_msg_data(&m->bodies[0]), zmq_msg_size(&m->bodies[0]), &err);
+            sk_result *res = decode_outcome(r, m, &err);
             if (res == NULL) {
                 sk_strlcpy(sj->error, err.msg, sizeof sj->error);
             } else {
@@ -787,7 +804,7 @@ static bool handle_outcome(run *r, sk_wire_msg *m)
         if (ij->done || strcmp(ij->job, m->hdr.job) != 0)
             continue;
         if (result) {
-            sk_result *res = sk_result_decode(zmq_msg_data(&m->bodies[0]), zmq_msg_size(&m->bodies[0]), &err);
+            sk_result *res = decode_outcome(r, m, &err);
             if (res)
                 take_result(r, ij, res);
             else

@@ -16,6 +16,7 @@
 #include "sk_csv.h"
 #include "sk_hash.h"
 #include "sk_log.h"
+#include "upload.h"
 
 typedef struct waiter_rec {
     void *waiter;
@@ -261,8 +262,9 @@ static void complete(sk_fetcher *f, fetch *ft)
 int sk_fetcher_on_message(sk_fetcher *f, sk_wire_msg *m, uint64_t now_ms)
 {
     const sk_header *h = &m->hdr;
-    if ((h->type != SK_MSG_REPLY && h->type != SK_MSG_ERROR) || h->req <= 0 || (h->req >> 32) == 0)
-        return 0;
+    if ((h->type != SK_MSG_REPLY && h->type != SK_MSG_ERROR) || h->req <= 0 || (h->req >> 32) == 0 ||
+        (h->req & SK_UPLOAD_REQ_BIT) != 0)
+        return 0; /* not a fetch's: a result upload's answers carry SK_UPLOAD_REQ_BIT */
     uint64_t id = (uint64_t)h->req >> 32;
     fetch *ft = f->head;
     while (ft != NULL && ft->id != id)

@@ -29,6 +29,7 @@
 #include "sk_proto.h"
 #include "sk_sim.h"
 #include "sk_uvzmq.h"
+#include "upload.h"
 #ifdef SK_HAVE_PLUGINS
 #include "plugins.h"
 #endif
@@ -66,6 +67,10 @@ struct node_job {
     size_t fetches_waiting;            /* distinct datasets still being fetched */
     bool fetching;                     /* waiting for fetches, not yet with the workers */
     int64_t max_result;                /* largest result frame: the node's and the broker's --max-frame */
+    bool result_ref_ok;                /* the broker takes a larger result by reference (it has --data-dir) */
+    bool by_ref;                       /* the result is larger than a frame: uploaded, then named */
+    bool uploading, uploaded;
+    char result_hash[SK_HASH_MAX];     /* by_ref: the result's content name, hashed by the worker */
     int bad_ref;                       /* worker: a cached copy failed verification (-1: none) */
     bool refetched;
     zmq_msg_t bodies[SK_MAX_BODIES];
@@ -120,8 +125,9 @@ struct node_state {
     sk_cache cache;
     bool cache_open;
     sk_fetcher *fetcher;
-    sk_metric *m_cache, *m_fetched, *m_cache_bytes;
-    uint64_t fetched_seen;
+    sk_uploader *uploader;
+    sk_metric *m_cache, *m_fetched, *m_cache_bytes, *m_uploaded;
+    uint64_t fetched_seen, uploaded_seen;
     sk_wire_reader rd;
     int broker_minor;                     /* from the broker's last message: 1+ reads batches */
     /* Outcomes sent as one batch at the end of the loop turn; their jobs
@@ -279,11 +285,17 @@ static void run_job(node_job *j)
     if (j->rc == 0 && sk_result_encode(r, &j->result, &j->result_len, &j->err) < 0)
         j->rc = j->err.code;
     /* A frame over the broker's limit would make libzmq drop the connection
-     * and the job would wait for its deadline: fail it now, saying why. */
-    if (j->rc == 0 && (int64_t)j->result_len > j->max_result) {
+     * and the job would wait for its deadline.  A broker with a dataset
+     * store takes it by reference: the loop uploads it in chunks under its
+     * content name, hashed here, off the loop.  Any other broker: the job
+     * fails now, saying why. */
+    if (j->rc == 0 && (int64_t)j->result_len > j->max_result && j->result_ref_ok) {
+        sk_sha256_name(j->result, j->result_len, j->result_hash);
+        j->by_ref = true;
+    } else if (j->rc == 0 && (int64_t)j->result_len > j->max_result) {
         j->rc = sk_fail(&j->err, SK_ETOOBIG, "the result is %zu bytes; the bus carries at most %lld bytes per "
-                        "frame (--max-frame): ask for less (e.g. fewer periods)", j->result_len,
-                        (long long)j->max_result);
+                        "frame (--max-frame): ask for less (e.g. fewer periods), or use a broker with --data-dir, "
+                        "which takes larger results by reference", j->result_len, (long long)j->max_result);
         free(j->result);
         j->result = NULL;
         j->result_len = 0;
@@ -471,6 +483,8 @@ static void release_refs(node_job *j)
 
 static void job_free(node_job *j)
 {
+    if (j->uploading)
+        sk_uploader_forget(j->node->uploader, j);
 #ifdef SK_HAVE_PLUGINS
     plugin_set_unref(j->pset);
 #endif
@@ -496,16 +510,60 @@ static void fill_outcome_header(node_job *j, sk_header *h, int type)
     h->attempt = j->attempt;
 }
 
-enum { OUTCOME_RETRY, OUTCOME_SENT, OUTCOME_QUEUED };
+enum { OUTCOME_RETRY, OUTCOME_SENT, OUTCOME_QUEUED, OUTCOME_UPLOADING };
+
+/* Start uploading a result larger than a frame; the upload's end sends the
+ * outcome (on_upload_done).  0, or <0 with the job's error set. */
+static int start_upload(node_state *n, node_job *j)
+{
+    sk_upload_spec spec = {
+        .job = j->id,
+        .tenant = j->tenant,
+        .attempt = j->attempt,
+        .hash = j->result_hash,
+        .data = j->result,
+        .size = (int64_t)j->result_len,
+        .chunk = j->max_result < SK_FETCH_CHUNK ? j->max_result : SK_FETCH_CHUNK,
+    };
+    int rc = sk_uploader_start(n->uploader, j, &spec, uv_now(&n->loop));
+    if (rc < 0)
+        return sk_fail(&j->err, rc, "cannot upload the result (%zu bytes): %s", j->result_len, sk_strerror(rc));
+    j->uploading = true;
+    sk_info("msg=\"result larger than a frame; uploading it\" job=%s bytes=%zu limit=%lld", j->id, j->result_len,
+            (long long)j->max_result);
+    return 0;
+}
 
 /* Send a finished job's outcome: OUTCOME_SENT (free the job), OUTCOME_QUEUED
- * (in the batch: flush_out frees it) or OUTCOME_RETRY (try again later). */
+ * (in the batch: flush_out frees it), OUTCOME_UPLOADING (its result goes
+ * to the broker first) or OUTCOME_RETRY (try again later). */
 static int send_outcome(node_state *n, node_job *j)
 {
     sk_header h;
     bool batch = n->broker_minor >= 1;
     if (j->in_batch)
         return OUTCOME_QUEUED;
+    if (j->uploading)
+        return OUTCOME_UPLOADING;
+    if (j->rc == 0 && j->by_ref && !j->uploaded) {
+        if ((j->rc = start_upload(n, j)) == 0)
+            return OUTCOME_UPLOADING;
+    }
+    if (j->rc == 0 && j->by_ref) {
+        /* Stored at the broker: the result names it, and carries no body. */
+        sk_data_ref ref;
+        sk_strlcpy(ref.input, "result", sizeof ref.input);
+        sk_strlcpy(ref.hash, j->result_hash, sizeof ref.hash);
+        ref.size = (int64_t)j->result_len;
+        fill_outcome_header(j, &h, SK_MSG_RESULT);
+        h.refs = &ref; /* borrowed: encoded before this returns */
+        h.nrefs = 1;
+        int rc = batch ? (send_batched(n, j, &h, NULL, 0) ? OUTCOME_QUEUED : OUTCOME_RETRY)
+                       : (send_msg(n, &h, NULL, 0) < 0 ? OUTCOME_RETRY : OUTCOME_SENT);
+        h.refs = NULL;
+        h.nrefs = 0;
+        return rc;
+    }
     if (j->rc == 0) {
         zmq_msg_t body;
         fill_outcome_header(j, &h, SK_MSG_RESULT);
@@ -667,6 +725,49 @@ static int fetch_send(void *ud, const sk_header *h)
     return send_msg(ud, h, NULL, 0);
 }
 
+static int upload_send(void *ud, const sk_header *h, zmq_msg_t *body)
+{
+    if (send_msg(ud, h, body, 1) < 0) {
+        zmq_msg_close(body);
+        return -1;
+    }
+    return 0;
+}
+
+/* A result upload ended: the outcome goes now (the result naming the
+ * dataset, or the failure). */
+static void on_upload_done(void *ud, void *owner, int rc, const char *reason)
+{
+    node_state *n = ud;
+    node_job *j = owner;
+    j->uploading = false;
+    if (rc == 0)
+        j->uploaded = true;
+    else
+        j->rc = sk_fail(&j->err, rc, "cannot upload the result (%zu bytes) to the broker from node %s: %s",
+                        j->result_len, n->cfg.name, reason);
+    if (send_outcome(n, j) == OUTCOME_SENT) {
+        sk_map_del(&n->jobs, j->id, strlen(j->id));
+        job_free(j);
+    }
+}
+
+/* Progress of an upload, throttled like a kernel's (--progress-ms). */
+static void on_upload_progress(void *ud, void *owner, int64_t stored, int64_t total)
+{
+    node_state *n = ud;
+    node_job *j = owner;
+    uint64_t now = mono_ms();
+    if (stored < total && now - j->last_progress_ms < (uint64_t)n->cfg.progress_ms)
+        return;
+    j->last_progress_ms = now;
+    sk_header h;
+    fill_outcome_header(j, &h, SK_MSG_PROGRESS);
+    h.progress = total > 0 ? (double)stored / (double)total : 1;
+    snprintf(h.text, sizeof h.text, "uploading the result: %lld of %lld bytes", (long long)stored, (long long)total);
+    send_msg(n, &h, NULL, 0); /* advisory */
+}
+
 /* A job waiting for its datasets is cancelled or passes its deadline: it
  * ends now (a running one ends when its worker sees the cancel flag). */
 static void stop_fetching_job(node_state *n, node_job *j, int code, const char *why)
@@ -734,6 +835,7 @@ static void on_job_msg(node_state *n, sk_wire_msg *m)
     j->req = h->req;
     j->attempt = h->attempt;
     j->max_result = h->total > 0 && h->total < n->cfg.max_frame ? h->total : n->cfg.max_frame;
+    j->result_ref_ok = h->result_ref;
     j->node = n;
     j->params = h->params;
     h->params = NULL;
@@ -800,6 +902,15 @@ static void on_cancel_msg(node_state *n, const sk_header *h)
     sk_info("msg=\"cancel requested\" job=%s", j->id);
     if (j->fetching)
         stop_fetching_job(n, j, SK_ECANCELED, "cancelled");
+    else if (j->uploading) {
+        sk_uploader_forget(n->uploader, j);
+        j->uploading = false;
+        j->rc = sk_fail(&j->err, SK_ECANCELED, "cancelled while its result was uploading");
+        if (send_outcome(n, j) == OUTCOME_SENT) {
+            sk_map_del(&n->jobs, j->id, strlen(j->id));
+            job_free(j);
+        }
+    }
 }
 
 static int on_socket(sk_uvzmq *z)
@@ -819,6 +930,12 @@ static int on_socket(sk_uvzmq *z)
     n->last_broker_ms = uv_now(&n->loop);
     n->broker_minor = m.minor;
     n->announced_since_silence = false;
+    /* Uploads first: their requests are marked (SK_UPLOAD_REQ_BIT), and
+     * the fetcher takes every other numbered answer as its own. */
+    if (n->uploader != NULL && sk_uploader_on_message(n->uploader, &m, uv_now(&n->loop))) {
+        sk_wire_msg_close(&m);
+        return 1;
+    }
     if (n->fetcher != NULL && sk_fetcher_on_message(n->fetcher, &m, uv_now(&n->loop))) {
         sk_wire_msg_close(&m);
         return 1;
@@ -876,6 +993,7 @@ static void on_tick(uv_timer_t *t)
             stop_fetching_job(n, expired, SK_ETIMEDOUT, "deadline passed");
     } while (expired != NULL);
     sk_fetcher_tick(n->fetcher, now);
+    sk_uploader_tick(n->uploader, now);
     flush_finished(n);
 #ifdef SK_HAVE_PLUGINS
     if (n->cfg.plugins != NULL && n->cfg.plugin_reload_ms > 0 && now >= n->next_plugin_scan_ms) {
@@ -917,6 +1035,10 @@ static void node_collect(sk_metrics *m, void *data)
     sk_fetcher_stats(n->fetcher, &active, &fetched);
     sk_metric_add(n->m_fetched, NULL, (double)(fetched - n->fetched_seen));
     n->fetched_seen = fetched;
+    uint64_t uploaded;
+    sk_uploader_stats(n->uploader, &active, &uploaded);
+    sk_metric_add(n->m_uploaded, NULL, (double)(uploaded - n->uploaded_seen));
+    n->uploaded_seen = uploaded;
     sk_metric_set(n->m_cache_bytes, NULL, (double)n->cache.bytes);
 }
 
@@ -958,6 +1080,9 @@ static int node_metrics(node_state *n, sk_error *err)
                                            "Dataset bytes fetched from the broker.", NULL, 0, err)) == NULL ||
         (n->m_cache_bytes = sk_metrics_gauge(n->metrics, "samskap_node_cache_bytes",
                                              "Bytes in the dataset cache now.", NULL, 0, err)) == NULL ||
+        (n->m_uploaded = sk_metrics_counter(n->metrics, "samskap_node_uploaded_bytes_total",
+                                            "Result bytes uploaded to the broker (results larger than a frame).",
+                                            NULL, 0, err)) == NULL ||
         sk_metrics_on_collect(n->metrics, node_collect, n) < 0)
         return err->code ? err->code : SK_ENOMEM;
     return 0;
@@ -1070,7 +1195,11 @@ int sk_node_run(const sk_node_config *cfg)
         /* A fetch without an answer for a liveness period has lost its broker. */
         n->fetcher = sk_fetcher_new(&n->cache, fetch_send, on_fetch_done, n,
                                     (uint64_t)(cfg->heartbeat_ms * cfg->liveness));
-        if (n->fetcher == NULL) {
+        /* An upload refused or unanswered starts over after two heartbeats:
+         * time for the node to announce its jobs to a restarted broker. */
+        n->uploader = sk_uploader_new(upload_send, on_upload_done, on_upload_progress, n,
+                                      (uint64_t)(cfg->heartbeat_ms * cfg->liveness), (uint64_t)(cfg->heartbeat_ms * 2));
+        if (n->fetcher == NULL || n->uploader == NULL) {
             exit_code = 1;
             goto out;
         }
@@ -1219,6 +1348,7 @@ out:
     free(n->out_jobs);
     sk_wire_reader_free(&n->rd);
     sk_fetcher_free(n->fetcher);
+    sk_uploader_free(n->uploader);
     if (n->cache_open)
         sk_cache_close(&n->cache);
     sk_metrics_free(n->metrics);

@@ -10,9 +10,37 @@
 #include "sk_num.h"
 
 #define DIAG_VERSION "1.0.0"
+/* diag.echo's `pad`: at most 1 GiB, enough to exercise results of any
+ * size the bus carries by reference, bounded so a typo cannot eat a node. */
+#define DIAG_PAD_MAX ((int64_t)1 << 30)
+
+/* A table "pad" of about `bytes` bytes: row numbers and pseudo-random
+ * 64-bit values (16 bytes a row, incompressible), for tests and
+ * measurements of large results. */
+static int add_pad(sk_result *r, int64_t bytes)
+{
+    size_t rows = (size_t)((bytes + 15) / 16);
+    sk_table *t = sk_result_add_table(r, "pad", "row", "row", rows);
+    int64_t *ids = calloc(rows ? rows : 1, sizeof *ids);
+    int64_t *vals = t != NULL ? sk_table_add_i64(t, "value", "") : NULL;
+    int rc = t == NULL || ids == NULL || vals == NULL ? SK_ENOMEM : 0;
+    uint64_t x = 0x9e3779b97f4a7c15ULL;
+    for (size_t i = 0; rc == 0 && i < rows; i++) {
+        x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+        ids[i] = (int64_t)i;
+        vals[i] = (int64_t)(x ^ (x >> 29));
+    }
+    if (rc == 0)
+        rc = sk_table_set_ids_int(t, ids);
+    free(ids);
+    return rc < 0 ? rc : sk_result_meta_int(r, "pad_bytes", bytes);
+}
 
 int sk_diag_echo(const sk_job_ctx *ctx, sk_result **out, sk_error *err)
 {
+    int64_t pad;
+    if (sk_params_get_int(ctx->params, "pad", 0, 0, DIAG_PAD_MAX, &pad, err) < 0)
+        return err ? err->code : SK_EINVAL;
     sk_result *r = sk_result_new("diag.echo", DIAG_VERSION);
     size_t np = ctx->params != NULL ? ctx->params->n : 0;
     if (r == NULL)
@@ -59,6 +87,8 @@ int sk_diag_echo(const sk_job_ctx *ctx, sk_result **out, sk_error *err)
         free(vals[i]);
     free(vals);
     free(keys);
+    if (rc == 0 && pad > 0)
+        rc = add_pad(r, pad);
     if (rc < 0) {
         sk_result_free(r);
         return sk_fail(err, SK_ENOMEM, "out of memory");

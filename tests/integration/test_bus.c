@@ -1728,6 +1728,16 @@ static void test_result_too_big(void)
     h_wait_nodes(&C, 1, 20000);
     CHECK(h_cli(&C, out, sizeof out, "submit sim.power --input case=%s --timeout 60 --json", input) == 5);
     CHECK(strstr(out, "the bus carries at most 5000 bytes per frame") != NULL);
+    /* Without --data-dir a large result is not taken by reference: the job
+     * fails at once, and the reason says which broker would take it. */
+    t0 = h_now_ms();
+    CHECK(h_cli(&C, out, sizeof out, "submit diag.echo --param pad=400000 --timeout 60 --json") == 5);
+    CHECK(strstr(out, "the bus carries at most 5000 bytes per frame") != NULL);
+    CHECK(strstr(out, "a broker with --data-dir, which takes larger results by reference") != NULL);
+    CHECK(h_now_ms() - t0 < 20000);
+    char *st = h_status(&C);
+    CHECK(h_counter(st, "results_by_ref") == 0 && h_counter(st, "upload_chunks") == 0);
+    free(st);
 }
 
 /* A scenario end to end on the bundled region: all three kernels, an
@@ -2295,6 +2305,455 @@ static void test_dataset_retention(void)
     CHECK(system(cmd) == 0);
 }
 
+/* ---- results by reference ---- */
+
+/* Submit diag.echo with pad bytes; the accepted job id into job, and the
+ * RESULT message into *res (the caller closes it).  0, or -1. */
+static int echo_pad(sk_client *cl, long pad, char *job, sk_wire_msg *res)
+{
+    sk_error err = SK_ERROR_INIT;
+    sk_params *p = sk_params_new();
+    sk_params_set_int(p, "pad", pad);
+    sk_submit s = {.service = "diag.echo", .tenant = "1504", .params = p};
+    int64_t req = sk_client_submit(cl, &s, &err);
+    sk_params_free(p);
+    for (int i = 0; i < 240 && req > 0; i++) {
+        sk_wire_msg m;
+        if (sk_client_recv(cl, 250, &m, &err) != 1)
+            continue;
+        if (m.hdr.type == SK_MSG_ACCEPTED && m.hdr.req == req)
+            snprintf(job, SK_ID_MAX, "%s", m.hdr.job);
+        if ((m.hdr.type == SK_MSG_RESULT || m.hdr.type == SK_MSG_FAILED) && m.hdr.req == req) {
+            if (m.hdr.type == SK_MSG_FAILED)
+                fprintf(stderr, "job %s failed: %s\n", m.hdr.job, m.hdr.reason);
+            *res = m;
+            return m.hdr.type == SK_MSG_RESULT ? 0 : -1;
+        }
+        sk_wire_msg_close(&m);
+    }
+    return -1;
+}
+
+/* A by-reference result, downloaded and checked: its bytes hash to the
+ * reference, decode, and carry the pad table diag.echo was asked for. */
+static void check_pad_result(sk_client *cl, sk_wire_msg *m, long pad, char *hash_out)
+{
+    sk_error err = SK_ERROR_INIT;
+    const sk_data_ref *ref = sk_client_result_ref(m);
+    CHECK(ref != NULL && m->nbodies == 0);
+    if (ref == NULL)
+        return;
+    CHECK(strcmp(ref->input, "result") == 0);
+    CHECK(ref->size > pad && ref->size < pad + 4096);
+    char *data = NULL;
+    size_t len = 0;
+    CHECK(sk_client_fetch_result(cl, m, NULL, &data, &len, &err) == 1);
+    CHECK(len == (size_t)ref->size);
+    char got[SK_HASH_NAME_LEN] = "";
+    if (data != NULL)
+        sk_sha256_name(data, len, got);
+    CHECK(strcmp(got, ref->hash) == 0);
+    sk_result *r = data != NULL ? sk_result_decode(data, len, &err) : NULL;
+    CHECK(r != NULL);
+    const sk_table *t = r != NULL ? sk_result_table(r, "pad") : NULL;
+    CHECK(t != NULL && t->nelem == (size_t)(pad + 15) / 16);
+    const sk_meta *pm = r != NULL ? sk_result_meta_find(r, "pad_bytes") : NULL;
+    CHECK(pm != NULL && pm->i == pad);
+    sk_result_free(r);
+    free(data);
+    if (hash_out != NULL)
+        sk_strlcpy(hash_out, ref->hash, SK_HASH_NAME_LEN);
+}
+
+static long lines_of(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    long n = 0;
+    int ch;
+    while (f && (ch = fgetc(f)) != EOF)
+        n += ch == '\n';
+    if (f)
+        fclose(f);
+    return f ? n : -1;
+}
+
+/* A result larger than the frame limit travels by reference: the node
+ * uploads it in chunks, the client downloads it, `samskap wait` prints it
+ * and writes it as with an inline result, also after the broker is killed
+ * and restarted; a dependant gets it as an input; retention keeps it while
+ * the job is kept. */
+static void test_large_result(void)
+{
+    char dir[] = "/tmp/sk_lres_XXXXXX", bargs[400], nargs[400], job[SK_ID_MAX] = "", hash[SK_HASH_NAME_LEN] = "",
+         cmd[1200], other[300], ohash[80] = "";
+    static char out[1 << 20];
+    const long pad = 400000;
+    CHECK(mkdtemp(dir) != NULL);
+    snprintf(bargs, sizeof bargs, FAST_BROKER " --max-frame 65536 --data-dir %s/data", dir);
+    snprintf(nargs, sizeof nargs, FAST_NODE " --cache-dir %s/cache", dir);
+    h_cluster_init(&C);
+    h_start_broker(&C, bargs);
+    h_start_node(&C, "n1", 1, nargs);
+    h_wait_nodes(&C, 1, 20000);
+    sk_error err = SK_ERROR_INIT;
+    sk_client *cl = sk_client_new(C.front, &err);
+    sk_wire_msg m;
+    CHECK(echo_pad(cl, pad, job, &m) == 0);
+    CHECK(job[0] != '\0');
+    check_pad_result(cl, &m, pad, hash);
+    long size = 0;
+    if (sk_client_result_ref(&m) != NULL)
+        size = (long)sk_client_result_ref(&m)->size;
+    sk_wire_msg_close(&m);
+    sk_client_free(cl);
+    /* The node uploaded it in chunks of at most a frame. */
+    char *st = h_status(&C);
+    CHECK(h_counter(st, "results_by_ref") == 1);
+    CHECK(h_counter(st, "upload_chunks") >= (size + 65535) / 65536);
+    CHECK(h_counter(st, "upload_bytes") == size);
+    CHECK(h_counter(st, "upload_refused") == 0);
+    free(st);
+    /* samskap wait: the CSV directory and the printout of an inline result. */
+    CHECK(h_cli(&C, out, sizeof out, "wait %s --tenant 1504 --out %s/out1", job, dir) == 0);
+    CHECK(strstr(out, "pad: 25000 row rows") != NULL && strstr(out, "pad_bytes") != NULL);
+    snprintf(cmd, sizeof cmd, "%s/out1/pad.csv", dir);
+    CHECK(lines_of(cmd) == pad / 16 + 1);
+    CHECK(h_cli(&C, out, sizeof out, "result %s --tenant 1504 --json", job) == 0);
+    CHECK(strstr(out, "\"state\":\"done\"") != NULL && strstr(out, "\"pad_bytes\":400000") != NULL);
+    /* The tenant's datasets list it; the broker holds no partial upload. */
+    int listed = 0;
+    for (int i = 0; i < 50 && !listed; i++) {
+        CHECK(h_cli(&C, out, sizeof out, "dataset list --tenant 1504 --json") == 0);
+        listed = strstr(out, hash) != NULL && strstr(out, "result of") != NULL;
+        if (!listed)
+            usleep(100000);
+    }
+    CHECK(listed);
+    /* kill -9 and a restart (with retention on): wait still returns it. */
+    h_kill(C.broker, SIGKILL);
+    snprintf(bargs, sizeof bargs, FAST_BROKER " --max-frame 65536 --data-dir %s/data --dataset-ttl 1", dir);
+    h_start_broker(&C, bargs);
+    h_wait_nodes(&C, 1, 20000);
+    snprintf(other, sizeof other, "%s/other.bin", dir);
+    write_random(other, 3000, 11);
+    CHECK(h_cli(&C, out, sizeof out, "dataset put %s --tenant 1504", other) == 0);
+    sscanf(out, "%79s", ohash);
+    usleep(3500 * 1000); /* retention deletes the unused dataset, not the kept job's result */
+    CHECK(h_cli(&C, out, sizeof out, "dataset list --tenant 1504 --json") == 0);
+    CHECK(strstr(out, ohash) == NULL && strstr(out, hash) != NULL);
+    CHECK(h_cli(&C, out, sizeof out, "wait %s --tenant 1504 --out %s/out2", job, dir) == 0);
+    CHECK(strstr(out, "pad: 25000 row rows") != NULL);
+    snprintf(cmd, sizeof cmd, "diff -r %s/out1 %s/out2", dir, dir);
+    CHECK(system(cmd) == 0);
+    /* A dependant gets it as an input, by reference: the node fetches it. */
+    long c0 = fetch_chunks();
+    CHECK(h_cli(&C, out, sizeof out, "submit diag.digest --tenant 1504 --after %s=big --json", job) == 0);
+    char bytes[64];
+    snprintf(bytes, sizeof bytes, "\"bytes\":[%ld]", size);
+    CHECK(strstr(out, "\"ids\":[\"big\"]") != NULL && strstr(out, hash) != NULL && strstr(out, bytes) != NULL);
+    CHECK(fetch_chunks() - c0 >= (size + 65535) / 65536);
+    /* Another tenant does not read it. */
+    CHECK(h_cli(&C, out, sizeof out, "wait %s --tenant 1534", job) != 0);
+    /* A backup carries the result: a broker on the copy returns it. */
+    snprintf(cmd, sizeof cmd, "%s --data-dir %s/data --backup %s/bk 2>&1", h_bin("samskap-broker"), dir, dir);
+    FILE *p = popen(cmd, "r");
+    size_t n = p ? fread(out, 1, sizeof out - 1, p) : 0;
+    out[n] = '\0';
+    CHECK(p != NULL && WEXITSTATUS(pclose(p)) == 0 && strstr(out, "backup of") != NULL);
+    h_kill(C.broker, SIGTERM);
+    snprintf(bargs, sizeof bargs, FAST_BROKER " --max-frame 65536 --data-dir %s/bk", dir);
+    h_start_broker(&C, bargs);
+    h_wait_nodes(&C, 1, 20000);
+    CHECK(h_cli(&C, out, sizeof out, "wait %s --tenant 1504 --out %s/out3", job, dir) == 0);
+    snprintf(cmd, sizeof cmd, "diff -r %s/out1 %s/out3", dir, dir);
+    CHECK(system(cmd) == 0);
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    CHECK(system(cmd) == 0);
+}
+
+/* The part files of result uploads in a data directory. */
+static int upload_parts(const char *data_dir)
+{
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "ls %s/uploads 2>/dev/null | grep -c '^result-.*\\.part$'", data_dir);
+    FILE *p = popen(cmd, "r");
+    int n = -1;
+    if (p != NULL) {
+        if (fscanf(p, "%d", &n) != 1)
+            n = -1;
+        pclose(p);
+    }
+    return n;
+}
+
+/* A raw backend socket that announces itself as a node for 1504. */
+static void *raw_node(void *ctx, const char *id, const char *name)
+{
+    void *s = zmq_socket(ctx, ZMQ_DEALER);
+    int zero = 0, tmo = 5000;
+    zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof zero);
+    zmq_setsockopt(s, ZMQ_RCVTIMEO, &tmo, sizeof tmo);
+    zmq_setsockopt(s, ZMQ_ROUTING_ID, id, strlen(id));
+    CHECK(zmq_connect(s, C.back) == 0);
+    sk_header r;
+    sk_header_init(&r, SK_MSG_READY);
+    char svc[1][SK_ID_MAX] = {"diag.echo"}, ten[1][SK_ID_MAX] = {"1504"};
+    r.services = svc;
+    r.nservices = 1;
+    r.tenants = ten;
+    r.ntenants = 1;
+    r.capacity = 1;
+    snprintf(r.node_name, sizeof r.node_name, "%s", name);
+    CHECK(sk_wire_send(s, NULL, 0, &r, NULL, 0, 0) == 0);
+    return s;
+}
+
+/* One result chunk on a raw backend socket; the answer's type (why: its
+ * reason, at: its offset). */
+static int put_chunk(void *s, const char *job, int64_t attempt, const char *hash, int64_t off, int64_t total,
+                     const char *data, size_t n, int64_t req, char *why, size_t whylen, int64_t *at)
+{
+    sk_error err = SK_ERROR_INIT;
+    sk_header h;
+    sk_header_init(&h, SK_MSG_DATA_PUT);
+    snprintf(h.job, sizeof h.job, "%s", job);
+    h.attempt = attempt;
+    snprintf(h.text, sizeof h.text, "%s", hash);
+    h.offset = off;
+    h.total = total;
+    h.req = req;
+    h.nbodies = 1;
+    strcpy(h.body_names[0], "chunk");
+    zmq_msg_t body;
+    zmq_msg_init_size(&body, n);
+    memcpy(zmq_msg_data(&body), data, n);
+    CHECK(sk_wire_send(s, NULL, 0, &h, &body, 1, 0) == 0);
+    for (int i = 0; i < 20; i++) {
+        sk_wire_msg m;
+        if (sk_wire_recv(s, false, &m, 0, &err) != 1)
+            return -1;
+        int type = m.hdr.type;
+        bool mine = m.hdr.req == req;
+        if (mine) {
+            snprintf(why, whylen, "%s", m.hdr.reason);
+            if (at != NULL)
+                *at = m.hdr.offset;
+        }
+        sk_wire_msg_close(&m);
+        if (mine)
+            return type;
+    }
+    return -1;
+}
+
+/* Result chunks are taken only from the node that runs the job, for its
+ * attempt; anything else is refused and counted.  A node that leaves in
+ * the middle of an upload: its job is requeued and what it uploaded is
+ * deleted; the next node's upload completes it. */
+static void test_result_upload_refused(void)
+{
+    char dir[] = "/tmp/sk_lrup_XXXXXX", bargs[400], nargs[400], data_dir[300], job[SK_ID_MAX] = "", why[600],
+         hash[SK_HASH_NAME_LEN];
+    CHECK(mkdtemp(dir) != NULL);
+    snprintf(data_dir, sizeof data_dir, "%s/data", dir);
+    snprintf(bargs, sizeof bargs, FAST_BROKER " --max-frame 65536 --data-dir %s", data_dir);
+    h_cluster_init(&C);
+    h_start_broker(&C, bargs);
+    void *ctx = zmq_ctx_new();
+    void *fake = raw_node(ctx, "n-fake", "fake");
+    h_wait_nodes(&C, 1, 20000);
+    /* The job goes to the fake node, which is told it may send a large
+     * result by reference. */
+    sk_error err = SK_ERROR_INIT;
+    sk_client *cl = sk_client_new(C.front, &err);
+    sk_params *p = sk_params_new();
+    sk_params_set_int(p, "pad", 300000);
+    sk_submit sub = {.service = "diag.echo", .tenant = "1504", .params = p};
+    int64_t req = sk_client_submit(cl, &sub, &err);
+    sk_params_free(p);
+    CHECK(req > 0);
+    int64_t attempt = 0;
+    bool offered = false;
+    int64_t limit = 0;
+    for (int i = 0; i < 20 && !job[0]; i++) {
+        sk_wire_msg m;
+        if (sk_wire_recv(fake, false, &m, 0, &err) != 1)
+            break;
+        if (m.hdr.type == SK_MSG_JOB) {
+            snprintf(job, sizeof job, "%s", m.hdr.job);
+            attempt = m.hdr.attempt;
+            offered = m.hdr.result_ref;
+            limit = m.hdr.total;
+        }
+        sk_wire_msg_close(&m);
+    }
+    CHECK(job[0] != '\0' && attempt == 1 && offered && limit == 65536);
+    /* 200,000 bytes the fake node claims as its result. */
+    char *bytes = malloc(200000);
+    for (int i = 0; i < 200000; i++)
+        bytes[i] = (char)(i * 7 + i / 251);
+    sk_sha256_name(bytes, 200000, hash);
+    int64_t at = -1;
+    /* Not registered as a node: refused. */
+    void *stranger = zmq_socket(ctx, ZMQ_DEALER);
+    int zero = 0, tmo = 5000;
+    zmq_setsockopt(stranger, ZMQ_LINGER, &zero, sizeof zero);
+    zmq_setsockopt(stranger, ZMQ_RCVTIMEO, &tmo, sizeof tmo);
+    zmq_setsockopt(stranger, ZMQ_ROUTING_ID, "n-stranger", 10);
+    CHECK(zmq_connect(stranger, C.back) == 0);
+    CHECK(put_chunk(stranger, job, attempt, hash, 0, 200000, bytes, 65536, 11, why, sizeof why, NULL) ==
+          SK_MSG_ERROR);
+    CHECK(strstr(why, "takes no result from this node") != NULL);
+    /* A node of the right tenant and service, but the job does not run there. */
+    void *intruder = raw_node(ctx, "n-intruder", "intruder");
+    usleep(200000);
+    CHECK(put_chunk(intruder, job, attempt, hash, 0, 200000, bytes, 65536, 12, why, sizeof why, NULL) ==
+          SK_MSG_ERROR);
+    CHECK(strstr(why, "takes no result from this node") != NULL);
+    /* The job's node, for another attempt. */
+    CHECK(put_chunk(fake, job, attempt + 1, hash, 0, 200000, bytes, 65536, 13, why, sizeof why, NULL) ==
+          SK_MSG_ERROR);
+    CHECK(strstr(why, "takes no result from this node") != NULL);
+    CHECK(upload_parts(data_dir) == 0);
+    char *st = h_status(&C);
+    CHECK(h_counter(st, "upload_refused") == 3);
+    CHECK(h_counter(st, "upload_chunks") == 0);
+    free(st);
+    /* The job's node, for its attempt: taken, in order only; a chunk out
+     * of order ends the upload (the node starts over from byte 0). */
+    CHECK(put_chunk(fake, job, attempt, hash, 0, 200000, bytes, 65536, 14, why, sizeof why, &at) == SK_MSG_REPLY);
+    CHECK(at == 65536);
+    CHECK(upload_parts(data_dir) == 1);
+    CHECK(put_chunk(fake, job, attempt, hash, 100000, 200000, bytes + 100000, 1000, 15, why, sizeof why, NULL) ==
+          SK_MSG_ERROR);
+    CHECK(strstr(why, "expected the chunk at offset 65536") != NULL);
+    CHECK(upload_parts(data_dir) == 0);
+    CHECK(put_chunk(fake, job, attempt, hash, 65536, 200000, bytes + 65536, 1000, 16, why, sizeof why, NULL) ==
+          SK_MSG_ERROR);
+    CHECK(strstr(why, "start at offset 0") != NULL);
+    /* A chunk without its attempt is malformed. */
+    CHECK(put_chunk(fake, job, 0, hash, 0, 200000, bytes, 1000, 17, why, sizeof why, NULL) == SK_MSG_ERROR);
+    CHECK(strstr(why, "needs job, attempt") != NULL);
+    CHECK(put_chunk(fake, job, attempt, hash, 0, 200000, bytes, 65536, 18, why, sizeof why, &at) == SK_MSG_REPLY);
+    CHECK(put_chunk(fake, job, attempt, hash, 65536, 200000, bytes + 65536, 65536, 19, why, sizeof why, &at) ==
+          SK_MSG_REPLY);
+    CHECK(at == 131072);
+    CHECK(upload_parts(data_dir) == 1);
+    /* The fake node leaves mid-upload: requeued, the partial upload deleted. */
+    sk_header d;
+    sk_header_init(&d, SK_MSG_DISCONNECT);
+    CHECK(sk_wire_send(intruder, NULL, 0, &d, NULL, 0, 0) == 0);
+    usleep(200000);
+    CHECK(sk_wire_send(fake, NULL, 0, &d, NULL, 0, 0) == 0);
+    usleep(300000);
+    CHECK(upload_parts(data_dir) == 0);
+    st = h_status(&C);
+    CHECK(h_counter(st, "requeued") == 1);
+    CHECK(h_counter(st, "upload_refused") == 3);
+    CHECK(h_counter(st, "upload_chunks") == 3);
+    CHECK(h_counter(st, "results_by_ref") == 0);
+    free(st);
+    zmq_close(fake);
+    zmq_close(intruder);
+    zmq_close(stranger);
+    zmq_ctx_term(ctx);
+    free(bytes);
+    char log[400];
+    snprintf(log, sizeof log, "%s/result_upload_refused.broker.log", C.logdir);
+    CHECK(log_count(log, "msg=\"partial result upload discarded\"") == 2);
+    CHECK(log_count(log, "msg=\"result upload refused\"") == 3);
+    /* A real node takes the job over; its upload completes it. */
+    snprintf(nargs, sizeof nargs, FAST_NODE " --cache-dir %s/cache", dir);
+    h_start_node(&C, "n1", 1, nargs);
+    sk_wire_msg m;
+    int got = 0;
+    for (int i = 0; i < 160 && !got; i++) {
+        if (sk_client_recv(cl, 250, &m, &err) != 1)
+            continue;
+        if (m.hdr.type == SK_MSG_RESULT && strcmp(m.hdr.job, job) == 0) {
+            CHECK(m.hdr.attempt == 2);
+            check_pad_result(cl, &m, 300000, NULL);
+            got = 1;
+        } else if (m.hdr.type == SK_MSG_FAILED) {
+            fprintf(stderr, "job %s failed: %s\n", m.hdr.job, m.hdr.reason);
+            got = -1;
+        }
+        sk_wire_msg_close(&m);
+    }
+    CHECK(got == 1);
+    sk_client_free(cl);
+    CHECK(upload_parts(data_dir) == 0);
+    char cmd[400];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    CHECK(system(cmd) == 0);
+}
+
+/* The broker is killed (-9) while a node uploads a result: the node
+ * announces the job to the restarted broker and starts its upload over;
+ * the job completes there, and the partial file of the first try is gone. */
+static void test_result_upload_restart(void)
+{
+    char dir[] = "/tmp/sk_lrrs_XXXXXX", bargs[400], nargs[400], data_dir[300], nlog[400], job[SK_ID_MAX] = "",
+         cmd[600];
+    static char out[1 << 16];
+    const long pad = 40L << 20;
+    CHECK(mkdtemp(dir) != NULL);
+    snprintf(data_dir, sizeof data_dir, "%s/data", dir);
+    snprintf(bargs, sizeof bargs, FAST_BROKER " --max-frame 65536 --data-dir %s", data_dir);
+    snprintf(nargs, sizeof nargs, FAST_NODE " --cache-dir %s/cache", dir);
+    h_cluster_init(&C);
+    h_start_broker(&C, bargs);
+    pid_t n1 = h_start_node(&C, "n1", 1, nargs);
+    h_wait_nodes(&C, 1, 20000);
+    snprintf(nlog, sizeof nlog, "%s/result_upload_restart.node-n1.log", C.logdir);
+    sk_error err = SK_ERROR_INIT;
+    sk_client *cl = sk_client_new(C.front, &err);
+    sk_params *p = sk_params_new();
+    sk_params_set_int(p, "pad", pad);
+    sk_submit s = {.service = "diag.echo", .tenant = "1504", .params = p};
+    int64_t req = sk_client_submit(cl, &s, &err);
+    sk_params_free(p);
+    for (int i = 0; i < 40 && !job[0] && req > 0; i++) {
+        sk_wire_msg m;
+        if (sk_client_recv(cl, 250, &m, &err) != 1)
+            continue;
+        if (m.hdr.type == SK_MSG_ACCEPTED && m.hdr.req == req)
+            snprintf(job, sizeof job, "%s", m.hdr.job);
+        sk_wire_msg_close(&m);
+    }
+    sk_client_free(cl);
+    CHECK(job[0] != '\0');
+    /* Freeze the node as soon as its upload starts (40 MB in 64 KiB
+     * chunks take a while), then replace the broker under it. */
+    int started = 0;
+    for (int i = 0; i < 6000 && !started; i++) {
+        started = log_count(nlog, "msg=\"result larger than a frame; uploading it\"");
+        if (!started)
+            usleep(5000);
+    }
+    CHECK(started == 1);
+    kill(n1, SIGSTOP);
+    usleep(100000);
+    CHECK(upload_parts(data_dir) == 1);
+    h_kill(C.broker, SIGKILL);
+    h_start_broker(&C, bargs);
+    usleep(500000);
+    CHECK(upload_parts(data_dir) == 0); /* the restarted broker deleted the cut-short upload */
+    kill(n1, SIGCONT);
+    CHECK(h_cli(&C, out, sizeof out, "wait %s --tenant 1504 --timeout 60", job) == 0);
+    char rows[64];
+    snprintf(rows, sizeof rows, "pad: %ld row rows", (pad + 15) / 16);
+    CHECK(strstr(out, rows) != NULL);
+    CHECK(log_count(nlog, "msg=\"result upload interrupted; starting over\"") >= 1);
+    CHECK(log_count(nlog, "msg=\"result uploaded\"") == 1);
+    char *st = h_status(&C);
+    CHECK(h_counter(st, "results_by_ref") == 1);
+    free(st);
+    CHECK(upload_parts(data_dir) == 0);
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    CHECK(system(cmd) == 0);
+}
+
 /* The broker refuses to run open to the network without keys. */
 static void test_insecure_rules(void)
 {
@@ -2355,6 +2814,9 @@ int main(int argc, char **argv)
         {"fetch_refused", test_fetch_refused, 90},
         {"graph_ref", test_graph_ref, 60},
         {"dataset_retention", test_dataset_retention, 60},
+        {"large_result", test_large_result, 150},
+        {"result_upload_refused", test_result_upload_refused, 120},
+        {"result_upload_restart", test_result_upload_restart, 150},
         {"journal_upgrade", test_journal_upgrade, 90},
     };
     if (argc != 2) {

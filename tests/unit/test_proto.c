@@ -121,6 +121,7 @@ static void test_malformed(void)
     expect_refused("\x82\xa1t\x01\xa3req\xa1x", 10, "'req' must be an integer");
     expect_refused("\x82\xa1t\x01\xa6params\x01", 12, "'params' must be a map");
     expect_refused("\x82\xa1t\x01\xa6no_ack\x01", 12, "'no_ack' must be a boolean");
+    expect_refused("\x82\xa1t\x03\xaaresult_ref\xa1y", 17, "'result_ref' must be a boolean");
     expect_refused("\xdf\xff\xff\xff\xff", 5, "elements");           /* map32 of 4e9 pairs */
     expect_refused("\x81\xa1t\xdb\x7f\xff\xff\xff", 8, "exceeds limit"); /* str32 of 2 GB */
     expect_refused("\x81\xa1t\xd9\x20" "ab", 7, "truncated");     /* str8 of 32, 2 present */
@@ -165,6 +166,16 @@ static void test_refs(void)
     CHECK_STR(back.refs[1].hash, refs[1].hash);
     CHECK(back.refs[0].size == 300000 && back.refs[1].size == 0);
     CHECK_STR(back.name, "roads 2024");
+    CHECK(!back.result_ref);
+    sk_header_clear(&back);
+    free(buf);
+    /* A job message that offers to take a big result by reference. */
+    h.result_ref = true;
+    h.total = 65536;
+    CHECK(sk_header_encode(&h, &buf, &len, &err) == 0);
+    CHECK(memmem(buf, len, "result_ref", 10) != NULL);
+    CHECK(sk_header_decode(buf, len, &back, &err) == 0);
+    CHECK(back.result_ref && back.total == 65536 && back.nrefs == 2);
     sk_header_clear(&back);
     free(buf);
     CHECK_STR(sk_msg_type_name(SK_MSG_DATA_LIST), "data_list");
@@ -210,6 +221,15 @@ static void test_fast_path(void)
     expect_same("\x83\xa1t\x01\xa6params\x84\xa1s\xa2hi\xa1i\xd3\x80\x00\x00\x00\x00\x00\x00\x00"
                 "\xa1" "b\xc3\xa1" "f\xcb\x3f\xf0\x00\x00\x00\x00\x00\x00\xa6" "bodies\x92\xa1" "a\xa0",
                 53, SK_MSG_SUBMIT);
+    /* {t: 3, result_ref: true, total: 65536, job: "j-1"}: a job that may
+     * send its result by reference; and false, which encodes as absent. */
+    expect_same("\x84\xa1t\x03\xaaresult_ref\xc3\xa5total\xce\x00\x01\x00\x00\xa3job\xa3j-1", 35, SK_MSG_JOB);
+    expect_same("\x82\xa1t\x03\xaaresult_ref\xc2", 16, SK_MSG_JOB);
+    {
+        sk_header a;
+        CHECK(sk_header_decode("\x82\xa1t\x03\xaaresult_ref\xc3", 16, &a, NULL) == 0 && a.result_ref);
+        sk_header_clear(&a);
+    }
     /* Integers at every encoding boundary survive the writer and msgpack-c. */
     static const int64_t ints[] = {0, 127, 128, 255, 256, 65535, 65536, 4294967295LL, 4294967296LL, INT64_MAX,
                                    -1, -32, -33, -128, -129, -32768, -32769, -2147483648LL, -2147483649LL, INT64_MIN};
