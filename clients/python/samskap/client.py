@@ -32,6 +32,7 @@ SEEN_WINDOW = 65536      # outcomes de-duplicated over the last 65,536 jobs (as 
 KEPT_OUTCOMES = 1024     # outcomes received but not yet asked for by wait()
 DEADLINE_SLACK_S = 5.0   # wait() past a job's deadline, as the CLI does
 UPLOAD_CHUNK = 1 << 20   # data_put chunk, as `samskap run` and `dataset put` send
+FETCH_CHUNK = 1 << 20    # data_get chunk asked for; the broker answers at most its --max-frame
 CHUNK_MIN = 1024         # the CLI's --chunk range
 CHUNK_MAX = wire.MAX_FRAME - 65536
 GRAPH_IDEM_MAX = 100     # the broker makes node K's key "IDEM#K" from the first 100 bytes
@@ -482,8 +483,56 @@ class Client:
                 self._deadlines[job] = float(d)
         return jobs
 
+    def _result_ref(self, msg):
+        """The ["result", hash, size] reference of a result the broker
+        holds as a dataset (docs/protocol.md, "Results by reference"), or
+        None for a result carried in the message."""
+        if msg.bodies:
+            return None
+        for ref in msg.get("refs") or ():
+            if (isinstance(ref, (list, tuple)) and len(ref) == 3 and ref[0] == "result"
+                    and isinstance(ref[1], str) and isinstance(ref[2], int) and ref[2] >= 0):
+                return ref
+        return None
+
+    def _download_result(self, job, msg, ref):
+        """Download a result held by reference, chunk by chunk (data_get
+        naming the job), and check that the whole hashes to its name."""
+        _, name, size = ref
+        tenant = msg.get("tenant") or self.tenant
+        parts, got, chunk = [], 0, FETCH_CHUNK
+        while got < size:
+            header = {"t": wire.DATA_GET, "job": job, "tenant": tenant, "text": name, "offset": got,
+                      "total": min(chunk, size - got)}
+            reply = self._request(header, (), "answer while downloading the result of job %s" % job)
+            if reply.type != wire.REPLY:
+                raise job_error(reply.get("code", -4) or -4,
+                                "cannot download the result of job %s (%d of %d bytes): %s"
+                                % (job, got, size, reply.get("reason", "")), job)
+            if len(reply.bodies) != 1 or reply.get("offset", 0) != got or not reply.bodies[0]:
+                raise ProtocolError("job %s: a result chunk at offset %s with %d bodies, expected one at %d"
+                                    % (job, reply.get("offset"), len(reply.bodies), got))
+            body = reply.bodies[0]
+            if got + len(body) > size:
+                raise ProtocolError("job %s: the result's chunks exceed its %d bytes" % (job, size))
+            parts.append(body)
+            got += len(body)
+            chunk = max(chunk, len(body))
+        data = b"".join(parts)
+        digest = "sha256:" + hashlib.sha256(data).hexdigest()
+        if digest != name:
+            raise ResultError("job %s: the downloaded result hashes to %s, not %s" % (job, digest, name))
+        return data
+
     def _outcome(self, job, msg):
         self._outcomes.pop(job, None)
+        ref = self._result_ref(msg) if msg.type == wire.RESULT else None
+        if ref is not None:
+            data = self._download_result(job, msg, ref)
+            try:
+                return decode_result(data, job=job)
+            except ResultError as e:
+                raise ResultError("job %s: cannot read its result: %s" % (job, e)) from None
         if msg.type == wire.RESULT:
             if len(msg.bodies) != 1:
                 raise ProtocolError("job %s: result message with %d bodies, expected 1" % (job, len(msg.bodies)))
