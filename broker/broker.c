@@ -2268,6 +2268,18 @@ static void on_data(broker *b, sk_wire_msg *m, const route *from)
         bool complete = false;
         const void *data = m->nbodies == 1 ? zmq_msg_data(&m->bodies[0]) : "";
         size_t len = m->nbodies == 1 ? zmq_msg_size(&m->bodies[0]) : 0;
+        if ((int64_t)len > b->cfg.max_frame) {
+            sk_header e;
+            sk_header_init(&e, SK_MSG_ERROR);
+            e.req = h->req;
+            e.code = SK_ETOOBIG;
+            e.offset = h->offset;
+            e.capacity = b->cfg.max_frame;
+            snprintf(e.reason, sizeof e.reason, "a chunk of %zu bytes; this broker takes at most %" PRId64
+                     " bytes per frame (--max-frame)", len, b->cfg.max_frame);
+            send_to(b, b->front, from, &e, NULL, 0);
+            return;
+        }
         if (sk_dataset_put(b->cfg.data_dir, h->tenant, h->text, h->offset, h->total, data, len, &next, &complete,
                            &err) < 0) {
             /* The error says where a resumable upload stands (offset). */
@@ -2283,6 +2295,7 @@ static void on_data(broker *b, sk_wire_msg *m, const route *from)
         r.offset = next;
         r.total = h->total;
         r.code = complete ? 1 : 0; /* 1: stored and verified */
+        r.capacity = b->cfg.max_frame; /* the largest chunk it takes: uploaders size theirs to it */
         send_to(b, b->front, from, &r, NULL, 0);
         if (complete) {
             sk_info("msg=\"dataset stored\" tenant=%s hash=%.20s size=%lld", h->tenant, h->text, (long long)next);
@@ -3409,7 +3422,10 @@ static void *make_router(broker *b, const char *endpoint, const char *domain, co
 {
     void *s = zmq_socket(b->ctx, ZMQ_ROUTER);
     int one = 1, zero = 0;
-    int64_t maxmsg = b->cfg.max_frame + 65536;
+    /* Room for a standard 1 MiB dataset chunk even under a small
+     * --max-frame, so that on_data can refuse it with the limit instead of
+     * libzmq dropping the connection without a word. */
+    int64_t maxmsg = (b->cfg.max_frame > SK_FETCH_CHUNK ? b->cfg.max_frame : SK_FETCH_CHUNK) + 65536;
     int hwm = 100000;
     if (s == NULL) {
         sk_fail(err, SK_EIO, "zmq_socket: %s", zmq_strerror(errno));

@@ -947,6 +947,12 @@ int sk_cli_dataset_upload(sk_client *c, const char *tenant, const char *name, co
             break;
         }
         if (m.hdr.type != SK_MSG_REPLY) {
+            /* A chunk larger than the broker's frame limit: again, smaller. */
+            if (m.hdr.code == SK_ETOOBIG && m.hdr.capacity > 0 && (int64_t)chunk > m.hdr.capacity) {
+                chunk = (size_t)m.hdr.capacity;
+                sk_wire_msg_close(&m);
+                continue;
+            }
             /* A resumable upload: the broker says where it stands. */
             if (probe && m.hdr.offset > 0 && m.hdr.offset <= (int64_t)len) {
                 off = m.hdr.offset;
@@ -960,6 +966,8 @@ int sk_cli_dataset_upload(sk_client *c, const char *tenant, const char *name, co
         }
         off = m.hdr.offset;
         complete = m.hdr.code == 1;
+        if (m.hdr.capacity > 0 && (int64_t)chunk > m.hdr.capacity)
+            chunk = (size_t)m.hdr.capacity; /* the broker's frame limit (--max-frame) */
         if (complete && probe)
             rc = 1; /* held already: nothing sent */
         probe = false;

@@ -992,6 +992,13 @@ def t_large_result(cl):
         # Collected again later: the same bytes, from the broker's store.
         again = c.wait(job, timeout=30)
         check(again.table("pad").column("value").tolist() == want, "second wait differs")
+        # An upload in the default 1 MiB chunks to this broker of 64 KiB
+        # frames: its answers say the limit and the chunks shrink to fit.
+        blob = bytes((i * 7919) & 0xff for i in range(200000))
+        ref = c.upload(blob)
+        check(ref.size == 200000 and ref.sent == 200000 and not ref.held, "upload: %r" % (ref.__dict__,))
+        r = c.run("diag.echo", datasets={"net": ref})
+        check(r.table("inputs").column("bytes").tolist() == [200000], "dataset input: %r" % r.table("inputs"))
 
 
 # name -> (function, needs a cluster, broker args)

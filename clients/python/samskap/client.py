@@ -702,8 +702,9 @@ class Client:
         An empty chunk goes first: a dataset the broker already holds costs
         one round trip and sends no bytes.  An upload that stopped part way
         resumes where the broker's stored part ends.  Then data_put chunks
-        of `chunk` bytes (1024 .. 64 MiB - 64 KiB, and at most the broker's
-        --max-frame) go one at a time, each answered before the next.
+        of `chunk` bytes (1024 .. 64 MiB - 64 KiB) go one at a time, each
+        answered before the next; a broker whose --max-frame is smaller says
+        so (in its answer's `capacity`) and the chunks shrink to fit.
 
         name    a name for people, shown by datasets() and `samskap dataset list`
         tenant  overrides the client's tenant
@@ -768,7 +769,13 @@ class Client:
             if name is not None:
                 header["name"] = name
             msg = self._request(header, [body], "answer to a dataset chunk")
+            limit = msg.get("capacity", 0)   # the broker's --max-frame: the largest chunk it takes
+            if msg.type == wire.ERROR and msg.get("code") == -5 and 0 < limit < chunk:
+                chunk = limit    # too large for this broker: the same chunk again, smaller
+                continue
             sent += n
+            if isinstance(limit, int) and 0 < limit < chunk:
+                chunk = limit
             if msg.type != wire.REPLY:
                 stored = msg.get("offset", 0)
                 if probe and msg.type == wire.ERROR and 0 < stored <= size:
