@@ -2188,6 +2188,54 @@ static int on_frontend(sk_uvzmq *z)
 
 /* Indicator history: scenario reports stored per tenant and date (in the
  * journal, so it needs --data-dir). */
+/* An answer that promises "stored": sent once the journal has committed
+ * what it stored (sk_journal_barrier), so that a read right after it (a
+ * history_get, a data_list) sees the write. */
+typedef struct pending_answer {
+    broker *b;
+    route to;
+    sk_header hdr;              /* the reply, without its body */
+    sk_buf json;                /* its body, when it has one */
+} pending_answer;
+
+static void on_answer_committed(void *ud, bool ok)
+{
+    pending_answer *p = ud;
+    if (!ok)
+        send_request_error(p->b, &p->to, p->hdr.req, SK_EIO, "the broker's journal could not store it; try again");
+    else if (p->json.len > 0)
+        reply_json(p->b, &p->to, p->hdr.req, &p->json);
+    else
+        send_to(p->b, p->b->front, &p->to, &p->hdr, NULL, 0);
+    sk_buf_free(&p->json);
+    free(p);
+}
+
+/* Send h (and json, which it takes) after the journal's next commit; at
+ * once if there is no journal or no memory to wait with. */
+static void answer_when_committed(broker *b, const route *to, const sk_header *h, sk_buf *json)
+{
+    pending_answer *p = b->journal != NULL ? calloc(1, sizeof *p) : NULL;
+    if (p != NULL) {
+        p->b = b;
+        p->to = *to;
+        p->hdr = *h;
+        if (json != NULL) {
+            p->json = *json;
+            *json = (sk_buf)SK_BUF_INIT;
+        }
+        if (sk_journal_barrier(b->journal, on_answer_committed, p) == 0)
+            return;
+        if (json != NULL)
+            *json = p->json;
+        free(p);
+    }
+    if (json != NULL && json->len > 0)
+        reply_json(b, to, h->req, json);
+    else
+        send_to(b, b->front, to, h, NULL, 0);
+}
+
 static void on_history(broker *b, sk_wire_msg *m, const route *from)
 {
     sk_header *h = &m->hdr;
@@ -2219,6 +2267,12 @@ static void on_history(broker *b, sk_wire_msg *m, const route *from)
             return;
         }
         sk_buf_printf(&reply, "{\"stored\":true,\"tenant\":\"%s\",\"date\":\"%s\"}", h->tenant, date);
+        sk_header r;
+        sk_header_init(&r, SK_MSG_REPLY);
+        r.req = h->req;
+        answer_when_committed(b, from, &r, &reply);
+        sk_buf_free(&reply);
+        return;
     } else {
         char *csv = NULL;
         size_t len = 0;
@@ -2296,12 +2350,14 @@ static void on_data(broker *b, sk_wire_msg *m, const route *from)
         r.total = h->total;
         r.code = complete ? 1 : 0; /* 1: stored and verified */
         r.capacity = b->cfg.max_frame; /* the largest chunk it takes: uploaders size theirs to it */
-        send_to(b, b->front, from, &r, NULL, 0);
-        if (complete) {
-            sk_info("msg=\"dataset stored\" tenant=%s hash=%.20s size=%lld", h->tenant, h->text, (long long)next);
-            if (b->journal != NULL)
-                sk_journal_dataset(b->journal, h->tenant, h->text, next, h->name[0] ? h->name : NULL, wall_ms());
+        if (!complete) {
+            send_to(b, b->front, from, &r, NULL, 0);
+            return;
         }
+        sk_info("msg=\"dataset stored\" tenant=%s hash=%.20s size=%lld", h->tenant, h->text, (long long)next);
+        if (b->journal != NULL)
+            sk_journal_dataset(b->journal, h->tenant, h->text, next, h->name[0] ? h->name : NULL, wall_ms());
+        answer_when_committed(b, from, &r, NULL); /* `dataset list` right after shows it */
         return;
     }
     zmq_msg_t chunk;

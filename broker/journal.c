@@ -20,7 +20,7 @@
 #include "sk_map.h"
 #include "sk_num.h"
 
-enum { REC_SUBMIT, REC_STATE, REC_FINISH, REC_FORGET, REC_HISTORY, REC_DATASET, REC_DATASET_DEL };
+enum { REC_SUBMIT, REC_STATE, REC_FINISH, REC_FORGET, REC_HISTORY, REC_DATASET, REC_DATASET_DEL, REC_BARRIER };
 
 typedef struct rec_body {
     char name[SK_ID_MAX];
@@ -51,12 +51,17 @@ typedef struct rec {
     bool set_attempt;       /* REC_FINISH: write `attempt` too (it stands for a skipped REC_STATE) */
     size_t seq;             /* position in its commit batch */
     sk_journal_ref ref;     /* the job's row (rowid * 2 + 1 if it has rows in `inputs`) */
+    sk_journal_barrier_fn barrier;   /* REC_BARRIER */
+    void *barrier_ud;
     zmq_msg_t result;
     struct rec *next;
 } rec;
 
 typedef struct committed {
     char id[SK_ID_MAX];
+    sk_journal_barrier_fn barrier;   /* a barrier passed, or NULL: a submit */
+    void *barrier_ud;
+    bool ok;
     struct committed *next;
 } committed;
 
@@ -323,6 +328,8 @@ static int apply(sk_journal *j, rec *r)
         sqlite3_bind_text(j->del_dataset, 2, r->hash, -1, SQLITE_STATIC);
         rc = sqlite3_step(j->del_dataset);
         return rc == SQLITE_DONE ? SQLITE_OK : rc;
+    case REC_BARRIER:
+        return SQLITE_OK;
     case REC_FORGET:
         if (r->ref & 1) {
             sqlite3_reset(j->del_inputs);
@@ -385,10 +392,13 @@ static void writer_main(void *arg)
         committed *ch = NULL, *ct = NULL;
         for (rec *r = batch, *next; r != NULL; r = next) {
             next = r->next;
-            if (rc == SQLITE_OK && r->kind == REC_SUBMIT) {
+            if ((rc == SQLITE_OK && r->kind == REC_SUBMIT) || r->kind == REC_BARRIER) {
                 committed *c = calloc(1, sizeof *c);
                 if (c != NULL) {
                     memcpy(c->id, r->id, SK_ID_MAX);
+                    c->barrier = r->kind == REC_BARRIER ? r->barrier : NULL;
+                    c->barrier_ud = r->barrier_ud;
+                    c->ok = rc == SQLITE_OK;
                     if (ct)
                         ct->next = c;
                     else
@@ -426,7 +436,10 @@ static void on_committed(uv_async_t *a)
     uv_mutex_unlock(&j->lock);
     while (c != NULL) {
         committed *next = c->next;
-        j->cb(j->ud, c->id);
+        if (c->barrier != NULL)
+            c->barrier(c->barrier_ud, c->ok);
+        else
+            j->cb(j->ud, c->id);
         free(c);
         c = next;
     }
@@ -647,6 +660,8 @@ void sk_journal_close(sk_journal *j)
     }
     for (committed *c = j->done_head, *n; c != NULL; c = n) {
         n = c->next;
+        if (c->barrier != NULL)
+            c->barrier(c->barrier_ud, false); /* their answers can still go, saying so */
         free(c);
     }
     sqlite3_finalize(j->ins_job);
@@ -914,6 +929,17 @@ int sk_journal_datasets_scan(sk_journal *j, void (*fn)(void *ud, const char *ten
     sqlite3_finalize(q);
     sqlite3_close(db);
     return rc == SQLITE_DONE ? 0 : sk_fail(err, SK_EIO, "journal: cannot scan datasets");
+}
+
+int sk_journal_barrier(sk_journal *j, sk_journal_barrier_fn fn, void *ud)
+{
+    rec *r = calloc(1, sizeof *r);
+    if (r == NULL)
+        return SK_ENOMEM;
+    r->kind = REC_BARRIER;
+    r->barrier = fn;
+    r->barrier_ud = ud;
+    return push(j, r);
 }
 
 int sk_journal_forget(sk_journal *j, sk_journal_ref ref, const char *job_id)

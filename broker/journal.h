@@ -28,6 +28,9 @@ typedef struct sk_journal sk_journal;
 
 /* Called on the loop thread for each committed submit, in commit order. */
 typedef void (*sk_journal_committed_fn)(void *ud, const char *job_id);
+/* A barrier's callback: ok when everything queued before it is committed;
+ * false when that commit failed or the journal closed first. */
+typedef void (*sk_journal_barrier_fn)(void *ud, bool ok);
 
 /* Where a job's row is: sk_journal_submit and sk_journal_load hand it
  * out, and the job's later records name it, so the writer updates and
@@ -75,6 +78,11 @@ int sk_journal_state(sk_journal *j, sk_journal_ref ref, const char *job_id, cons
 int sk_journal_finish(sk_journal *j, sk_journal_ref ref, const char *job_id, bool done, int64_t code,
                       const char *reason, zmq_msg_t *result, const sk_data_ref *result_ref, int64_t finished_ms);
 int sk_journal_forget(sk_journal *j, sk_journal_ref ref, const char *job_id);
+/* fn(ud, ok) on the loop thread once every record queued so far is
+ * committed: an answer that promises "stored" waits for it, so a read
+ * right after (history_get, data_list) sees what was written.  0, or
+ * SK_ENOMEM (fn is not called). */
+int sk_journal_barrier(sk_journal *j, sk_journal_barrier_fn fn, void *ud);
 /* Indicator history: the rows of a scenario report (CSV: indicator, area,
  * name, variant, value, band, error) stored for tenant on date. */
 int sk_journal_history_put(sk_journal *j, const char *tenant, const char *date, const char *scenario,
