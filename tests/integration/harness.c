@@ -5,7 +5,6 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +12,7 @@
 #include <fcntl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -133,6 +133,10 @@ const char *h_bin(const char *name)
     return p;
 }
 
+/* fork + exec rather than posix_spawn: the child asks the kernel to kill
+ * it when the test process dies.  A sanitizer report ends a test with
+ * abort() or _exit(), which skip atexit(kill_all), and its broker and
+ * nodes would otherwise live on, holding ports and CPU. */
 static pid_t spawn(char *const argv[], const char *log)
 {
     int seen = 0;
@@ -141,16 +145,27 @@ static pid_t spawn(char *const argv[], const char *log)
             seen = 1;
     if (!seen && nlogfiles < 64)
         snprintf(logfiles[nlogfiles++], sizeof logfiles[0], "%s", log);
-    posix_spawn_file_actions_t fa;
-    pid_t pid;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 1, log, O_WRONLY | O_CREAT | (seen ? O_APPEND : O_TRUNC), 0644);
-    posix_spawn_file_actions_adddup2(&fa, 1, 2);
-    int rc = posix_spawn(&pid, argv[0], &fa, NULL, argv, environ);
-    posix_spawn_file_actions_destroy(&fa);
-    if (rc != 0) {
-        fprintf(stderr, "%s: cannot start %s: %s\n", test_name, argv[0], strerror(rc));
+    if (access(argv[0], X_OK) < 0) {
+        fprintf(stderr, "%s: cannot start %s: %s\n", test_name, argv[0], strerror(errno));
         exit(1);
+    }
+    pid_t parent = getpid();
+    pid_t pid = fork();
+    if (pid < 0) {
+        fprintf(stderr, "%s: cannot start %s: %s\n", test_name, argv[0], strerror(errno));
+        exit(1);
+    }
+    if (pid == 0) {
+        if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
+            _exit(127); /* the test is gone already */
+        int fd = open(log, O_WRONLY | O_CREAT | (seen ? O_APPEND : O_TRUNC), 0644);
+        if (fd < 0 || dup2(fd, 1) < 0 || dup2(fd, 2) < 0)
+            _exit(127);
+        if (fd > 2)
+            close(fd);
+        execve(argv[0], argv, environ);
+        dprintf(2, "%s: cannot start %s: %s\n", test_name, argv[0], strerror(errno));
+        _exit(127);
     }
     if (nchildren < 64)
         children[nchildren++] = pid;
