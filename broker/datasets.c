@@ -9,7 +9,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
-#include <sodium.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -17,19 +16,19 @@
 
 static int file_sha256(const char *path, char out[72])
 {
-    crypto_hash_sha256_state st;
+    sk_sha256_state st;
     unsigned char d[32], buf[65536];
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     ssize_t n;
     if (fd < 0)
         return -1;
-    crypto_hash_sha256_init(&st);
+    sk_sha256_init(&st);
     while ((n = read(fd, buf, sizeof buf)) > 0)
-        crypto_hash_sha256_update(&st, buf, (size_t)n);
+        sk_sha256_update(&st, buf, (size_t)n);
     close(fd);
     if (n < 0)
         return -1;
-    crypto_hash_sha256_final(&st, d);
+    sk_sha256_final(&st, d);
     sk_sha256_format(d, out);
     return 0;
 }
@@ -226,7 +225,7 @@ struct sk_dataset_upload {
     int64_t total, next;
     int fd;
     bool complete;
-    crypto_hash_sha256_state st;
+    sk_sha256_state st;
 };
 
 sk_dataset_upload *sk_dataset_upload_new(const char *dir, const char *tenant, const char *hash, int64_t total,
@@ -260,7 +259,7 @@ sk_dataset_upload *sk_dataset_upload_new(const char *dir, const char *tenant, co
         free(u);
         return NULL;
     }
-    crypto_hash_sha256_init(&u->st);
+    sk_sha256_init(&u->st);
     return u;
 }
 
@@ -278,7 +277,7 @@ int sk_dataset_upload_put(sk_dataset_upload *u, int64_t offset, const void *data
         return err != NULL ? err->code : SK_EINVAL;
     if (sk_write_all(u->fd, data, len) < 0)
         return sk_fail(err, SK_EIO, "dataset store: %s", errno ? strerror(errno) : "short write");
-    crypto_hash_sha256_update(&u->st, data, len);
+    sk_sha256_update(&u->st, data, len);
     u->next += (int64_t)len;
     *next = u->next;
     if (u->next < u->total)
@@ -292,7 +291,7 @@ int sk_dataset_upload_put(sk_dataset_upload *u, int64_t offset, const void *data
     }
     unsigned char d[32];
     char got[SK_HASH_NAME_LEN];
-    crypto_hash_sha256_final(&u->st, d);
+    sk_sha256_final(&u->st, d);
     sk_sha256_format(d, got);
     if (complete_part(u->part, u->final, got, u->hash, next, err) < 0)
         return err != NULL ? err->code : SK_EIO;

@@ -4,7 +4,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <sodium.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -99,12 +98,12 @@ static double wall_ms(void)
  * about another tenant's files. */
 static void blob_name(const char *tenant, const void *data, size_t len, char out[65])
 {
-    crypto_hash_sha256_state st;
+    sk_sha256_state st;
     unsigned char d[32];
-    crypto_hash_sha256_init(&st);
-    crypto_hash_sha256_update(&st, (const unsigned char *)tenant, strlen(tenant) + 1);
-    crypto_hash_sha256_update(&st, data, len);
-    crypto_hash_sha256_final(&st, d);
+    sk_sha256_init(&st);
+    sk_sha256_update(&st, (const unsigned char *)tenant, strlen(tenant) + 1);
+    sk_sha256_update(&st, data, len);
+    sk_sha256_final(&st, d);
     sk_hex(d, sizeof d, out);
 }
 
@@ -577,10 +576,6 @@ int sk_journal_open(uv_loop_t *loop, const char *dir, sk_journal_committed_fn cb
     sk_journal *j = calloc(1, sizeof *j);
     if (j == NULL)
         return sk_fail(err, SK_ENOMEM, "out of memory");
-    if (sodium_init() < 0) {
-        free(j);
-        return sk_fail(err, SK_EIO, "libsodium failed to start");
-    }
     snprintf(j->dir, sizeof j->dir, "%s", dir);
     snprintf(path, sizeof path, "%s/blobs", dir);
     if ((mkdir(dir, 0700) < 0 && errno != EEXIST) || (mkdir(path, 0700) < 0 && errno != EEXIST)) {

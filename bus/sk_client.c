@@ -5,7 +5,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -476,8 +475,8 @@ int sk_client_fetch_result(sk_client *c, const sk_wire_msg *m, const sk_fetch_op
     char *buf = malloc(size ? size : 1);
     if (buf == NULL)
         return sk_fail(err, SK_ENOMEM, "job %s: no memory for its result of %zu bytes", m->hdr.job, size);
-    crypto_hash_sha256_state st;
-    crypto_hash_sha256_init(&st);
+    sk_sha256_state st;
+    sk_sha256_init(&st);
     /* The first chunk says how large the broker's chunks are (at most its
      * --max-frame); then up to FETCH_WINDOW requests are in flight.  The
      * broker answers one connection's requests in order. */
@@ -532,7 +531,7 @@ int sk_client_fetch_result(sk_client *c, const sk_wire_msg *m, const sk_fetch_op
                          (long long)ref->size);
         } else {
             memcpy(buf + received, zmq_msg_data(&a.bodies[0]), n);
-            crypto_hash_sha256_update(&st, zmq_msg_data(&a.bodies[0]), n);
+            sk_sha256_update(&st, zmq_msg_data(&a.bodies[0]), n);
             received += (int64_t)n;
             if (chunk == 0) {
                 chunk = (int64_t)n;
@@ -544,9 +543,9 @@ int sk_client_fetch_result(sk_client *c, const sk_wire_msg *m, const sk_fetch_op
         sk_wire_msg_close(&a);
     }
     if (rc == 0) {
-        unsigned char d[crypto_hash_sha256_BYTES];
+        unsigned char d[32];
         char got[SK_HASH_NAME_LEN];
-        crypto_hash_sha256_final(&st, d);
+        sk_sha256_final(&st, d);
         sk_sha256_format(d, got);
         if (strcmp(got, ref->hash) != 0)
             rc = sk_fail(err, SK_EPROTO, "job %s: the downloaded result hashes to %s, not %s", m->hdr.job, got,

@@ -1,7 +1,6 @@
 /* cmd_bus.c - the subcommands that talk to a broker: submit, wait, cancel,
  * services, jobs. */
 #include <errno.h>
-#include <sodium.h>
 #include <unistd.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -1063,8 +1062,8 @@ int sk_cli_dataset(int argc, char **argv)
             sk_client_free(c);
             return SK_EXIT_ERROR;
         }
-        crypto_hash_sha256_state st;
-        crypto_hash_sha256_init(&st);
+        sk_sha256_state st;
+        sk_sha256_init(&st);
         int64_t off = 0, total = -1;
         while (total < 0 || off < total) {
             sk_header h;
@@ -1094,7 +1093,7 @@ int sk_cli_dataset(int argc, char **argv)
             total = m.hdr.total;
             size_t n = zmq_msg_size(&m.bodies[0]);
             fwrite(zmq_msg_data(&m.bodies[0]), 1, n, f);
-            crypto_hash_sha256_update(&st, zmq_msg_data(&m.bodies[0]), n);
+            sk_sha256_update(&st, zmq_msg_data(&m.bodies[0]), n);
             off += (int64_t)n;
             sk_wire_msg_close(&m);
             if (n == 0 && off < total) {
@@ -1106,7 +1105,7 @@ int sk_cli_dataset(int argc, char **argv)
         if (code == SK_EXIT_OK) {
             unsigned char d[32];
             char got[80];
-            crypto_hash_sha256_final(&st, d);
+            sk_sha256_final(&st, d);
             sk_sha256_format(d, got);
             if (strcmp(got, arg) != 0) {
                 fprintf(stderr, "samskap dataset: downloaded bytes hash to %s, not %s: removed\n", got, arg);

@@ -14,6 +14,7 @@ clang-14
 libclang-rt-14-dev
 libzmq3-dev
 libsodium-dev
+libssl-dev
 libuv1-dev
 libmsgpack-dev
 liblua5.4-dev

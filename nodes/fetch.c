@@ -5,7 +5,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <sodium.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,7 +29,7 @@ typedef struct fetch {
     int64_t size, received, requested, chunk;
     int inflight;
     int fd;
-    crypto_hash_sha256_state st;
+    sk_sha256_state st;
     uint64_t id;               /* high half of every request's req */
     uint32_t seq;
     char job[SK_ID_MAX];       /* the job whose assignment authorises the fetch */
@@ -204,7 +203,7 @@ int sk_fetcher_want(sk_fetcher *f, const char *name, const char *hash, int64_t s
     ft->id = ++f->next_id;
     ft->last_ms = now_ms;
     ft->started_us = mono_us();
-    crypto_hash_sha256_init(&ft->st);
+    sk_sha256_init(&ft->st);
     sk_cache_path(f->cache, name, ".part", part, sizeof part);
     ft->fd = open(part, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (ft->fd < 0 || add_waiter(ft, waiter, job, attempt) < 0) {
@@ -230,9 +229,9 @@ int sk_fetcher_want(sk_fetcher *f, const char *name, const char *hash, int64_t s
 
 static void complete(sk_fetcher *f, fetch *ft)
 {
-    unsigned char d[crypto_hash_sha256_BYTES];
+    unsigned char d[32];
     char got[SK_HASH_NAME_LEN], part[1200], final[1200];
-    crypto_hash_sha256_final(&ft->st, d);
+    sk_sha256_final(&ft->st, d);
     sk_sha256_format(d, got);
     int crc = close(ft->fd);
     ft->fd = -1;
@@ -295,7 +294,7 @@ int sk_fetcher_on_message(sk_fetcher *f, sk_wire_msg *m, uint64_t now_ms)
         fail(f, ft, "cache write failed: %s", errno ? strerror(errno) : "short write");
         return 1;
     }
-    crypto_hash_sha256_update(&ft->st, zmq_msg_data(&m->bodies[0]), n);
+    sk_sha256_update(&ft->st, zmq_msg_data(&m->bodies[0]), n);
     ft->received += (int64_t)n;
     f->bytes += n;
     if (ft->chunk == 0) {

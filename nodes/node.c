@@ -4,7 +4,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <sodium.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>

@@ -3,7 +3,6 @@
  * the build (SK_HAVE_WATER, ...); the diagnostic services always are. */
 #include "sk_sim.h"
 
-#include <sodium.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdint.h>
@@ -51,20 +50,20 @@ void sk_job_progress(const sk_job_ctx *ctx, double fraction, const char *fmt, ..
 
 void sk_inputs_hash(const sk_input *inputs, size_t n, char *buf, size_t len)
 {
-    crypto_hash_sha256_state st;
-    unsigned char digest[crypto_hash_sha256_BYTES];
-    crypto_hash_sha256_init(&st);
+    sk_sha256_state st;
+    unsigned char digest[32];
+    sk_sha256_init(&st);
     for (size_t i = 0; i < n; i++) {
         const char *name = inputs[i].name ? inputs[i].name : "";
         unsigned char lenbuf[8];
         uint64_t l = inputs[i].len;
         for (int k = 0; k < 8; k++)
             lenbuf[k] = (unsigned char)(l >> (8 * k));
-        crypto_hash_sha256_update(&st, (const unsigned char *)name, strlen(name) + 1);
-        crypto_hash_sha256_update(&st, lenbuf, sizeof lenbuf);
-        crypto_hash_sha256_update(&st, (const unsigned char *)inputs[i].data, inputs[i].len);
+        sk_sha256_update(&st, (const unsigned char *)name, strlen(name) + 1);
+        sk_sha256_update(&st, lenbuf, sizeof lenbuf);
+        sk_sha256_update(&st, (const unsigned char *)inputs[i].data, inputs[i].len);
     }
-    crypto_hash_sha256_final(&st, digest);
+    sk_sha256_final(&st, digest);
     if (len < SK_HASH_NAME_LEN) {
         if (len > 0)
             buf[0] = '\0';

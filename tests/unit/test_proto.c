@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <zmq.h>
 
+#include "sk_hash.h"
 #include "sk_mp.h"
 #include "sk_proto.h"
 #include "test_util.h"
@@ -447,6 +448,37 @@ static void test_batch_decode(void)
     CHECK(sk_header_batch_open(two + 1, sizeof two - 1, &count, &off, &err) == SK_EPROTO);
 }
 
+/* SHA-256 (sk_hash.h): known digests, and a stream in odd pieces equals
+ * the whole at once. */
+static void test_sha256(void)
+{
+    char name[SK_HASH_NAME_LEN];
+    sk_sha256_name("", 0, name);
+    CHECK(strcmp(name, "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855") == 0);
+    sk_sha256_name("abc", 3, name);
+    CHECK(strcmp(name, "sha256:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad") == 0);
+    static unsigned char big[100003];
+    for (size_t i = 0; i < sizeof big; i++)
+        big[i] = (unsigned char)(i * 31 + 7);
+    unsigned char whole[32], parts[32];
+    sk_sha256(big, sizeof big, whole);
+    sk_sha256_state st;
+    sk_sha256_init(&st);
+    for (size_t off = 0, n = 1; off < sizeof big; off += n, n = n * 3 + 1)
+        sk_sha256_update(&st, big + off, off + n <= sizeof big ? n : sizeof big - off);
+    sk_sha256_final(&st, parts);
+    CHECK(memcmp(whole, parts, 32) == 0);
+    /* million 'a's: the FIPS 180 long message */
+    sk_sha256_init(&st);
+    unsigned char a[1000];
+    memset(a, 'a', sizeof a);
+    for (int i = 0; i < 1000; i++)
+        sk_sha256_update(&st, a, sizeof a);
+    sk_sha256_final(&st, parts);
+    sk_sha256_format(parts, name);
+    CHECK(strcmp(name, "sha256:cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0") == 0);
+}
+
 int main(void)
 {
     test_roundtrip();
@@ -456,5 +488,6 @@ int main(void)
     test_signature();
     test_batches();
     test_batch_decode();
+    test_sha256();
     TEST_DONE();
 }
