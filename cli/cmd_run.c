@@ -1636,6 +1636,25 @@ done:
     return code;
 }
 
+/* s in a column of width characters (UTF-8 code points), then a space:
+ * cut at a character boundary if longer, padded if shorter. */
+static void put_column(sk_buf *b, const char *s, int width)
+{
+    int chars = 0;
+    size_t n = 0;
+    for (; s[n] != '\0'; n++) {
+        if (((unsigned char)s[n] & 0xc0) == 0x80)
+            continue; /* a continuation byte: part of the character before */
+        if (chars == width)
+            break;
+        chars++;
+    }
+    sk_buf_append(b, s, n);
+    for (; chars < width; chars++)
+        sk_buf_puts(b, " ");
+    sk_buf_puts(b, " ");
+}
+
 int sk_cli_indicators(int argc, char **argv)
 {
     const char *tenant = NULL, *since = "", *format = "table";
@@ -1704,8 +1723,13 @@ int sk_cli_indicators(int argc, char **argv)
                 }
                 sk_buf_puts(&b, "}");
             } else {
-                sk_buf_printf(&b, "%-10s %-30.30s %-8s %-12.12s %-7s %12s %s\n", c.fields[0], c.fields[2], c.fields[3],
-                              c.fields[4], c.fields[5], c.fields[6], c.fields[7]);
+                /* Columns by characters, not bytes: "Ålesund" is 8 bytes, 7 letters. */
+                sk_buf_printf(&b, "%-10s ", c.fields[0]);
+                put_column(&b, c.fields[2], 30);
+                put_column(&b, c.fields[3], 8);
+                put_column(&b, c.fields[4], 12);
+                put_column(&b, c.fields[5], 11);
+                sk_buf_printf(&b, "%12s %s\n", c.fields[6], c.fields[7]);
             }
         }
         if (strcmp(format, "json") == 0)

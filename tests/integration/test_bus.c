@@ -1788,6 +1788,11 @@ static void test_scenario(void)
                        "kernel,inputs\n") == hist);
     /* Each value keeps its provenance: plugin version and hash, kernel. */
     CHECK(strstr(hist, ",traffic_travel_time_index 1.0.0,sha256:") != NULL && strstr(hist, ",traffic 0.1.0,") != NULL);
+    /* The table for people lines up by characters: "Ålesund" (7 letters,
+     * 8 bytes) and "Haram" both fill the 12-character name column. */
+    CHECK(h_cli(&C, hist, sizeof hist, "indicators --tenant 1507") == 0);
+    CHECK(strstr(hist, " Ålesund      before ") != NULL && strstr(hist, " Haram        before ") != NULL);
+    CHECK(strstr(hist, " skodje_road ") != NULL);
     /* A member's key-less read of another tenant's history is still scoped
      * by tenant: 1534 has none of its own. */
     CHECK(h_cli(&C, hist, sizeof hist, "indicators --tenant 1534 --csv") == 0);
