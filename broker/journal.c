@@ -678,20 +678,30 @@ void sk_journal_close(sk_journal *j)
         free(j);
 }
 
+/* A record of one kind, for the job at ref (0: none) with id (or NULL). */
+static rec *rec_new(int kind, sk_journal_ref ref, const char *id)
+{
+    rec *r = calloc(1, sizeof *r);
+    if (r == NULL)
+        return NULL;
+    r->kind = kind;
+    r->ref = ref;
+    if (id != NULL)
+        sk_strlcpy(r->id, id, sizeof r->id);
+    return r;
+}
+
 int sk_journal_submit(sk_journal *j, const char *job_id, const sk_header *submit, const void *client,
                       size_t client_len, int64_t submitted_ms, int64_t deadline_abs_ms, zmq_msg_t *bodies,
                       size_t nbodies, sk_journal_ref *ref)
 {
-    rec *r = calloc(1, sizeof *r);
-    if (r == NULL)
-        return SK_ENOMEM;
-    r->kind = REC_SUBMIT;
     /* The loop thread numbers the rows, so the ref is known before the
      * writer inserts it; one small input rides in the row (see apply). */
     bool one = nbodies == 1 && zmq_msg_size(&bodies[0]) <= SK_JOURNAL_INLINE_MAX;
-    r->ref = ++j->last_rowid * 2 + (nbodies > 0 && !one);
+    rec *r = rec_new(REC_SUBMIT, ++j->last_rowid * 2 + (nbodies > 0 && !one), job_id);
+    if (r == NULL)
+        return SK_ENOMEM;
     *ref = r->ref;
-    sk_strlcpy(r->id, job_id, sizeof r->id);
     sk_strlcpy(r->tenant, submit->tenant, sizeof r->tenant);
     sk_strlcpy(r->service, submit->service, sizeof r->service);
     if (sk_header_encode(submit, &r->header, &r->header_len, NULL) < 0) {
@@ -721,12 +731,9 @@ int sk_journal_state(sk_journal *j, sk_journal_ref ref, const char *job_id, cons
 {
     if (ref == 0)
         return 0;
-    rec *r = calloc(1, sizeof *r);
+    rec *r = rec_new(REC_STATE, ref, job_id);
     if (r == NULL)
         return SK_ENOMEM;
-    r->kind = REC_STATE;
-    r->ref = ref;
-    sk_strlcpy(r->id, job_id, sizeof r->id);
     sk_strlcpy(r->state, state, sizeof r->state);
     r->attempt = attempt;
     return push(j, r);
@@ -737,12 +744,9 @@ int sk_journal_finish(sk_journal *j, sk_journal_ref ref, const char *job_id, boo
 {
     if (ref == 0)
         return 0;
-    rec *r = calloc(1, sizeof *r);
+    rec *r = rec_new(REC_FINISH, ref, job_id);
     if (r == NULL)
         return SK_ENOMEM;
-    r->kind = REC_FINISH;
-    r->ref = ref;
-    sk_strlcpy(r->id, job_id, sizeof r->id);
     sk_strlcpy(r->state, done ? "done" : "failed", sizeof r->state);
     r->code = code;
     sk_strlcpy(r->reason, reason ? reason : "", sizeof r->reason);
@@ -763,12 +767,11 @@ int sk_journal_finish(sk_journal *j, sk_journal_ref ref, const char *job_id, boo
 int sk_journal_history_put(sk_journal *j, const char *tenant, const char *date, const char *scenario,
                            const char *csv, size_t len)
 {
-    rec *r = calloc(1, sizeof *r);
+    rec *r = rec_new(REC_HISTORY, 0, NULL);
     if (r == NULL || (r->text = malloc(len + 1)) == NULL) {
         free(r);
         return SK_ENOMEM;
     }
-    r->kind = REC_HISTORY;
     sk_strlcpy(r->tenant, tenant, sizeof r->tenant);
     sk_strlcpy(r->state, date, sizeof r->state);
     sk_strlcpy(r->reason, scenario, sizeof r->reason);
@@ -831,10 +834,9 @@ int sk_journal_history_get(sk_journal *j, const char *tenant, const char *since,
 int sk_journal_dataset(sk_journal *j, const char *tenant, const char *hash, int64_t size, const char *name,
                        int64_t now_ms)
 {
-    rec *r = calloc(1, sizeof *r);
+    rec *r = rec_new(REC_DATASET, 0, NULL);
     if (r == NULL)
         return SK_ENOMEM;
-    r->kind = REC_DATASET;
     sk_strlcpy(r->tenant, tenant, sizeof r->tenant);
     sk_strlcpy(r->hash, hash, sizeof r->hash);
     r->size = size;
@@ -846,10 +848,9 @@ int sk_journal_dataset(sk_journal *j, const char *tenant, const char *hash, int6
 
 int sk_journal_dataset_forget(sk_journal *j, const char *tenant, const char *hash)
 {
-    rec *r = calloc(1, sizeof *r);
+    rec *r = rec_new(REC_DATASET_DEL, 0, NULL);
     if (r == NULL)
         return SK_ENOMEM;
-    r->kind = REC_DATASET_DEL;
     sk_strlcpy(r->tenant, tenant, sizeof r->tenant);
     sk_strlcpy(r->hash, hash, sizeof r->hash);
     return push(j, r);
@@ -928,10 +929,9 @@ int sk_journal_datasets_scan(sk_journal *j, void (*fn)(void *ud, const char *ten
 
 int sk_journal_barrier(sk_journal *j, sk_journal_barrier_fn fn, void *ud)
 {
-    rec *r = calloc(1, sizeof *r);
+    rec *r = rec_new(REC_BARRIER, 0, NULL);
     if (r == NULL)
         return SK_ENOMEM;
-    r->kind = REC_BARRIER;
     r->barrier = fn;
     r->barrier_ud = ud;
     return push(j, r);
@@ -941,12 +941,9 @@ int sk_journal_forget(sk_journal *j, sk_journal_ref ref, const char *job_id)
 {
     if (ref == 0)
         return 0;
-    rec *r = calloc(1, sizeof *r);
+    rec *r = rec_new(REC_FORGET, ref, job_id);
     if (r == NULL)
         return SK_ENOMEM;
-    r->kind = REC_FORGET;
-    r->ref = ref;
-    sk_strlcpy(r->id, job_id, sizeof r->id);
     return push(j, r);
 }
 

@@ -2,6 +2,7 @@
 #include "sk_client.h"
 #include "sk_graph.h"
 #include "sk_hash.h"
+#include "sk_time.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -311,12 +312,6 @@ int64_t sk_client_request(sk_client *c, int type, const char *job, const char *t
     return rc < 0 ? rc : h.req;
 }
 
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void remember(sk_client *c, const char *job, size_t kl)
 {
@@ -334,7 +329,7 @@ static void remember(sk_client *c, const char *job, size_t kl)
 
 int sk_client_recv(sk_client *c, int timeout_ms, sk_wire_msg *m, sk_error *err)
 {
-    int64_t end = timeout_ms < 0 ? -1 : mono_ms() + timeout_ms;
+    int64_t end = timeout_ms < 0 ? -1 : (int64_t)sk_mono_ms() + timeout_ms;
     bool try_first = true;
     if (sk_client_flush(c, err) < 0)
         return -1;
@@ -351,7 +346,7 @@ int sk_client_recv(sk_client *c, int timeout_ms, sk_wire_msg *m, sk_error *err)
         }
         int left = -1;
         if (end >= 0) {
-            int64_t l = end - mono_ms();
+            int64_t l = end - (int64_t)sk_mono_ms();
             if (l <= 0)
                 return 0;
             left = (int)l;
@@ -418,10 +413,10 @@ int sk_client_call(sk_client *c, int type, const char *tenant, const char *text,
     int64_t req = sk_client_request_text(c, type, tenant, text, body, len, err);
     if (req < 0)
         return (int)req;
-    int64_t end = mono_ms() + timeout_ms;
-    while (mono_ms() < end) {
+    int64_t end = (int64_t)sk_mono_ms() + timeout_ms;
+    while ((int64_t)sk_mono_ms() < end) {
         sk_wire_msg m;
-        int rc = sk_client_recv(c, (int)(end - mono_ms()), &m, err);
+        int rc = sk_client_recv(c, (int)(end - (int64_t)sk_mono_ms()), &m, err);
         if (rc < 0)
             return rc;
         if (rc == 0)

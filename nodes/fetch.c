@@ -9,12 +9,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "sk_csv.h"
 #include "sk_hash.h"
 #include "sk_log.h"
+#include "sk_time.h"
 #include "upload.h"
 
 typedef struct waiter_rec {
@@ -66,12 +66,6 @@ sk_fetcher *sk_fetcher_new(sk_cache *cache, sk_fetch_send_fn send, sk_fetch_done
     return f;
 }
 
-static uint64_t mono_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
-}
 
 static void unlink_fetch(sk_fetcher *f, fetch *ft)
 {
@@ -202,7 +196,7 @@ int sk_fetcher_want(sk_fetcher *f, const char *name, const char *hash, int64_t s
     ft->size = size;
     ft->id = ++f->next_id;
     ft->last_ms = now_ms;
-    ft->started_us = mono_us();
+    ft->started_us = sk_mono_us();
     sk_sha256_init(&ft->st);
     sk_cache_path(f->cache, name, ".part", part, sizeof part);
     ft->fd = open(part, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
@@ -254,7 +248,7 @@ static void complete(sk_fetcher *f, fetch *ft)
         return;
     }
     sk_info("msg=\"dataset fetched\" hash=%.20s bytes=%" PRId64 " ms=%llu job=%s", ft->hash, ft->size,
-            (unsigned long long)((mono_us() - ft->started_us) / 1000), ft->job);
+            (unsigned long long)((sk_mono_us() - ft->started_us) / 1000), ft->job);
     finish(f, ft, 0, NULL);
 }
 

@@ -27,6 +27,7 @@
 #include "sk_map.h"
 #include "sk_proto.h"
 #include "sk_sim.h"
+#include "sk_time.h"
 #include "sk_uvzmq.h"
 #include "upload.h"
 #ifdef SK_HAVE_PLUGINS
@@ -159,12 +160,6 @@ void sk_node_config_defaults(sk_node_config *c)
     c->max_frame = SK_MAX_FRAME;
 }
 
-static uint64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 /* ---- worker side ---- */
 
@@ -184,7 +179,7 @@ static void push_event(node_state *n, event *e)
 static void on_job_progress(void *ud, double fraction, const char *msg)
 {
     node_job *j = ud;
-    uint64_t now = mono_ms();
+    uint64_t now = sk_mono_ms();
     /* Throttle here, at the source: an 8,760-step job must not flood the bus. */
     if (fraction < 1.0 && now - j->last_progress_ms < (uint64_t)j->node->cfg.progress_ms)
         return;
@@ -274,10 +269,10 @@ static void run_job(node_job *j)
     }
     if (j->nrefs > 0 && (j->rc = load_refs(j)) < 0)
         return;
-    uint64_t t0 = mono_ms();
+    uint64_t t0 = sk_mono_ms();
     j->rc = sk_sim_run(j->svc, &ctx, &r, &j->err);
     if (j->node->m_kernel != NULL)
-        sk_metric_observe(j->node->m_kernel, SK_LABELS(j->svc->name), (double)(mono_ms() - t0) / 1000.0);
+        sk_metric_observe(j->node->m_kernel, SK_LABELS(j->svc->name), (double)(sk_mono_ms() - t0) / 1000.0);
     if (j->rc < 0 && j->node->m_kills != NULL && strstr(j->err.msg, "killed") != NULL &&
         strncmp(j->svc->name, "indicator.", 10) == 0)
         sk_metric_inc(j->node->m_kills, SK_LABELS(j->svc->name));
@@ -756,7 +751,7 @@ static void on_upload_progress(void *ud, void *owner, int64_t stored, int64_t to
 {
     node_state *n = ud;
     node_job *j = owner;
-    uint64_t now = mono_ms();
+    uint64_t now = sk_mono_ms();
     if (stored < total && now - j->last_progress_ms < (uint64_t)n->cfg.progress_ms)
         return;
     j->last_progress_ms = now;
@@ -1228,7 +1223,7 @@ int sk_node_run(const sk_node_config *cfg)
         goto out;
     }
     /* A new routing id per process: a restarted node is a new node. */
-    snprintf(rid, sizeof rid, "n-%s-%lx", n->cfg.name, (unsigned long)mono_ms());
+    snprintf(rid, sizeof rid, "n-%s-%lx", n->cfg.name, (unsigned long)sk_mono_ms());
     if (n->sock == NULL || zmq_setsockopt(n->sock, ZMQ_ROUTING_ID, rid, strlen(rid)) < 0 ||
         zmq_setsockopt(n->sock, ZMQ_LINGER, &zero, sizeof zero) < 0 ||
         zmq_setsockopt(n->sock, ZMQ_SNDHWM, &hwm, sizeof hwm) < 0 ||

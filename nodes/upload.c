@@ -6,9 +6,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "sk_log.h"
+#include "sk_time.h"
 
 typedef struct upload {
     void *owner;
@@ -69,12 +69,6 @@ void sk_uploader_free(sk_uploader *u)
     free(u);
 }
 
-static uint64_t mono_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
-}
 
 static void unlink_upload(sk_uploader *u, upload *up)
 {
@@ -92,7 +86,7 @@ static void finish(sk_uploader *u, upload *up, int rc, const char *reason)
     unlink_upload(u, up);
     if (rc == 0)
         sk_info("msg=\"result uploaded\" job=%s hash=%.20s bytes=%" PRId64 " ms=%llu tries=%d", up->job, up->hash,
-                up->size, (unsigned long long)((mono_us() - up->started_us) / 1000), up->tries);
+                up->size, (unsigned long long)((sk_mono_us() - up->started_us) / 1000), up->tries);
     else
         sk_warn("msg=\"result upload failed\" job=%s hash=%.20s tries=%d reason=\"%s\"", up->job, up->hash, up->tries,
                 reason);
@@ -191,7 +185,7 @@ int sk_uploader_start(sk_uploader *u, void *owner, const sk_upload_spec *spec, u
     up->data = spec->data;
     up->size = spec->size;
     up->chunk = spec->chunk < SK_FETCH_CHUNK ? spec->chunk : SK_FETCH_CHUNK;
-    up->started_us = mono_us();
+    up->started_us = sk_mono_us();
     up->next = u->head;
     u->head = up;
     sk_debug("msg=\"uploading result\" job=%s hash=%.20s bytes=%" PRId64 " chunk=%" PRId64, up->job, up->hash,
